@@ -1,0 +1,54 @@
+"""Flow-matching schedule and sampler for the built-in model.
+
+Convention (rectified flow): x_t = (1 - t) * x_0 + t * noise, the model predicts the velocity
+noise - x_0, and sampling integrates from t = 1 (noise) down to t = 0 (data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> velocity
+
+
+class Cancelled(Exception):
+    """Raised by the sampler when should_cancel() turns true between steps."""
+
+
+def shifted_times(steps: int, shift: float) -> torch.Tensor:
+    """steps + 1 times from 1 to 0, spending more steps at high noise as shift grows."""
+    t = torch.linspace(1.0, 0.0, steps + 1)
+    return shift * t / (1 + (shift - 1) * t)
+
+
+def sample_euler(
+    denoise: Denoiser,
+    noise: torch.Tensor,
+    times: torch.Tensor,
+    on_step: Callable[[int, int], None] = lambda step, total: None,
+    should_cancel: Callable[[], bool] = lambda: False,
+) -> torch.Tensor:
+    x = noise
+    total = len(times) - 1
+    for i in range(total):
+        if should_cancel():
+            raise Cancelled
+        t, t_next = times[i], times[i + 1]
+        velocity = denoise(x, t.expand(x.shape[0]))
+        x = x + (t_next - t) * velocity
+        on_step(i + 1, total)
+    return x
+
+
+def with_guidance(conditional: Denoiser, unconditional: Denoiser, scale: float) -> Denoiser:
+    """Classifier-free guidance: push the prediction away from the caption-free one."""
+    if scale == 1.0:
+        return conditional
+
+    def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        uncond = unconditional(x, t)
+        return uncond + scale * (conditional(x, t) - uncond)
+
+    return guided

@@ -1,0 +1,50 @@
+"""Where the built-in model's files live and how they are read and written.
+
+A model folder holds config.json and model.safetensors (fp16; keys prefixed "autoencoder." and
+"dit."). The shipped folder sits inside the package; a user-trained one can live anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .net import BuiltinConfig, FrameAutoencoder, VideoDiT
+
+SHIPPED_DIR = Path(__file__).parent / "weights"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclass
+class BuiltinModel:
+    config: BuiltinConfig
+    autoencoder: FrameAutoencoder
+    dit: VideoDiT
+
+
+def is_model_dir(path: Path) -> bool:
+    return (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+
+
+def save_model(model: BuiltinModel, path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {f"autoencoder.{k}": v for k, v in model.autoencoder.state_dict().items()}
+    tensors |= {f"dit.{k}": v for k, v in model.dit.state_dict().items()}
+    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in tensors.items()}
+    save_file(tensors, str(path / WEIGHTS_FILE), metadata={"format": "pt"})
+    (path / CONFIG_FILE).write_text(model.config.to_json())
+
+
+def load_model(path: Path) -> BuiltinModel:
+    config = BuiltinConfig.from_json((path / CONFIG_FILE).read_text())
+    tensors = load_file(str(path / WEIGHTS_FILE))
+    autoencoder, dit = FrameAutoencoder(config), VideoDiT(config)
+    for prefix, module in (("autoencoder.", autoencoder), ("dit.", dit)):
+        state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+        module.load_state_dict(state, strict=True)
+        module.eval().requires_grad_(False)
+    return BuiltinModel(config, autoencoder, dit)
