@@ -1,0 +1,172 @@
+"""The `ungated` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import GenerationCancelled, InvalidRequest, UngatedError
+
+app = typer.Typer(
+    help="ungated: an open, self-hosted text-to-video studio.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+train_app = typer.Typer(help="Train models on the shapes world or on your own clips.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+console = Console(stderr=True, soft_wrap=True)
+
+# Request fields -> the CLI flag that sets them, so errors name what the user typed.
+FLAGS = {
+    "prompt": "PROMPT", "negative_prompt": "--negative", "seconds": "--seconds", "aspect": "--aspect",
+    "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
+    "model": "--model", "image": "--image", "video": "--video", "steps": "--steps", "guidance": "--guidance",
+}
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
+    )
+
+
+def _variant_paths(output: Path, count: int) -> list[Path]:
+    if count == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{i + 1}{output.suffix}") for i in range(count)]
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What the video should show.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the MP4.")] = Path("clip.mp4"),
+    seconds: Annotated[Optional[float], typer.Option(help="Clip length in seconds (model default if unset).")] = None,
+    aspect: Annotated[Optional[str], typer.Option(help="16:9, 9:16 or 1:1.")] = None,
+    resolution: Annotated[Optional[str], typer.Option(help="360p, 480p, 720p or 1080p.")] = None,
+    size: Annotated[Optional[str], typer.Option(help="Explicit WIDTHxHEIGHT, instead of --aspect/--resolution.")] = None,
+    fps: Annotated[Optional[int], typer.Option(help="Frames per second.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; variants use seed, seed+1, ...")] = None,
+    variants: Annotated[int, typer.Option(help="How many versions to make (1-4).")] = 1,
+    model: Annotated[str, typer.Option(help="Model id; see `ungated models`.")] = "builtin",
+    negative: Annotated[str, typer.Option("--negative", help="What the video should not show.")] = "",
+    steps: Annotated[Optional[int], typer.Option(help="Sampling steps (model default if unset).")] = None,
+    guidance: Annotated[Optional[float], typer.Option(help="Guidance scale (model default if unset).")] = None,
+) -> None:
+    """Make a video from a prompt."""
+    from .engines.catalog import get_engine
+    from .generate import generate_clips
+    from .request import Request, plan
+
+    if output.suffix.lower() != ".mp4":
+        raise InvalidRequest("--output", f"must end in .mp4 (got {str(output)!r})")
+    if not output.parent.is_dir():
+        raise InvalidRequest("--output", f"folder {str(output.parent)!r} does not exist")
+    try:
+        request = Request.build(
+            prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
+            variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance,
+        )
+        engine = get_engine(request.model)
+        the_plan = plan(request, engine.capabilities, engine.id)
+    except InvalidRequest as err:
+        raise InvalidRequest(FLAGS.get(err.field, err.field), err.message) from None
+    for note in [*the_plan.adjustments, *engine.prompt_notes(request.prompt)]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+    paths = _variant_paths(output, request.variants)
+    with _progress_bar() as bar:
+        task = bar.add_task("loading", total=the_plan.steps * len(paths), info="")
+
+        def on_progress(variant: int, step: int, total: int) -> None:
+            bar.update(task, description="generating", completed=variant * total + step,
+                       info=f"variant {variant + 1}/{len(paths)}  step {step}/{total}")
+
+        written = generate_clips(engine, the_plan, paths, on_progress)
+    files = ", ".join(str(f.video) for f in written)
+    print(
+        f"wrote {files} ({the_plan.out_width}x{the_plan.out_height}, {the_plan.seconds:g} s at {the_plan.fps} fps, "
+        f"seed {', '.join(map(str, the_plan.seeds))}) with thumbnail and spritesheet beside each"
+    )
+
+
+@app.command()
+def models() -> None:
+    """List models, what they can do, and whether their weights are here."""
+    from .engines.catalog import get_engine, model_ids
+
+    table = Table(title="ungated models")
+    for column in ("id", "name", "native sizes", "frames", "fps", "max s", "inputs", "weights"):
+        table.add_column(column)
+    for model_id in model_ids():
+        engine = get_engine(model_id)
+        caps = engine.capabilities
+        inputs = "text" + (", image" if caps.image_input else "") + (", video" if caps.video_input else "")
+        table.add_row(
+            model_id, engine.title, " ".join(f"{w}x{h}" for w, h in caps.sizes), caps.describe_frames(),
+            ", ".join(map(str, caps.fps)), f"{caps.max_seconds:g}", inputs,
+            "present" if engine.weights_present() else "missing",
+        )
+    Console().print(table)
+
+
+@train_app.command("builtin")
+def train_builtin(
+    out: Annotated[Path, typer.Option(help="Folder to write the trained model to.")] = Path("builtin-model"),
+    work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
+    ae_steps: Annotated[int, typer.Option(help="Autoencoder training steps.")] = 500,
+    dit_steps: Annotated[int, typer.Option(help="DiT training steps.")] = 2000,
+) -> None:
+    """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
+    from .train.builtin import TrainPlan, train
+
+    if ae_steps < 1 or dit_steps < 1:
+        raise InvalidRequest("--ae-steps/--dit-steps", "must be at least 1")
+    plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed, ae_steps=ae_steps, dit_steps=dit_steps)
+    with _progress_bar() as bar:
+        tasks = {
+            "autoencoder": bar.add_task("autoencoder", total=ae_steps, info=""),
+            "dit": bar.add_task("video DiT", total=dit_steps, info=""),
+        }
+
+        def progress(stage: str, step: int, total: int, loss: float) -> None:
+            bar.update(tasks[stage], completed=step, info=f"loss {loss:.4f}")
+
+        train(plan, progress)
+    console.print(f"wrote {out} (use it with `ungated generate --model-path {out}` once supported, or copy it "
+                  "into the package's weights folder)", highlight=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the ungated version."""
+    print(__version__)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("error: interrupted; nothing was written", highlight=False)
+        sys.exit(130)
+    except typer.TyperException as err:  # usage errors: unknown option, bad number, missing argument
+        console.print(f"error: {err.format_message()}", highlight=False)
+        sys.exit(2)
+    except GenerationCancelled:
+        console.print("error: cancelled; nothing was written", highlight=False)
+        sys.exit(130)
+    except UngatedError as err:
+        console.print(f"error: {err}", highlight=False)
+        sys.exit(2)

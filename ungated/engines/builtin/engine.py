@@ -1,0 +1,99 @@
+"""The built-in engine: the project's own small model of the shapes world, shipped in the package.
+
+    >>> engine = BuiltinEngine()
+    >>> engine.load()
+    >>> frames = engine.generate(plan, seed=7, on_progress=print, should_cancel=lambda: False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...errors import GenerationCancelled, ModelUnavailable
+from ..base import CancelFn, Capabilities, Engine, ProgressFn
+from . import world
+from .net import Tokenizer
+from .sampler import Cancelled, sample_euler, shifted_times, with_guidance
+from .weights import SHIPPED_DIR, BuiltinModel, is_model_dir, load_model
+
+TIME_SHIFT = 3.0  # more sampling steps at high noise, where the layout of the clip is decided
+
+
+class BuiltinEngine(Engine):
+    id = "builtin"
+    title = "ungated built-in (shapes world)"
+
+    def __init__(self, model_dir: Path = SHIPPED_DIR):
+        self.model_dir = model_dir
+        self.model: BuiltinModel | None = None
+        self.capabilities = Capabilities(
+            sizes=((64, 64),),
+            fps=(8,),
+            default_fps=8,
+            frames_min=16,
+            frames_max=16,
+            frames_step=1,
+            default_seconds=2.0,
+            default_aspect="1:1",
+            default_resolution="480p",
+            default_steps=24,
+            default_guidance=4.0,
+            max_steps=200,
+            upscale_output=True,
+        )
+
+    def weights_present(self) -> bool:
+        return is_model_dir(self.model_dir)
+
+    def load(self) -> None:
+        if self.model is not None:
+            return
+        if not self.weights_present():
+            raise ModelUnavailable(f"no built-in model weights in {self.model_dir}; run `ungated train builtin`")
+        self.model = load_model(self.model_dir)
+
+    def prompt_notes(self, prompt: str) -> list[str]:
+        unknown = Tokenizer(tuple(world.vocabulary()), 0).unknown_words(prompt)
+        if not unknown:
+            return []
+        return [
+            f"the built-in model does not know the words: {', '.join(dict.fromkeys(unknown))}. "
+            "It draws circles, squares, triangles and stars in "
+            f"{', '.join(world.COLORS)}, {', '.join(world.MOTIONS)}, on a plain background."
+        ]
+
+    @torch.inference_mode()
+    def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
+        self.load()
+        model = self.model
+        cfg = model.config
+        # 1. Encode the prompt (and the empty prompt, for guidance).
+        tokenizer = Tokenizer(cfg.vocabulary, cfg.max_words)
+        words = tokenizer([plan.request.prompt])
+        no_words = tokenizer([plan.request.negative_prompt])
+
+        def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return model.dit(x, t, words)
+
+        def unconditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return model.dit(x, t, no_words)
+
+        # 2. Sample latents from seeded noise.
+        shape = (1, cfg.latent_channels, cfg.frames, cfg.latent_size, cfg.latent_size)
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        times = shifted_times(plan.steps, TIME_SHIFT)
+        try:
+            latents = sample_euler(
+                with_guidance(conditional, unconditional, plan.guidance), noise, times, on_progress, should_cancel
+            )
+        except Cancelled:
+            raise GenerationCancelled() from None
+
+        # 3. Decode one frame at a time and hand each on as it is ready.
+        for i in range(min(plan.frames, cfg.frames)):
+            frame = model.autoencoder.decode(latents[:, :, i])[0]
+            yield ((frame.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()

@@ -1,0 +1,58 @@
+"""From a stream of native frames to the files of one clip: MP4, thumbnail and spritesheet.
+
+Files are written under temporary names and renamed only when all of them are complete, so a
+failure or a cancel never leaves a half-written clip behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .encode import Mp4Writer
+from .previews import PreviewCollector
+
+
+@dataclass(frozen=True)
+class ClipFiles:
+    video: Path
+    thumbnail: Path
+    spritesheet: Path
+
+
+def companion_paths(video: Path) -> ClipFiles:
+    return ClipFiles(video, video.with_suffix(".thumb.jpg"), video.with_suffix(".sprites.jpg"))
+
+
+def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    if frame.shape[1] == width and frame.shape[0] == height:
+        return frame
+    return np.asarray(Image.fromarray(frame).resize((width, height), Image.LANCZOS))
+
+
+def write_clip(frames: Iterable[np.ndarray], video: Path, *, width: int, height: int, fps: int,
+               total_frames: int, metadata: dict[str, str]) -> ClipFiles:
+    final = companion_paths(video)
+    temp = ClipFiles(*(p.with_name(f".{p.name}.part") for p in (final.video, final.thumbnail, final.spritesheet)))
+    previews = PreviewCollector(total_frames)
+    try:
+        with Mp4Writer(temp.video, width, height, fps, metadata) as writer:
+            for index, frame in enumerate(frames):
+                frame = resize_frame(frame, width, height)
+                writer.write(frame)
+                previews.add(index, frame)
+        previews.save_thumbnail(temp.thumbnail)
+        previews.save_spritesheet(temp.spritesheet)
+    except BaseException:
+        for path in (temp.video, temp.thumbnail, temp.spritesheet):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        raise
+    for src, dst in zip((temp.video, temp.thumbnail, temp.spritesheet), (final.video, final.thumbnail, final.spritesheet)):
+        src.replace(dst)
+    return final

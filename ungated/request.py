@@ -1,0 +1,195 @@
+"""The one request type every entry point builds, and its mapping to an engine's native settings.
+
+A Request says what the user asked for. `plan()` turns it into a Plan: the sizes, frame count,
+fps, steps and seeds an engine will actually use, plus a plain-English line for every value
+that had to change. Nothing is adjusted silently.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .engines.base import Capabilities
+from .errors import InvalidRequest
+
+Aspect = Literal["16:9", "9:16", "1:1"]
+Resolution = Literal["360p", "480p", "720p", "1080p"]
+ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
+RESOLUTIONS: dict[str, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1080}
+MIN_SIDE, MAX_SIDE = 64, 1920
+MAX_SECONDS = 20.0
+MAX_SEED = 2**32 - 1
+
+
+def output_size(aspect: str, resolution: str) -> tuple[int, int]:
+    """The (width, height) of an aspect at a resolution: the short side is the resolution."""
+    short = RESOLUTIONS[resolution]
+    aw, ah = ASPECTS[aspect]
+    long = 2 * round(short * max(aw, ah) / min(aw, ah) / 2)  # even, as yuv420p needs
+    return (long, short) if aw > ah else (short, long) if ah > aw else (short, short)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise ValueError(f"must look like WIDTHxHEIGHT, e.g. 1280x720 (got {text!r})")
+    w, h = int(match[1]), int(match[2])
+    for name, side in (("width", w), ("height", h)):
+        if not MIN_SIDE <= side <= MAX_SIDE or side % 2:
+            raise ValueError(f"{name} must be an even number from {MIN_SIDE} to {MAX_SIDE} (got {text!r})")
+    return w, h
+
+
+class Request(BaseModel):
+    """What the user asked for. None means "the model's default"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str = Field(min_length=1, max_length=2000)
+    negative_prompt: str = Field(default="", max_length=2000)
+    seconds: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
+    aspect: Aspect | None = None
+    resolution: Resolution | None = None
+    size: str | None = None  # explicit WIDTHxHEIGHT; excludes aspect and resolution
+    fps: int | None = Field(default=None, ge=1, le=60)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    variants: int = Field(default=1, ge=1, le=4)
+    model: str = "builtin"
+    image: Path | None = None
+    video: Path | None = None
+    steps: int | None = Field(default=None, ge=1, le=500)
+    guidance: float | None = Field(default=None, ge=0, le=30)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_words(cls, prompt: str) -> str:
+        if not prompt.strip():
+            raise ValueError("must not be blank")
+        return prompt.strip()
+
+    @field_validator("size")
+    @classmethod
+    def _size_is_wxh(cls, size: str | None) -> str | None:
+        if size is None:
+            return None
+        w, h = parse_size(size)
+        return f"{w}x{h}"
+
+    @field_validator("image", "video")
+    @classmethod
+    def _input_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+    @model_validator(mode="after")
+    def _size_or_aspect(self) -> "Request":
+        if self.size and (self.aspect or self.resolution):
+            raise ValueError("give either size or aspect/resolution, not both")
+        return self
+
+    @classmethod
+    def build(cls, **fields: object) -> "Request":
+        """Validate fields into a Request, raising InvalidRequest naming the first bad field."""
+        try:
+            return cls(**{k: v for k, v in fields.items() if v is not None})
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "request"
+            message = first["msg"].removeprefix("Value error, ")
+            if first["type"] not in ("value_error", "missing") and "input" in first:
+                message += f" (got {first['input']!r})"
+            raise InvalidRequest(field, message[0].lower() + message[1:]) from None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The settings an engine will use for a request, and what was changed to get there."""
+
+    request: Request
+    width: int  # native generation size
+    height: int
+    out_width: int  # size of the written video
+    out_height: int
+    frames: int
+    fps: int
+    steps: int
+    guidance: float
+    seeds: tuple[int, ...]  # one per variant
+    adjustments: tuple[str, ...]
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+
+def _aspect_name(w: int, h: int) -> str:
+    g = math.gcd(w, h)
+    return f"{w // g}:{h // g}"
+
+
+def _nearest_size(caps: Capabilities, w: int, h: int) -> tuple[int, int]:
+    """The native size closest in aspect ratio, then in area, to w x h."""
+    return min(caps.sizes, key=lambda s: (abs(math.log(s[0] / s[1]) - math.log(w / h)), abs(s[0] * s[1] - w * h)))
+
+
+def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
+    notes: list[str] = []
+
+    # 1. Inputs the model cannot take are an error, not an adjustment.
+    if request.image and not caps.image_input:
+        raise InvalidRequest("image", f"model {model_id} does not take an input image")
+    if request.video and not caps.video_input:
+        raise InvalidRequest("video", f"model {model_id} does not take an input video")
+    if request.steps is not None and request.steps > caps.max_steps:
+        raise InvalidRequest("steps", f"must be at most {caps.max_steps} for model {model_id} (got {request.steps})")
+
+    # 2. Size: what was asked, the native size nearest to it, and what gets written.
+    if request.size:
+        target = parse_size(request.size)
+    else:
+        target = output_size(request.aspect or caps.default_aspect, request.resolution or caps.default_resolution)
+    width, height = _nearest_size(caps, *target)
+    if caps.upscale_output:
+        short = min(target)
+        scale = short / min(width, height)
+        out_w, out_h = 2 * round(width * scale / 2), 2 * round(height * scale / 2)
+    else:
+        out_w, out_h = width, height
+    asked_explicitly = request.size or request.aspect or request.resolution
+    if asked_explicitly and (out_w, out_h) != target:
+        why = f"{model_id} makes {_aspect_name(width, height)} clips at {width}x{height}"
+        if caps.upscale_output:
+            why += ", upscaled for display"
+        notes.append(f"size {target[0]}x{target[1]} -> {out_w}x{out_h} ({why})")
+
+    # 3. Time: fps, then the frame count the model's frame rule allows.
+    fps = request.fps or caps.default_fps
+    if fps not in caps.fps:
+        fps = min(caps.fps, key=lambda f: abs(f - fps))
+        notes.append(f"fps {request.fps} -> {fps} ({model_id} makes {', '.join(map(str, caps.fps))} fps)")
+    seconds = request.seconds or caps.default_seconds
+    frames = caps.nearest_frames(round(seconds * fps))
+    if request.seconds is not None and abs(frames / fps - request.seconds) > 0.5 / fps:
+        notes.append(
+            f"seconds {request.seconds:g} -> {frames / fps:.2f} ({model_id} makes "
+            f"{caps.describe_frames()} frames, at most {caps.max_seconds:g} s)"
+        )
+
+    # 4. Sampling settings and one seed per variant.
+    base_seed = request.seed if request.seed is not None else random.randrange(MAX_SEED - 4)
+    seeds = tuple((base_seed + i) % (MAX_SEED + 1) for i in range(request.variants))
+    return Plan(
+        request=request, width=width, height=height, out_width=out_w, out_height=out_h,
+        frames=frames, fps=fps,
+        steps=request.steps or caps.default_steps,
+        guidance=request.guidance if request.guidance is not None else caps.default_guidance,
+        seeds=seeds, adjustments=tuple(notes),
+    )
