@@ -124,15 +124,19 @@ def train_builtin(
     out: Annotated[Path, typer.Option(help="Folder to write the trained model to.")] = Path("builtin-model"),
     work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
-    ae_steps: Annotated[int, typer.Option(help="Autoencoder training steps.")] = 500,
-    dit_steps: Annotated[int, typer.Option(help="DiT training steps.")] = 2000,
+    ae_steps: Annotated[Optional[int], typer.Option(help="Autoencoder training steps [default: 1500].")] = None,
+    dit_steps: Annotated[Optional[int], typer.Option(help="DiT training steps [default: 1800].")] = None,
 ) -> None:
     """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
     from .train.builtin import TrainPlan, train
 
-    if ae_steps < 1 or dit_steps < 1:
-        raise InvalidRequest("--ae-steps/--dit-steps", "must be at least 1")
-    plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed, ae_steps=ae_steps, dit_steps=dit_steps)
+    steps = {"ae_steps": ae_steps, "dit_steps": dit_steps}
+    for name, value in steps.items():
+        if value is not None and value < 1:
+            raise InvalidRequest(f"--{name.replace('_', '-')}", f"must be at least 1 (got {value})")
+    plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed,
+                     **{k: v for k, v in steps.items() if v is not None})
+    ae_steps, dit_steps = plan.ae_steps, plan.dit_steps
     with _progress_bar() as bar:
         tasks = {
             "autoencoder": bar.add_task("autoencoder", total=ae_steps, info=""),

@@ -33,12 +33,12 @@ class TrainPlan:
     out_dir: Path
     work_dir: Path
     seed: int = 0
-    ae_steps: int = 600
+    ae_steps: int = 1500
     ae_batch_frames: int = 64
-    ae_lr: float = 1e-3
-    dit_steps: int = 2000
+    ae_lr: float = 2e-3
+    dit_steps: int = 1800
     dit_batch: int = 32
-    dit_lr: float = 3e-4
+    dit_lr: float = 4e-4
     ema_decay: float = 0.999
     caption_dropout: float = 0.1
     checkpoint_every: int = 100
@@ -111,7 +111,7 @@ def _train_autoencoder(plan: TrainPlan, state: _State, progress: ProgressFn, che
         with torch.autocast("cpu", dtype=torch.bfloat16):
             latents = ae.encode(frames)
             # A little noise on the latents teaches the decoder to forgive the DiT's small errors.
-            latents = latents + 0.1 * latents.detach().std() * torch.randn_like(latents)
+            latents = latents + 0.05 * latents.detach().std() * torch.randn_like(latents)
             recon = ae.decode(latents).float()
         loss = F.l1_loss(recon, frames) + F.mse_loss(recon, frames)
         state.ae_opt.zero_grad(set_to_none=True)

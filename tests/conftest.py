@@ -1,0 +1,29 @@
+"""Shared fixtures: a tiny, randomly initialised built-in model saved in the real on-disk layout
+and loaded through the same code path as the shipped weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ungated.engines.builtin import world
+from ungated.engines.builtin.engine import BuiltinEngine
+from ungated.engines.builtin.net import BuiltinConfig, FrameAutoencoder, VideoDiT
+from ungated.engines.builtin.weights import BuiltinModel, save_model
+
+TINY = BuiltinConfig(vocabulary=tuple(world.vocabulary()), ae_width=16, width=32, depth=1, heads=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-builtin")
+    save_model(BuiltinModel(TINY, FrameAutoencoder(TINY), VideoDiT(TINY)), path)
+    return path
+
+
+@pytest.fixture
+def tiny_engine(tiny_model_dir: Path) -> BuiltinEngine:
+    return BuiltinEngine(model_dir=tiny_model_dir)

@@ -1,0 +1,64 @@
+import random
+
+import torch
+
+from ungated.engines.builtin import world
+
+
+def _centroid(clip: torch.Tensor, color: str) -> list[tuple[float, float]]:
+    """Per-frame centre of the pixels close to a named color, in pixels."""
+    target = torch.tensor(world.COLORS[color], dtype=torch.float32) / 127.5 - 1
+    out = []
+    for frame in clip:
+        mask = ((frame - target[:, None, None]).abs().sum(0) < 0.15).float()
+        ys, xs = torch.nonzero(mask, as_tuple=True)
+        out.append((xs.float().mean().item(), ys.float().mean().item()))
+    return out
+
+
+def test_captions_read_as_english():
+    scene = world.Scene((world.ShapeSpec("circle", "red", "small", "moving right"),), "orange")
+    assert scene.caption() == "a small red circle moving right on an orange background"
+
+
+def test_every_caption_word_is_in_the_vocabulary():
+    rng = random.Random(0)
+    vocab = set(world.vocabulary())
+    for _ in range(200):
+        assert set(world.sample_scene(rng).caption().split()) <= vocab
+
+
+def test_background_and_object_colors_are_drawn():
+    scene = world.Scene((world.ShapeSpec("square", "green", "large", "standing still"),), "blue")
+    clip = world.render([scene], frames=4, size=64, seed=0)[0]
+    corner = ((clip[0, :, 0, 0] + 1) * 127.5).round().tolist()
+    assert corner == list(world.COLORS["blue"])
+    assert len(_centroid(clip, "green")) == 4
+
+
+def test_motions_move_the_right_way():
+    def track(motion: str) -> list[tuple[float, float]]:
+        scene = world.Scene((world.ShapeSpec("circle", "red", "small", motion),), "black")
+        return _centroid(world.render([scene], frames=16, size=64, seed=1)[0], "red")
+
+    right, left, up, down = track("moving right"), track("moving left"), track("moving up"), track("moving down")
+    assert right[-1][0] - right[0][0] > 20
+    assert left[0][0] - left[-1][0] > 20
+    assert up[0][1] - up[-1][1] > 20
+    assert down[-1][1] - down[0][1] > 20
+    still = track("standing still")
+    assert abs(still[-1][0] - still[0][0]) < 0.5
+
+
+def test_growing_objects_get_bigger():
+    scene = world.Scene((world.ShapeSpec("star", "yellow", "small", "growing"),), "purple")
+    clip = world.render([scene], frames=8, size=64, seed=2)[0]
+    target = torch.tensor(world.COLORS["yellow"]) / 127.5 - 1
+    area = [((f - target[:, None, None]).abs().sum(0) < 0.15).sum().item() for f in clip]
+    assert area[-1] > 3 * area[0]
+
+
+def test_render_is_deterministic_per_seed():
+    scenes = [world.sample_scene(random.Random(3)) for _ in range(2)]
+    assert torch.equal(world.render(scenes, 8, 32, seed=4), world.render(scenes, 8, 32, seed=4))
+    assert not torch.equal(world.render(scenes, 8, 32, seed=4), world.render(scenes, 8, 32, seed=5))
