@@ -125,7 +125,7 @@ def train_builtin(
     work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
     ae_steps: Annotated[Optional[int], typer.Option(help="Autoencoder training steps [default: 1500].")] = None,
-    dit_steps: Annotated[Optional[int], typer.Option(help="DiT training steps [default: 1800].")] = None,
+    dit_steps: Annotated[Optional[int], typer.Option(help="DiT training steps [default: 1600].")] = None,
 ) -> None:
     """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
     from .train.builtin import TrainPlan, train

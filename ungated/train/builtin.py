@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engines.builtin import world
+from ..engines.builtin.engine import TIME_SHIFT
 from ..engines.builtin.net import BuiltinConfig, FrameAutoencoder, Tokenizer, VideoDiT
 from ..engines.builtin.weights import BuiltinModel, save_model
 
@@ -36,7 +37,7 @@ class TrainPlan:
     ae_steps: int = 1500
     ae_batch_frames: int = 64
     ae_lr: float = 2e-3
-    dit_steps: int = 1800
+    dit_steps: int = 1600
     dit_batch: int = 32
     dit_lr: float = 4e-4
     ema_decay: float = 0.999
@@ -153,7 +154,10 @@ def _train_dit(plan: TrainPlan, state: _State, progress: ProgressFn, checkpoint:
         word_ids = tokenizer([s.caption() for s in scenes])
         dropped = torch.rand(len(scenes), generator=gen) < plan.caption_dropout
         word_ids[dropped] = Tokenizer.PAD
-        t = torch.sigmoid(torch.randn(len(scenes), generator=gen))  # logit-normal times
+        # Logit-normal times, shifted toward noise exactly as the sampler's steps are: the
+        # high-noise steps that lay out the clip must be trained as often as they are used.
+        u = torch.sigmoid(torch.randn(len(scenes), generator=gen))
+        t = TIME_SHIFT * u / (1 + (TIME_SHIFT - 1) * u)
         noise = torch.randn(latents.shape, generator=gen)
         tb = t[:, None, None, None, None]
         noisy = (1 - tb) * latents + tb * noise
