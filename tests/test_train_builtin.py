@@ -1,8 +1,10 @@
-import dataclasses
+import random
 
 import torch
 from safetensors.torch import load_file
 
+from ungated.engines.builtin import world
+from ungated.engines.builtin.net import FrameAutoencoder
 from ungated.engines.builtin.weights import load_model
 from ungated.train.builtin import TrainPlan, train
 
@@ -38,8 +40,12 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path):
         torch.testing.assert_close(a[key], b[key], msg=key)
 
 
-def test_the_loss_goes_down(tmp_path):
-    losses = []
-    plan = _plan(tmp_path, "c", ae_steps=30, dit_steps=1, checkpoint_every=1000)
-    train(dataclasses.replace(plan), lambda stage, step, total, loss: losses.append(loss) if stage == "autoencoder" else None)
-    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+def test_training_lowers_the_error_on_held_out_frames(tmp_path):
+    frames = world.render([world.sample_scene(random.Random(99)) for _ in range(4)], 4, 64, seed=99).flatten(0, 1)
+    torch.manual_seed(0)  # the initial weights training starts from
+    untrained = FrameAutoencoder(TINY).eval()
+    model = train(_plan(tmp_path, "c", ae_steps=40, ae_batch_frames=32, dit_steps=1, checkpoint_every=1000))
+    with torch.no_grad():
+        before = (untrained.decode(untrained.encode(frames)) - frames).abs().mean()
+        after = (model.autoencoder.decode(model.autoencoder.encode(frames)) - frames).abs().mean()
+    assert after < 0.8 * before  # measured: 0.92 -> 0.66
