@@ -67,3 +67,11 @@ def test_models_lists_the_builtin_with_weights_present(tmp_path):
     result = ungated("models", cwd=tmp_path)
     assert result.returncode == 0
     assert "builtin" in result.stdout and "present" in result.stdout
+
+
+def test_train_help_states_the_recipe_defaults(tmp_path):
+    from ungated.train.builtin import TrainPlan
+
+    help_text = " ".join(ungated("train", "builtin", "--help", cwd=tmp_path).stdout.split())
+    assert f"[default: {TrainPlan.ae_steps}]" in help_text
+    assert f"[default: {TrainPlan.dit_steps}]" in help_text

@@ -136,19 +136,17 @@ def train_builtin(
             raise InvalidRequest(f"--{name.replace('_', '-')}", f"must be at least 1 (got {value})")
     plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed,
                      **{k: v for k, v in steps.items() if v is not None})
-    ae_steps, dit_steps = plan.ae_steps, plan.dit_steps
     with _progress_bar() as bar:
         tasks = {
-            "autoencoder": bar.add_task("autoencoder", total=ae_steps, info=""),
-            "dit": bar.add_task("video DiT", total=dit_steps, info=""),
+            "autoencoder": bar.add_task("autoencoder", total=plan.ae_steps, info=""),
+            "dit": bar.add_task("video DiT", total=plan.dit_steps, info=""),
         }
 
         def progress(stage: str, step: int, total: int, loss: float) -> None:
             bar.update(tasks[stage], completed=step, info=f"loss {loss:.4f}")
 
         train(plan, progress)
-    console.print(f"wrote {out} (use it with `ungated generate --model-path {out}` once supported, or copy it "
-                  "into the package's weights folder)", highlight=False)
+    print(f"wrote {out / 'model.safetensors'} and {out / 'config.json'}")
 
 
 @app.command()

@@ -39,7 +39,6 @@ class Capabilities:
     max_steps: int = 200
     image_input: bool = False
     video_input: bool = False
-    negative_prompt: bool = True
     upscale_output: bool = False  # written at the requested size rather than the native one
 
     @property

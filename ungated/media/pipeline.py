@@ -7,8 +7,8 @@ failure or a cancel never leaves a half-written clip behind.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,9 @@ class ClipFiles:
     thumbnail: Path
     spritesheet: Path
 
+    def __iter__(self) -> Iterator[Path]:
+        return iter(astuple(self))
+
 
 def companion_paths(video: Path) -> ClipFiles:
     return ClipFiles(video, video.with_suffix(".thumb.jpg"), video.with_suffix(".sprites.jpg"))
@@ -38,7 +41,7 @@ def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 def write_clip(frames: Iterable[np.ndarray], video: Path, *, width: int, height: int, fps: int,
                total_frames: int, metadata: dict[str, str]) -> ClipFiles:
     final = companion_paths(video)
-    temp = ClipFiles(*(p.with_name(f".{p.name}.part") for p in (final.video, final.thumbnail, final.spritesheet)))
+    temp = ClipFiles(*(p.with_name(f".{p.name}.part") for p in final))
     previews = PreviewCollector(total_frames)
     try:
         with Mp4Writer(temp.video, width, height, fps, metadata) as writer:
@@ -49,10 +52,10 @@ def write_clip(frames: Iterable[np.ndarray], video: Path, *, width: int, height:
         previews.save_thumbnail(temp.thumbnail)
         previews.save_spritesheet(temp.spritesheet)
     except BaseException:
-        for path in (temp.video, temp.thumbnail, temp.spritesheet):
+        for path in temp:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         raise
-    for src, dst in zip((temp.video, temp.thumbnail, temp.spritesheet), (final.video, final.thumbnail, final.spritesheet)):
+    for src, dst in zip(temp, final):
         src.replace(dst)
     return final

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from ..engines.builtin import world
-from ..engines.builtin.engine import TIME_SHIFT
 from ..engines.builtin.net import BuiltinConfig, FrameAutoencoder, Tokenizer, VideoDiT
+from ..engines.builtin.sampler import shift_time
 from ..engines.builtin.weights import BuiltinModel, save_model
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -156,8 +156,7 @@ def _train_dit(plan: TrainPlan, state: _State, progress: ProgressFn, checkpoint:
         word_ids[dropped] = Tokenizer.PAD
         # Logit-normal times, shifted toward noise exactly as the sampler's steps are: the
         # high-noise steps that lay out the clip must be trained as often as they are used.
-        u = torch.sigmoid(torch.randn(len(scenes), generator=gen))
-        t = TIME_SHIFT * u / (1 + (TIME_SHIFT - 1) * u)
+        t = shift_time(torch.sigmoid(torch.randn(len(scenes), generator=gen)))
         noise = torch.randn(latents.shape, generator=gen)
         tb = t[:, None, None, None, None]
         noisy = (1 - tb) * latents + tb * noise

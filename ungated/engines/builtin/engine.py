@@ -20,8 +20,6 @@ from .net import Tokenizer
 from .sampler import Cancelled, sample_euler, shifted_times, with_guidance
 from .weights import SHIPPED_DIR, BuiltinModel, is_model_dir, load_model
 
-TIME_SHIFT = 3.0  # more sampling steps at high noise, where the layout of the clip is decided
-
 
 class BuiltinEngine(Engine):
     id = "builtin"
@@ -85,7 +83,7 @@ class BuiltinEngine(Engine):
         # 2. Sample latents from seeded noise.
         shape = (1, cfg.latent_channels, cfg.frames, cfg.latent_size, cfg.latent_size)
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
-        times = shifted_times(plan.steps, TIME_SHIFT)
+        times = shifted_times(plan.steps)
         try:
             latents = sample_euler(
                 with_guidance(conditional, unconditional, plan.guidance), noise, times, on_progress, should_cancel

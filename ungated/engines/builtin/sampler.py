@@ -17,10 +17,17 @@ class Cancelled(Exception):
     """Raised by the sampler when should_cancel() turns true between steps."""
 
 
-def shifted_times(steps: int, shift: float) -> torch.Tensor:
-    """steps + 1 times from 1 to 0, spending more steps at high noise as shift grows."""
-    t = torch.linspace(1.0, 0.0, steps + 1)
+TIME_SHIFT = 3.0  # more steps at high noise, where the layout of the clip is decided
+
+
+def shift_time(t: torch.Tensor, shift: float = TIME_SHIFT) -> torch.Tensor:
+    """Warp times in [0, 1] toward 1 (noise); training and sampling must use the same warp."""
     return shift * t / (1 + (shift - 1) * t)
+
+
+def shifted_times(steps: int, shift: float = TIME_SHIFT) -> torch.Tensor:
+    """steps + 1 times from 1 to 0, spending more steps at high noise as shift grows."""
+    return shift_time(torch.linspace(1.0, 0.0, steps + 1), shift)
 
 
 def sample_euler(
