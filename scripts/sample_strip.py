@@ -1,6 +1,6 @@
 """Draw the README's sample strip: a few prompts, six frames of each, from the shipped weights.
 
-    python scripts/sample_strip.py [-o docs/images/samples.png] [--seed 0]
+    python scripts/sample_strip.py [-o docs/images/samples.png] [--seed 0] [--model-dir DIR]
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=Path("docs/images/samples.png"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model-dir", type=Path, help="a built-in model folder (default: the shipped one)")
     args = parser.parse_args()
-    engine = BuiltinEngine()
+    engine = BuiltinEngine(args.model_dir)
     font = ImageFont.load_default(size=14)
     row_height = TILE + CAPTION_HEIGHT
     sheet = Image.new("RGB", (FRAMES_SHOWN * TILE, len(PROMPTS) * row_height), (24, 24, 28))

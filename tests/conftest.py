@@ -10,17 +10,19 @@ import torch
 
 from ungated.engines.builtin import world
 from ungated.engines.builtin.engine import BuiltinEngine
-from ungated.engines.builtin.net import BuiltinConfig, FrameAutoencoder, VideoDiT
+from ungated.engines.builtin.net import BuiltinConfig, FrameAutoencoder, VideoUNet
 from ungated.engines.builtin.weights import BuiltinModel, save_model
 
-TINY = BuiltinConfig(vocabulary=tuple(world.vocabulary()), ae_width=16, width=32, depth=1, heads=2)
+TINY = BuiltinConfig(
+    vocabulary=tuple(world.vocabulary()), ae_width=16, channels=(8, 16, 32), width=32, depth=1, text_depth=1, heads=2
+)
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("tiny-builtin")
-    save_model(BuiltinModel(TINY, FrameAutoencoder(TINY), VideoDiT(TINY)), path)
+    save_model(BuiltinModel(TINY, FrameAutoencoder(TINY), VideoUNet(TINY)), path)
     return path
 
 

@@ -25,6 +25,7 @@ def ungated(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["-o", "clip.avi"], "error: --output: must end in .mp4 (got 'clip.avi')"),
         (["-o", "missing/clip.mp4"], "error: --output: folder 'missing' does not exist"),
         (["--frobnicate"], "error: No such option: --frobnicate"),
+        (["--model-path", "nowhere"], "error: --model-path: folder 'nowhere' does not exist"),
     ],
 )
 def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, args, expected):
@@ -63,6 +64,20 @@ def test_variants_and_adjustments_are_reported(tmp_path):
     assert {"v-1.mp4", "v-2.mp4"} <= {p.name for p in tmp_path.iterdir()}
 
 
+def test_model_path_reads_weights_from_a_folder(tmp_path, tiny_model_dir):
+    result = ungated("generate", "a red circle standing still on a blue background", "--model-path",
+                     str(tiny_model_dir), "--steps", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "clip.mp4").is_file()
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = ungated("generate", "a red circle", "--model-path", str(empty), "-o", "other.mp4", cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"error: no built-in model weights in {empty}; run `ungated train builtin`"
+    assert not (tmp_path / "other.mp4").exists()
+
+
 def test_models_lists_the_builtin_with_weights_present(tmp_path):
     result = ungated("models", cwd=tmp_path)
     assert result.returncode == 0
@@ -74,4 +89,4 @@ def test_train_help_states_the_recipe_defaults(tmp_path):
 
     help_text = " ".join(ungated("train", "builtin", "--help", cwd=tmp_path).stdout.split())
     assert f"[default: {TrainPlan.ae_steps}]" in help_text
-    assert f"[default: {TrainPlan.dit_steps}]" in help_text
+    assert f"[default: {TrainPlan.denoiser_steps}]" in help_text

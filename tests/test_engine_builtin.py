@@ -1,3 +1,6 @@
+import json
+import shutil
+
 import numpy as np
 import pytest
 
@@ -42,6 +45,15 @@ def test_missing_weights_say_what_to_run(tmp_path):
     assert not engine.weights_present()
     with pytest.raises(ModelUnavailable, match="ungated train builtin"):
         engine.load()
+
+
+def test_weights_of_another_architecture_say_what_to_run(tiny_model_dir, tmp_path):
+    shutil.copytree(tiny_model_dir, tmp_path, dirs_exist_ok=True)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["channels"] = [c * 2 for c in config["channels"]]  # weights no longer fit the network
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelUnavailable, match="retrain them with `ungated train builtin`"):
+        BuiltinEngine(model_dir=tmp_path).load()
 
 
 def test_unknown_words_are_pointed_out(tiny_engine):

@@ -58,6 +58,9 @@ def generate(
     seed: Annotated[Optional[int], typer.Option(help="Random seed; variants use seed, seed+1, ...")] = None,
     variants: Annotated[int, typer.Option(help="How many versions to make (1-4).")] = 1,
     model: Annotated[str, typer.Option(help="Model id; see `ungated models`.")] = "builtin",
+    model_path: Annotated[
+        Optional[Path], typer.Option(help="Read the model's weights from this folder (e.g. one you trained).")
+    ] = None,
     negative: Annotated[str, typer.Option("--negative", help="What the video should not show.")] = "",
     steps: Annotated[Optional[int], typer.Option(help="Sampling steps (model default if unset).")] = None,
     guidance: Annotated[Optional[float], typer.Option(help="Guidance scale (model default if unset).")] = None,
@@ -71,12 +74,14 @@ def generate(
         raise InvalidRequest("--output", f"must end in .mp4 (got {str(output)!r})")
     if not output.parent.is_dir():
         raise InvalidRequest("--output", f"folder {str(output.parent)!r} does not exist")
+    if model_path is not None and not model_path.is_dir():
+        raise InvalidRequest("--model-path", f"folder {str(model_path)!r} does not exist")
     try:
         request = Request.build(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
             variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance,
         )
-        engine = get_engine(request.model)
+        engine = get_engine(request.model, model_path)
         the_plan = plan(request, engine.capabilities, engine.id)
     except InvalidRequest as err:
         raise InvalidRequest(FLAGS.get(err.field, err.field), err.message) from None
@@ -125,12 +130,12 @@ def train_builtin(
     work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
     ae_steps: Annotated[Optional[int], typer.Option(help="Autoencoder training steps [default: 1500].")] = None,
-    dit_steps: Annotated[Optional[int], typer.Option(help="DiT training steps [default: 1600].")] = None,
+    denoiser_steps: Annotated[Optional[int], typer.Option(help="Denoiser training steps [default: 2600].")] = None,
 ) -> None:
     """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
     from .train.builtin import TrainPlan, train
 
-    steps = {"ae_steps": ae_steps, "dit_steps": dit_steps}
+    steps = {"ae_steps": ae_steps, "denoiser_steps": denoiser_steps}
     for name, value in steps.items():
         if value is not None and value < 1:
             raise InvalidRequest(f"--{name.replace('_', '-')}", f"must be at least 1 (got {value})")
@@ -139,7 +144,7 @@ def train_builtin(
     with _progress_bar() as bar:
         tasks = {
             "autoencoder": bar.add_task("autoencoder", total=plan.ae_steps, info=""),
-            "dit": bar.add_task("video DiT", total=plan.dit_steps, info=""),
+            "denoiser": bar.add_task("video denoiser", total=plan.denoiser_steps, info=""),
         }
 
         def progress(stage: str, step: int, total: int, loss: float) -> None:

@@ -7,11 +7,13 @@ mapping to a factory that builds the engine (cheaply: weights load later, in loa
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from ..errors import UnknownModel
 from .base import Engine
 
-EngineFactory = Callable[[], Engine]
+# Builds an engine reading its weights from a local folder, or from its usual place given None.
+EngineFactory = Callable[[Path | None], Engine]
 _FACTORIES: dict[str, EngineFactory] = {}
 
 
@@ -23,12 +25,12 @@ def model_ids() -> list[str]:
     return list(_FACTORIES)
 
 
-def get_engine(model_id: str) -> Engine:
+def get_engine(model_id: str, model_path: Path | None = None) -> Engine:
     try:
         factory = _FACTORIES[model_id]
     except KeyError:
         raise UnknownModel(model_id, model_ids()) from None
-    return factory()
+    return factory(model_path)
 
 
 def _register_builtin() -> None:

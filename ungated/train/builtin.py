@@ -1,6 +1,6 @@
 """Training the built-in model from scratch on the shapes world.
 
-Two stages: the frame autoencoder learns to draw the world, then the video DiT learns to
+Two stages: the frame autoencoder learns to draw the world, then the video U-Net learns to
 denoise latent clips given their captions. Every batch is rendered fresh from a seed derived
 from (seed, stage, step), so a run is deterministic and resumes exactly where its checkpoint
 left off.
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engines.builtin import world
-from ..engines.builtin.net import BuiltinConfig, FrameAutoencoder, Tokenizer, VideoDiT
+from ..engines.builtin.net import BuiltinConfig, FrameAutoencoder, Tokenizer, VideoUNet
 from ..engines.builtin.sampler import shift_time
 from ..engines.builtin.weights import BuiltinModel, save_model
 
@@ -37,9 +37,11 @@ class TrainPlan:
     ae_steps: int = 1500
     ae_batch_frames: int = 64
     ae_lr: float = 2e-3
-    dit_steps: int = 1600
-    dit_batch: int = 32
-    dit_lr: float = 4e-4
+    denoiser_steps: int = 2600
+    denoiser_batch: int = 32
+    fresh_clips: int = 8  # clips rendered per denoiser step; each is drawn by ~batch/fresh steps
+    window_steps: int = 16  # how many steps' fresh clips the batch is drawn from
+    denoiser_lr: float = 4e-4
     ema_decay: float = 0.999
     caption_dropout: float = 0.1
     checkpoint_every: int = 100
@@ -71,29 +73,29 @@ class _State:
         torch.manual_seed(plan.seed)
         self.config = plan.config
         self.autoencoder = FrameAutoencoder(plan.config)
-        self.dit = VideoDiT(plan.config)
-        self.ema = copy.deepcopy(self.dit).requires_grad_(False)
+        self.denoiser = VideoUNet(plan.config)
+        self.ema = copy.deepcopy(self.denoiser).requires_grad_(False)
         self.ae_opt = torch.optim.AdamW(self.autoencoder.parameters(), lr=plan.ae_lr, weight_decay=0.0)
-        self.dit_opt = torch.optim.AdamW(self.dit.parameters(), lr=plan.dit_lr, weight_decay=0.0)
+        self.denoiser_opt = torch.optim.AdamW(self.denoiser.parameters(), lr=plan.denoiser_lr, weight_decay=0.0)
         self.ae_step = 0
-        self.dit_step = 0
+        self.denoiser_step = 0
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         torch.save({
             "config": self.config.to_json(),
-            "autoencoder": self.autoencoder.state_dict(), "dit": self.dit.state_dict(), "ema": self.ema.state_dict(),
-            "ae_opt": self.ae_opt.state_dict(), "dit_opt": self.dit_opt.state_dict(),
-            "ae_step": self.ae_step, "dit_step": self.dit_step,
+            "autoencoder": self.autoencoder.state_dict(), "denoiser": self.denoiser.state_dict(), "ema": self.ema.state_dict(),
+            "ae_opt": self.ae_opt.state_dict(), "denoiser_opt": self.denoiser_opt.state_dict(),
+            "ae_step": self.ae_step, "denoiser_step": self.denoiser_step,
         }, tmp)
         tmp.replace(path)  # a crash mid-write never leaves a broken checkpoint
 
     def load(self, path: Path) -> None:
         saved = torch.load(path, weights_only=True)
         self.set_config(BuiltinConfig.from_json(saved["config"]))
-        for name in ("autoencoder", "dit", "ema", "ae_opt", "dit_opt"):
+        for name in ("autoencoder", "denoiser", "ema", "ae_opt", "denoiser_opt"):
             getattr(self, name).load_state_dict(saved[name])
-        self.ae_step, self.dit_step = saved["ae_step"], saved["dit_step"]
+        self.ae_step, self.denoiser_step = saved["ae_step"], saved["denoiser_step"]
 
     def set_config(self, config: BuiltinConfig) -> None:
         self.config = config
@@ -111,7 +113,7 @@ def _train_autoencoder(plan: TrainPlan, state: _State, progress: ProgressFn, che
             group["lr"] = _cosine_lr(plan.ae_lr, step, plan.ae_steps)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             latents = ae.encode(frames)
-            # A little noise on the latents teaches the decoder to forgive the DiT's small errors.
+            # A little noise on the latents teaches the decoder to forgive the denoiser's small errors.
             latents = latents + 0.05 * latents.detach().std() * torch.randn_like(latents)
             recon = ae.decode(latents).float()
         loss = F.l1_loss(recon, frames) + F.mse_loss(recon, frames)
@@ -142,40 +144,71 @@ def encode_clips(autoencoder: FrameAutoencoder, clips: torch.Tensor) -> torch.Te
     return latents.unflatten(0, (b, t)).transpose(1, 2)
 
 
-def _train_dit(plan: TrainPlan, state: _State, progress: ProgressFn, checkpoint: Callable[[], None]) -> None:
+def _flow_times(count: int, gen: torch.Generator) -> torch.Tensor:
+    """Half the batch at logit-normal times shifted toward noise as the sampler's steps are (the
+    high-noise steps lay out the clip), half uniform: the shift alone leaves almost no low-noise
+    samples, and those are where edges get sharp."""
+    shifted = shift_time(torch.sigmoid(torch.randn(count, generator=gen)))
+    uniform = torch.rand(count, generator=gen)
+    return torch.where(torch.arange(count) % 2 == 0, shifted, uniform)
+
+
+class _LatentWindow:
+    """The latent clips of the last few steps' fresh batches, which the denoiser draws from.
+
+    Encoding costs about as much as a training step, so each fresh clip is seen by several
+    batches. The window is a pure function of the step, so resuming rebuilds it exactly.
+    """
+
+    def __init__(self, plan: TrainPlan, autoencoder: FrameAutoencoder):
+        self.plan, self.autoencoder = plan, autoencoder
+        self.chunks: dict[int, tuple[list[str], torch.Tensor]] = {}
+
+    def _chunk(self, step: int) -> tuple[list[str], torch.Tensor]:
+        scenes, clips = _batch(self.plan, "denoiser", step, self.plan.fresh_clips)
+        return [s.caption() for s in scenes], encode_clips(self.autoencoder, clips)
+
+    def batch(self, step: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor]:
+        span = range(step - self.plan.window_steps + 1, step + 1)
+        self.chunks = {s: self.chunks.get(s) or self._chunk(s) for s in span}
+        captions = [c for s in span for c in self.chunks[s][0]]
+        latents = torch.cat([self.chunks[s][1] for s in span])
+        pick = torch.randperm(len(captions), generator=gen)[: self.plan.denoiser_batch]
+        return [captions[i] for i in pick], latents[pick]
+
+
+def _train_denoiser(plan: TrainPlan, state: _State, progress: ProgressFn, checkpoint: Callable[[], None]) -> None:
     state.autoencoder.eval()
-    dit = state.dit.train()
+    denoiser = state.denoiser.train()
     tokenizer = Tokenizer(state.config.vocabulary, state.config.max_words)
-    while state.dit_step < plan.dit_steps:
-        step = state.dit_step
-        scenes, clips = _batch(plan, "dit", step, plan.dit_batch)
-        latents = encode_clips(state.autoencoder, clips)
+    window = _LatentWindow(plan, state.autoencoder)
+    while state.denoiser_step < plan.denoiser_steps:
+        step = state.denoiser_step
         gen = torch.Generator().manual_seed(plan.seed * 1_000_003 + step)
-        word_ids = tokenizer([s.caption() for s in scenes])
-        dropped = torch.rand(len(scenes), generator=gen) < plan.caption_dropout
+        captions, latents = window.batch(step, gen)
+        word_ids = tokenizer(captions)
+        dropped = torch.rand(len(captions), generator=gen) < plan.caption_dropout
         word_ids[dropped] = Tokenizer.PAD
-        # Logit-normal times, shifted toward noise exactly as the sampler's steps are: the
-        # high-noise steps that lay out the clip must be trained as often as they are used.
-        t = shift_time(torch.sigmoid(torch.randn(len(scenes), generator=gen)))
+        t = _flow_times(len(captions), gen)
         noise = torch.randn(latents.shape, generator=gen)
         tb = t[:, None, None, None, None]
         noisy = (1 - tb) * latents + tb * noise
-        for group in state.dit_opt.param_groups:
-            group["lr"] = _cosine_lr(plan.dit_lr, step, plan.dit_steps)
+        for group in state.denoiser_opt.param_groups:
+            group["lr"] = _cosine_lr(plan.denoiser_lr, step, plan.denoiser_steps)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            velocity = dit(noisy, t, word_ids).float()
+            velocity = denoiser(noisy, t, word_ids).float()
         loss = F.mse_loss(velocity, noise - latents)
-        state.dit_opt.zero_grad(set_to_none=True)
+        state.denoiser_opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
-        state.dit_opt.step()
+        torch.nn.utils.clip_grad_norm_(denoiser.parameters(), 1.0)
+        state.denoiser_opt.step()
         decay = min(plan.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for ema_p, p in zip(state.ema.parameters(), dit.parameters()):
+            for ema_p, p in zip(state.ema.parameters(), denoiser.parameters()):
                 ema_p.lerp_(p, 1 - decay)
-        state.dit_step += 1
-        progress("dit", state.dit_step, plan.dit_steps, loss.item())
-        if state.dit_step % plan.checkpoint_every == 0 or state.dit_step == plan.dit_steps:
+        state.denoiser_step += 1
+        progress("denoiser", state.denoiser_step, plan.denoiser_steps, loss.item())
+        if state.denoiser_step % plan.checkpoint_every == 0 or state.denoiser_step == plan.denoiser_steps:
             checkpoint()
 
 
@@ -198,7 +231,7 @@ def train(plan: TrainPlan, progress: ProgressFn = lambda *a: None) -> BuiltinMod
 
     try:
         _train_autoencoder(plan, state, logged, checkpoint)
-        _train_dit(plan, state, logged, checkpoint)
+        _train_denoiser(plan, state, logged, checkpoint)
     finally:
         log.close()
     model = BuiltinModel(state.config, state.autoencoder.eval(), state.ema.eval())

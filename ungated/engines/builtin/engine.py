@@ -25,8 +25,8 @@ class BuiltinEngine(Engine):
     id = "builtin"
     title = "ungated built-in (shapes world)"
 
-    def __init__(self, model_dir: Path = SHIPPED_DIR):
-        self.model_dir = model_dir
+    def __init__(self, model_dir: Path | None = None):
+        self.model_dir = model_dir or SHIPPED_DIR
         self.model: BuiltinModel | None = None
         self.capabilities = Capabilities(
             sizes=((64, 64),),
@@ -75,10 +75,10 @@ class BuiltinEngine(Engine):
         no_words = tokenizer([plan.request.negative_prompt])
 
         def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return model.dit(x, t, words)
+            return model.denoiser(x, t, words)
 
         def unconditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return model.dit(x, t, no_words)
+            return model.denoiser(x, t, no_words)
 
         # 2. Sample latents from seeded noise.
         shape = (1, cfg.latent_channels, cfg.frames, cfg.latent_size, cfg.latent_size)

@@ -1,9 +1,9 @@
-"""The built-in model's networks: a word tokenizer, a frame autoencoder and a video DiT.
+"""The built-in model's networks: a word tokenizer, a frame autoencoder and a video U-Net.
 
-The autoencoder squeezes each 64x64 frame into a 16x16x4 latent and back; the DiT denoises a
-clip of latents by flow matching. Video latents are cut into spatio-temporal patches and read
-together with the caption's word tokens by one transformer (in-context conditioning), so every
-patch can see the whole caption and the whole clip.
+The autoencoder squeezes each 64x64 frame into a 16x16x4 latent and back; the U-Net denoises a
+clip of latents by flow matching. Its convolutions draw; a transformer at its coarsest level
+reads the clip together with the caption's words, so every place in the clip sees the whole
+caption.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ class BuiltinConfig:
     latent_channels: int = 4
     latent_downscale: int = 4
     ae_width: int = 128
-    patch: tuple[int, int, int] = (2, 4, 4)  # frames, height, width of one latent patch
-    width: int = 256
-    depth: int = 6
+    channels: tuple[int, ...] = (32, 64, 128)  # U-Net channels per level, finest first
+    width: int = 256  # transformer width at the coarsest level and in the text encoder
+    depth: int = 4
+    text_depth: int = 2
     heads: int = 4
     max_words: int = 24
     latent_scale: float = 1.0  # multiplies encoder output so latents have unit variance
@@ -45,7 +46,7 @@ class BuiltinConfig:
     def from_json(cls, text: str) -> "BuiltinConfig":
         raw = json.loads(text)
         raw["vocabulary"] = tuple(raw["vocabulary"])
-        raw["patch"] = tuple(raw["patch"])
+        raw["channels"] = tuple(raw["channels"])
         return cls(**raw)
 
 
@@ -118,7 +119,7 @@ class FrameAutoencoder(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# Video DiT
+# Video U-Net
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -127,6 +128,61 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device) / half)
     angles = 1000 * t[:, None].float() * freqs[None]
     return torch.cat([angles.cos(), angles.sin()], dim=-1)
+
+
+def _group_norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, channels // 4), channels)
+
+
+class _VideoResBlock(nn.Module):
+    """(2+1)D residual block: a spatial 3x3 and a temporal 3-tap convolution, with the norm
+    in between scaled and shifted by the timestep-and-caption embedding."""
+
+    def __init__(self, cin: int, cout: int, emb_dim: int):
+        super().__init__()
+        self.norm1 = _group_norm(cin)
+        self.spatial = nn.Conv3d(cin, cout, (1, 3, 3), padding=(0, 1, 1))
+        self.temporal = nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0))
+        self.emb = nn.Linear(emb_dim, 2 * cout)
+        self.norm2 = _group_norm(cout)
+        self.out = nn.Conv3d(cout, cout, (1, 3, 3), padding=(0, 1, 1))
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.spatial(F.silu(self.norm1(x)))
+        h = h + self.temporal(h)
+        scale, shift = self.emb(emb)[:, :, None, None, None].chunk(2, dim=1)
+        h = self.out(F.silu(self.norm2(h) * (1 + scale) + shift))
+        return self.skip(x) + h
+
+
+class _CrossAttention(nn.Module):
+    """Every place in a feature map [B, C, T, h, w] reads the caption's words.
+
+    Computed channels-first throughout (scores are [words, places]), so the convolutions
+    around it never see a transposed tensor: on CPU that keeps the whole block cheap.
+    """
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        self.heads = max(1, channels // 32)
+        self.norm = _group_norm(channels)
+        self.q = nn.Conv3d(channels, channels, 1)
+        self.kv = nn.Linear(width, 2 * channels)
+        self.out = nn.Conv3d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, words: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        b, c = x.shape[:2]
+        q = self.q(self.norm(x)).reshape(b, self.heads, c // self.heads, -1)  # [B, H, d, N]
+        k, v = self.kv(words).unflatten(-1, (2, self.heads, -1)).permute(2, 0, 3, 1, 4)  # [B, H, L, d]
+        scores = (k @ q) * (c // self.heads) ** -0.5  # [B, H, L, N]
+        weights = scores.masked_fill(~keep[:, None, :, None], float("-inf")).softmax(dim=2)
+        h = v.transpose(-1, -2) @ weights  # [B, H, d, N]
+        return x + self.out(h.reshape(x.shape))
 
 
 class _Block(nn.Module):
@@ -143,66 +199,99 @@ class _Block(nn.Module):
         self.modulation_bias = nn.Parameter(torch.zeros(6, width))
 
     def forward(self, x: torch.Tensor, modulation: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        shift1, scale1, gate1, shift2, scale2, gate2 = (modulation + self.modulation_bias).unbind(1)
-        h = self.norm1(x) * (1 + scale1[:, None]) + shift1[:, None]
+        shift1, scale1, gate1, shift2, scale2, gate2 = (modulation + self.modulation_bias)[:, :, None].unbind(1)
+        h = self.norm1(x) * (1 + scale1) + shift1
         q, k, v = self.qkv(h).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4)
         h = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        x = x + gate1[:, None] * self.proj(h.transpose(1, 2).flatten(2))
-        h = self.norm2(x) * (1 + scale2[:, None]) + shift2[:, None]
-        return x + gate2[:, None] * self.mlp(h)
+        x = x + gate1 * self.proj(h.transpose(1, 2).flatten(2))
+        h = self.norm2(x) * (1 + scale2) + shift2
+        return x + gate2 * self.mlp(h)
 
 
-class VideoDiT(nn.Module):
-    """Predicts the flow velocity of latent clips [B, C, T, h, w] given word ids [B, L]."""
+class VideoUNet(nn.Module):
+    """Predicts the flow velocity of latent clips [B, C, T, h, w] given word ids [B, L].
+
+    Convolutions at each level draw shapes the same way wherever they are; every level halves
+    time, height and width. At the coarsest level a transformer reads the clip together with
+    the caption's words, which decides what goes where and keeps one object one object.
+    """
 
     def __init__(self, cfg: BuiltinConfig):
         super().__init__()
-        pt, ph, pw = cfg.patch
-        self.patch = cfg.patch
-        self.grid = (cfg.frames // pt, cfg.latent_size // ph, cfg.latent_size // pw)
-        patch_dim = cfg.latent_channels * pt * ph * pw
-        d = cfg.width
-        self.patch_in = nn.Linear(patch_dim, d)
-        self.pos_t = nn.Parameter(torch.randn(self.grid[0], d) * 0.02)
-        self.pos_y = nn.Parameter(torch.randn(self.grid[1], d) * 0.02)
-        self.pos_x = nn.Parameter(torch.randn(self.grid[2], d) * 0.02)
-        self.words = nn.Embedding(len(cfg.vocabulary) + 2, d, padding_idx=Tokenizer.PAD)
-        self.pos_words = nn.Parameter(torch.randn(cfg.max_words, d) * 0.02)
+        chans, d = cfg.channels, cfg.width
+        self.text = TextEncoder(cfg)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
-        # One modulation MLP shared by all blocks (adaLN-single); each block adds its own bias.
-        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
-        self.blocks = nn.ModuleList(_Block(d, cfg.heads) for _ in range(cfg.depth))
-        self.norm_out = nn.LayerNorm(d, elementwise_affine=False)
-        self.out_modulation = nn.Linear(d, 2 * d)
-        self.patch_out = nn.Linear(d, patch_dim)
-        nn.init.zeros_(self.patch_out.weight)
-        nn.init.zeros_(self.patch_out.bias)
-        nn.init.zeros_(self.modulation[1].weight)
-        nn.init.zeros_(self.modulation[1].bias)
-
-    def _patchify(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, _, _, _ = x.shape
-        (gt, gy, gx), (pt, ph, pw) = self.grid, self.patch
-        x = x.reshape(b, c, gt, pt, gy, ph, gx, pw).permute(0, 2, 4, 6, 1, 3, 5, 7)
-        return x.reshape(b, gt * gy * gx, c * pt * ph * pw)
-
-    def _unpatchify(self, x: torch.Tensor, channels: int) -> torch.Tensor:
-        b = x.shape[0]
-        (gt, gy, gx), (pt, ph, pw) = self.grid, self.patch
-        x = x.reshape(b, gt, gy, gx, channels, pt, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
-        return x.reshape(b, channels, gt * pt, gy * ph, gx * pw)
+        self.conv_in = nn.Conv3d(cfg.latent_channels, chans[0], (1, 3, 3), padding=(0, 1, 1))
+        # Convolutions cannot tell frames apart: motion needs to know where in the clip it is.
+        self.frame_pos = nn.Parameter(torch.randn(1, chans[0], cfg.frames, 1, 1) * 0.02)
+        self.down = nn.ModuleList(_VideoResBlock(c, c, d) for c in chans)
+        self.down_words = nn.ModuleList(_CrossAttention(c, d) for c in chans)
+        self.downsample = nn.ModuleList(nn.Conv3d(a, b, 2, stride=2) for a, b in zip(chans, chans[1:]))
+        self.mid_in = nn.Linear(chans[-1], d)
+        grid = (cfg.frames >> (len(chans) - 1), cfg.latent_size >> (len(chans) - 1))
+        self.pos_t = nn.Parameter(torch.randn(grid[0], 1, 1, d) * 0.02)
+        self.pos_y = nn.Parameter(torch.randn(1, grid[1], 1, d) * 0.02)
+        self.pos_x = nn.Parameter(torch.randn(1, 1, grid[1], d) * 0.02)
+        # One modulation layer shared by all blocks (adaLN-single); each block adds its own bias.
+        self.modulation = nn.Linear(d, 6 * d)
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+        self.mid = nn.ModuleList(_Block(d, cfg.heads) for _ in range(cfg.depth))
+        self.mid_out = nn.Linear(d, chans[-1])
+        self.upsample = nn.ModuleList(
+            nn.Conv3d(b, a, (1, 3, 3), padding=(0, 1, 1)) for a, b in zip(chans, chans[1:])
+        )
+        self.up = nn.ModuleList(_VideoResBlock(2 * c, c, d) for c in chans)
+        self.up_words = nn.ModuleList(_CrossAttention(c, d) for c in chans)
+        self.norm_out = _group_norm(chans[0])
+        self.conv_out = nn.Conv3d(chans[0], cfg.latent_channels, (1, 3, 3), padding=(0, 1, 1))
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, latents: torch.Tensor, t: torch.Tensor, word_ids: torch.Tensor) -> torch.Tensor:
-        pos = (self.pos_t[:, None, None] + self.pos_y[None, :, None] + self.pos_x[None, None, :]).flatten(0, 2)
-        video = self.patch_in(self._patchify(latents)) + pos
-        text = self.words(word_ids) + self.pos_words[: word_ids.shape[1]]
-        x = torch.cat([text, video], dim=1)
-        keep = torch.cat([word_ids != Tokenizer.PAD, torch.ones(video.shape[:2], dtype=torch.bool, device=x.device)], 1)
-        mask = keep[:, None, None, :]  # padding words are never attended to
-        emb = self.time_mlp(timestep_embedding(t, x.shape[-1]))
-        modulation = self.modulation(emb).unflatten(1, (6, -1))
-        for block in self.blocks:
-            x = block(x, modulation, mask)
-        shift, scale = self.out_modulation(F.silu(emb)).chunk(2, dim=1)
-        x = self.norm_out(x[:, text.shape[1]:]) * (1 + scale[:, None]) + shift[:, None]
-        return self._unpatchify(self.patch_out(x), latents.shape[1])
+        words, keep, pooled = self.text(word_ids)
+        emb = self.time_mlp(timestep_embedding(t, words.shape[-1])) + pooled
+        x = self.conv_in(latents) + self.frame_pos
+        skips = []
+        for i, block in enumerate(self.down):
+            x = self.down_words[i](block(x, emb), words, keep)
+            skips.append(x)
+            if i < len(self.downsample):
+                x = self.downsample[i](x)
+        # Coarsest level: clip tokens and word tokens in one sequence.
+        b, _, gt, gy, gx = x.shape
+        tokens = self.mid_in(x.permute(0, 2, 3, 4, 1)) + self.pos_t + self.pos_y + self.pos_x
+        tokens = tokens.flatten(1, 3)
+        seq = torch.cat([words, tokens], dim=1)
+        mask = torch.cat([keep, torch.ones(tokens.shape[:2], dtype=torch.bool, device=x.device)], 1)[:, None, None]
+        modulation = self.modulation(F.silu(emb)).unflatten(1, (6, -1))
+        for block in self.mid:
+            seq = block(seq, modulation, mask)
+        x = x + self.mid_out(seq[:, words.shape[1]:]).unflatten(1, (gt, gy, gx)).permute(0, 4, 1, 2, 3)
+        for i in reversed(range(len(self.up))):
+            if i < len(self.upsample):
+                x = self.upsample[i](F.interpolate(x, scale_factor=2, mode="nearest"))
+            x = self.up_words[i](self.up[i](torch.cat([x, skips[i]], dim=1), emb), words, keep)
+        return self.conv_out(F.silu(self.norm_out(x)))
+
+
+class TextEncoder(nn.Module):
+    """Word ids [B, L] -> contextual word vectors [B, L, D], a keep mask and a pooled vector."""
+
+    def __init__(self, cfg: BuiltinConfig):
+        super().__init__()
+        d = cfg.width
+        self.words = nn.Embedding(len(cfg.vocabulary) + 2, d, padding_idx=Tokenizer.PAD)
+        self.pos = nn.Parameter(torch.randn(cfg.max_words, d) * 0.02)
+        layer = nn.TransformerEncoderLayer(d, cfg.heads, 2 * d, dropout=0.0, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, cfg.text_depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, word_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        keep = word_ids != Tokenizer.PAD
+        # An empty caption (guidance, caption dropout) still needs one key to attend to.
+        keep = keep | ~keep.any(1, keepdim=True) & (torch.arange(keep.shape[1], device=keep.device) == 0)
+        x = self.encoder(self.words(word_ids) + self.pos[: word_ids.shape[1]], src_key_padding_mask=~keep)
+        x = self.norm(x)
+        pooled = (x * keep[..., None]).sum(1) / keep.sum(1, keepdim=True)
+        return x, keep, pooled

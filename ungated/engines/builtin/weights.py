@@ -1,7 +1,7 @@
 """Where the built-in model's files live and how they are read and written.
 
 A model folder holds config.json and model.safetensors (fp16; keys prefixed "autoencoder." and
-"dit."). The shipped folder sits inside the package; a user-trained one can live anywhere.
+"denoiser."). The shipped folder sits inside the package; a user-trained one can live anywhere.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .net import BuiltinConfig, FrameAutoencoder, VideoDiT
+from ...errors import ModelUnavailable
+from .net import BuiltinConfig, FrameAutoencoder, VideoUNet
 
 SHIPPED_DIR = Path(__file__).parent / "weights"
 CONFIG_FILE = "config.json"
@@ -23,7 +24,7 @@ WEIGHTS_FILE = "model.safetensors"
 class BuiltinModel:
     config: BuiltinConfig
     autoencoder: FrameAutoencoder
-    dit: VideoDiT
+    denoiser: VideoUNet
 
 
 def is_model_dir(path: Path) -> bool:
@@ -33,18 +34,25 @@ def is_model_dir(path: Path) -> bool:
 def save_model(model: BuiltinModel, path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     tensors = {f"autoencoder.{k}": v for k, v in model.autoencoder.state_dict().items()}
-    tensors |= {f"dit.{k}": v for k, v in model.dit.state_dict().items()}
+    tensors |= {f"denoiser.{k}": v for k, v in model.denoiser.state_dict().items()}
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in tensors.items()}
     save_file(tensors, str(path / WEIGHTS_FILE), metadata={"format": "pt"})
     (path / CONFIG_FILE).write_text(model.config.to_json())
 
 
 def load_model(path: Path) -> BuiltinModel:
-    config = BuiltinConfig.from_json((path / CONFIG_FILE).read_text())
-    tensors = load_file(str(path / WEIGHTS_FILE))
-    autoencoder, dit = FrameAutoencoder(config), VideoDiT(config)
-    for prefix, module in (("autoencoder.", autoencoder), ("dit.", dit)):
-        state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
-        module.load_state_dict(state, strict=True)
-        module.eval().requires_grad_(False)
-    return BuiltinModel(config, autoencoder, dit)
+    try:
+        config = BuiltinConfig.from_json((path / CONFIG_FILE).read_text())
+        tensors = load_file(str(path / WEIGHTS_FILE))
+        autoencoder, denoiser = FrameAutoencoder(config), VideoUNet(config)
+        for prefix, module in (("autoencoder.", autoencoder), ("denoiser.", denoiser)):
+            state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+            module.load_state_dict(state, strict=True)
+            module.eval().requires_grad_(False)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        # Weights trained by another version of the network: say so instead of a traceback.
+        raise ModelUnavailable(
+            f"{path} does not hold weights this version of the built-in model can read ({exc.__class__.__name__}); "
+            "retrain them with `ungated train builtin`"
+        ) from None
+    return BuiltinModel(config, autoencoder, denoiser)
