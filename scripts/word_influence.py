@@ -39,14 +39,13 @@ def main() -> None:
     tokenizer = Tokenizer(cfg.vocabulary, cfg.max_words)
     shape = (args.samples, cfg.latent_channels, cfg.frames, cfg.latent_size, cfg.latent_size)
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    def predict(caption: str, t: float) -> torch.Tensor:
+        return model.denoiser(noise, torch.full((args.samples,), t), tokenizer([caption] * args.samples))
+
+    base = {t: predict(BASE, t) for t in TIMES}  # the unswapped prediction, shared by every row
     print("word swapped".ljust(50) + "".join(f"t={t:<8}" for t in TIMES))
     for kind, (old, new) in SWAPS.items():
-        changes = []
-        for t in TIMES:
-            times = torch.full((args.samples,), t)
-            base = model.denoiser(noise, times, tokenizer([BASE] * args.samples))
-            swapped = model.denoiser(noise, times, tokenizer([BASE.replace(old, new)] * args.samples))
-            changes.append((swapped - base).abs().mean().item())
+        changes = [(predict(BASE.replace(old, new), t) - base[t]).abs().mean().item() for t in TIMES]
         print(f"{kind}: {old} -> {new}".ljust(50) + "".join(f"{c:<10.4f}" for c in changes))
 
 

@@ -259,7 +259,7 @@ class VideoUNet(nn.Module):
             if i < len(self.downsample):
                 x = self.downsample[i](x)
         # Coarsest level: clip tokens and word tokens in one sequence.
-        b, _, gt, gy, gx = x.shape
+        gt, gy, gx = x.shape[2:]
         tokens = self.mid_in(x.permute(0, 2, 3, 4, 1)) + self.pos_t + self.pos_y + self.pos_x
         tokens = tokens.flatten(1, 3)
         seq = torch.cat([words, tokens], dim=1)
