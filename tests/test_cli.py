@@ -90,3 +90,27 @@ def test_train_help_states_the_recipe_defaults(tmp_path):
     help_text = " ".join(ungated("train", "builtin", "--help", cwd=tmp_path).stdout.split())
     assert f"[default: {TrainPlan.ae_steps}]" in help_text
     assert f"[default: {TrainPlan.denoiser_steps}]" in help_text
+
+
+def test_eval_builtin_scores_a_model_and_both_baselines_as_json(tmp_path, tiny_model_dir):
+    import json
+
+    done = ungated("eval", "builtin", "--model-path", str(tiny_model_dir), "--prompts", "4", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    scores = json.loads(done.stdout)["scores"]
+    assert set(scores) == {"model", "shuffled captions", "untrained model"}
+    for table in scores.values():
+        assert {"background", "single color", "single motion", "single exact", "stability"} <= set(table)
+        assert all(0 <= v <= 1 for v in table.values())
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--prompts", "2"], "error: --prompts: must be between 4 and 512 (got 2)"),
+        (["--model-path", "nowhere"], "error: --model-path: folder 'nowhere' does not exist"),
+    ],
+)
+def test_eval_builtin_bad_input_is_one_line(tmp_path, args, expected):
+    done = ungated("eval", "builtin", *args, cwd=tmp_path)
+    assert done.returncode != 0 and done.stderr.strip() == expected and not list(tmp_path.iterdir())

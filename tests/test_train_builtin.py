@@ -45,11 +45,11 @@ def test_training_lowers_the_error_on_held_out_frames(tmp_path):
     frames = world.render([world.sample_scene(random.Random(99)) for _ in range(4)], 4, 64, seed=99).flatten(0, 1)
     torch.manual_seed(0)  # the initial weights training starts from
     untrained = FrameAutoencoder(TINY).eval()
-    model = train(_plan(tmp_path, "c", ae_steps=40, ae_batch_frames=32, denoiser_steps=1, checkpoint_every=1000))
+    model = train(_plan(tmp_path, "c", ae_steps=100, ae_batch_frames=32, denoiser_steps=1, checkpoint_every=1000))
     with torch.no_grad():
         before = (untrained.decode(untrained.encode(frames)) - frames).abs().mean()
         after = (model.autoencoder.decode(model.autoencoder.encode(frames)) - frames).abs().mean()
-    assert after < 0.8 * before  # measured: 0.92 -> 0.66
+    assert after < 0.8 * before  # measured: 0.92 -> 0.59
 
 
 def test_flow_times_cover_low_noise_as_well_as_the_sampler_shift():

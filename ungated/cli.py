@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 train_app = typer.Typer(help="Train models on the shapes world or on your own clips.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+eval_app = typer.Typer(help="Measure how well models follow prompts.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 console = Console(stderr=True, soft_wrap=True)
 
 # Request fields -> the CLI flag that sets them, so errors name what the user typed.
@@ -152,6 +154,58 @@ def train_builtin(
 
         train(plan, progress)
     print(f"wrote {out / 'model.safetensors'} and {out / 'config.json'}")
+
+
+@eval_app.command("builtin")
+def eval_builtin(
+    model_path: Annotated[
+        Optional[Path], typer.Option(help="A built-in model folder (default: the shipped weights).")
+    ] = None,
+    prompts: Annotated[int, typer.Option(help="How many held-out prompts to generate (4-512).")] = 48,
+    seed: Annotated[int, typer.Option(help="Seed for the prompt set and the clips.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Score the built-in model on prompts it never saw, judged from the pixels; also score
+    shuffled captions and an untrained model, which should fail."""
+    import json
+    import tempfile
+
+    from .engines.builtin import evaluate
+    from .engines.builtin.engine import BuiltinEngine
+    from .engines.builtin.net import FrameAutoencoder, VideoUNet
+    from .engines.builtin.weights import BuiltinModel, save_model
+
+    if not 4 <= prompts <= 512:
+        raise InvalidRequest("--prompts", f"must be between 4 and 512 (got {prompts})")
+    if model_path is not None and not model_path.is_dir():
+        raise InvalidRequest("--model-path", f"folder {str(model_path)!r} does not exist")
+    engine = BuiltinEngine(model_path)
+    engine.load()
+    scenes = evaluate.held_out_scenes(prompts, seed)
+    with tempfile.TemporaryDirectory() as scratch, _progress_bar() as bar:
+        config = engine.model.config
+        save_model(BuiltinModel(config, FrameAutoencoder(config), VideoUNet(config)), Path(scratch))
+        untrained = BuiltinEngine(Path(scratch))
+        results = {}
+        for name, candidate in (("model", engine), ("untrained model", untrained)):
+            task = bar.add_task(name, total=len(scenes), info="")
+            judged = evaluate.generate_and_judge(
+                candidate, scenes, seed, lambda done, total, task=task: bar.update(task, completed=done)
+            )
+            results[name] = evaluate.score(scenes, judged)
+            if name == "model":
+                results["shuffled captions"] = evaluate.score(evaluate.shuffled(scenes, seed), judged)
+    if as_json:
+        print(json.dumps({"prompts": prompts, "seed": seed, "scores": results}, indent=2))
+        return
+    table = Table(title=f"built-in model on {prompts} held-out prompts (judged from pixels)")
+    columns = list(results)
+    table.add_column("attribute")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for metric in results["model"]:
+        table.add_row(metric, *(f"{results[c].get(metric, float('nan')):.0%}" for c in columns))
+    Console().print(table)
 
 
 @app.command()

@@ -37,6 +37,7 @@ class TrainPlan:
     ae_steps: int = 1500
     ae_batch_frames: int = 64
     ae_lr: float = 2e-3
+    object_weight: float = 8.0  # extra loss weight where objects are (most of a clip is background)
     denoiser_steps: int = 2600
     denoiser_batch: int = 32
     fresh_clips: int = 8  # clips rendered per denoiser step; each is drawn by ~batch/fresh steps
@@ -64,6 +65,22 @@ def _batch(plan: TrainPlan, stage: str, step: int, clips: int) -> tuple[list[wor
     rng = random.Random(seed)
     scenes = [world.sample_scene(rng) for _ in range(clips)]
     return scenes, world.render(scenes, plan.config.frames, plan.config.size, seed)
+
+
+def _object_mask(scenes: list[world.Scene], clips: torch.Tensor) -> torch.Tensor:
+    """[B, T, 1, H, W]: 1 where a pixel is not the scene's background color."""
+    backgrounds = torch.tensor([world.BACKGROUNDS[s.background] for s in scenes], dtype=torch.float32) / 127.5 - 1
+    return ((clips - backgrounds[:, None, :, None, None]).abs().amax(2, keepdim=True) > 0.02).float()
+
+
+def _latent_weights(plan: TrainPlan, scenes: list[world.Scene], clips: torch.Tensor) -> torch.Tensor:
+    """Per latent cell loss weights [B, 1, T, h, w]: heavier on and next to objects, where
+    shape and motion words show; with equal weights the background swamps them."""
+    mask = _object_mask(scenes, clips).transpose(1, 2)  # [B, 1, T, H, W]
+    f = plan.config.latent_downscale
+    cells = F.max_pool3d(mask, (1, f, f))
+    near = F.max_pool3d(cells, (1, 3, 3), stride=1, padding=(0, 1, 1))
+    return 1 + plan.object_weight * near
 
 
 class _State:
@@ -106,9 +123,11 @@ def _train_autoencoder(plan: TrainPlan, state: _State, progress: ProgressFn, che
     ae = state.autoencoder.train()
     while state.ae_step < plan.ae_steps:
         step = state.ae_step
-        _, clips = _batch(plan, "autoencoder", step, max(1, plan.ae_batch_frames // 8))
-        frames = clips.flatten(0, 1)
-        frames = frames[torch.randperm(len(frames), generator=torch.Generator().manual_seed(step))[: plan.ae_batch_frames]]
+        scenes, clips = _batch(plan, "autoencoder", step, max(1, plan.ae_batch_frames // 8))
+        pick = torch.randperm(clips.shape[0] * clips.shape[1], generator=torch.Generator().manual_seed(step))
+        pick = pick[: plan.ae_batch_frames]
+        frames = clips.flatten(0, 1)[pick]
+        weights = 1 + plan.object_weight * _object_mask(scenes, clips).flatten(0, 1)[pick]
         for group in state.ae_opt.param_groups:
             group["lr"] = _cosine_lr(plan.ae_lr, step, plan.ae_steps)
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -116,7 +135,8 @@ def _train_autoencoder(plan: TrainPlan, state: _State, progress: ProgressFn, che
             # A little noise on the latents teaches the decoder to forgive the denoiser's small errors.
             latents = latents + 0.05 * latents.detach().std() * torch.randn_like(latents)
             recon = ae.decode(latents).float()
-        loss = F.l1_loss(recon, frames) + F.mse_loss(recon, frames)
+        error = recon - frames
+        loss = ((error.abs() + error.square()) * weights).mean() / weights.mean()
         state.ae_opt.zero_grad(set_to_none=True)
         loss.backward()
         state.ae_opt.step()
@@ -164,17 +184,20 @@ class _LatentWindow:
         self.plan, self.autoencoder = plan, autoencoder
         self.chunks: dict[int, tuple[list[str], torch.Tensor]] = {}
 
-    def _chunk(self, step: int) -> tuple[list[str], torch.Tensor]:
+    def _chunk(self, step: int) -> tuple[list[str], torch.Tensor, torch.Tensor]:
         scenes, clips = _batch(self.plan, "denoiser", step, self.plan.fresh_clips)
-        return [s.caption() for s in scenes], encode_clips(self.autoencoder, clips)
+        latents = encode_clips(self.autoencoder, clips)
+        return [s.caption() for s in scenes], latents, _latent_weights(self.plan, scenes, clips)
 
-    def batch(self, step: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor]:
+    def batch(self, step: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+        """Captions, latents and loss weights of one batch."""
         span = range(step - self.plan.window_steps + 1, step + 1)
         self.chunks = {s: self.chunks.get(s) or self._chunk(s) for s in span}
         captions = [c for s in span for c in self.chunks[s][0]]
         latents = torch.cat([self.chunks[s][1] for s in span])
+        weights = torch.cat([self.chunks[s][2] for s in span])
         pick = torch.randperm(len(captions), generator=gen)[: self.plan.denoiser_batch]
-        return [captions[i] for i in pick], latents[pick]
+        return [captions[i] for i in pick], latents[pick], weights[pick]
 
 
 def _train_denoiser(plan: TrainPlan, state: _State, progress: ProgressFn, checkpoint: Callable[[], None]) -> None:
@@ -185,7 +208,7 @@ def _train_denoiser(plan: TrainPlan, state: _State, progress: ProgressFn, checkp
     while state.denoiser_step < plan.denoiser_steps:
         step = state.denoiser_step
         gen = torch.Generator().manual_seed(plan.seed * 1_000_003 + step)
-        captions, latents = window.batch(step, gen)
+        captions, latents, weights = window.batch(step, gen)
         word_ids = tokenizer(captions)
         dropped = torch.rand(len(captions), generator=gen) < plan.caption_dropout
         word_ids[dropped] = Tokenizer.PAD
@@ -197,7 +220,7 @@ def _train_denoiser(plan: TrainPlan, state: _State, progress: ProgressFn, checkp
             group["lr"] = _cosine_lr(plan.denoiser_lr, step, plan.denoiser_steps)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             velocity = denoiser(noisy, t, word_ids).float()
-        loss = F.mse_loss(velocity, noise - latents)
+        loss = ((velocity - (noise - latents)).square() * weights).mean() / weights.mean()
         state.denoiser_opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(denoiser.parameters(), 1.0)

@@ -80,12 +80,24 @@ def vocabulary() -> list[str]:
     return sorted(words)
 
 
+# Pairs the training world never draws, so that evaluation can ask for combinations the model
+# has only seen the parts of. Each shape loses one color and one motion; every color and motion
+# is still drawn on the other shapes.
+HELD_OUT_COLORS = {("circle", "purple"), ("square", "orange"), ("triangle", "white"), ("star", "green")}
+HELD_OUT_MOTIONS = {("circle", "moving up"), ("square", "bouncing"), ("triangle", "shrinking"), ("star", "moving left")}
+
+
+def is_held_out(spec: ShapeSpec) -> bool:
+    return (spec.shape, spec.color) in HELD_OUT_COLORS or (spec.shape, spec.motion) in HELD_OUT_MOTIONS
+
+
 def _is_visible(spec: ShapeSpec) -> bool:
     # A spinning circle looks exactly like a still one: keep captions the pixels can back up.
     return not (spec.shape == "circle" and spec.motion == "spinning")
 
 
-def sample_object(rng: random.Random, background: str) -> ShapeSpec:
+def sample_object(rng: random.Random, background: str, held_out: bool = False) -> ShapeSpec:
+    """An object for a training scene, or with held_out one that training never draws."""
     while True:
         spec = ShapeSpec(
             shape=rng.choice(SHAPES),
@@ -93,13 +105,14 @@ def sample_object(rng: random.Random, background: str) -> ShapeSpec:
             size=rng.choice(list(SIZES)),
             motion=rng.choice(MOTIONS),
         )
-        if _is_visible(spec):
+        if _is_visible(spec) and is_held_out(spec) == held_out:
             return spec
 
 
-def sample_scene(rng: random.Random, two_object_prob: float = 0.25) -> Scene:
+def sample_scene(rng: random.Random, two_object_prob: float = 0.25, held_out: bool = False) -> Scene:
+    """A training scene; with held_out, one whose first object training never draws."""
     background = rng.choice(list(BACKGROUNDS))
-    first = sample_object(rng, background)
+    first = sample_object(rng, background, held_out)
     if rng.random() >= two_object_prob:
         return Scene((first,), background)
     while True:
