@@ -10,8 +10,8 @@ import torch
 
 from ungated.engines.builtin import world
 from ungated.engines.builtin.engine import BuiltinEngine
-from ungated.engines.builtin.net import BuiltinConfig, FrameAutoencoder, VideoUNet
-from ungated.engines.builtin.weights import BuiltinModel, save_model
+from ungated.engines.builtin.net import BuiltinConfig
+from ungated.engines.builtin.weights import save_model, untrained_model
 
 TINY = BuiltinConfig(
     vocabulary=tuple(world.vocabulary()), ae_width=16, channels=(8, 16, 32), width=32, depth=1, text_depth=1, heads=2
@@ -22,7 +22,7 @@ TINY = BuiltinConfig(
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("tiny-builtin")
-    save_model(BuiltinModel(TINY, FrameAutoencoder(TINY), VideoUNet(TINY)), path)
+    save_model(untrained_model(TINY), path)
     return path
 
 

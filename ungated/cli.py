@@ -42,6 +42,11 @@ def _progress_bar() -> Progress:
     )
 
 
+def _check_model_path(model_path: Path | None) -> None:
+    if model_path is not None and not model_path.is_dir():
+        raise InvalidRequest("--model-path", f"folder {str(model_path)!r} does not exist")
+
+
 def _variant_paths(output: Path, count: int) -> list[Path]:
     if count == 1:
         return [output]
@@ -76,8 +81,7 @@ def generate(
         raise InvalidRequest("--output", f"must end in .mp4 (got {str(output)!r})")
     if not output.parent.is_dir():
         raise InvalidRequest("--output", f"folder {str(output.parent)!r} does not exist")
-    if model_path is not None and not model_path.is_dir():
-        raise InvalidRequest("--model-path", f"folder {str(model_path)!r} does not exist")
+    _check_model_path(model_path)
     try:
         request = Request.build(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
@@ -172,19 +176,17 @@ def eval_builtin(
 
     from .engines.builtin import evaluate
     from .engines.builtin.engine import BuiltinEngine
-    from .engines.builtin.net import FrameAutoencoder, VideoUNet
-    from .engines.builtin.weights import BuiltinModel, save_model
+    from .engines.builtin.weights import save_model, untrained_model
 
     if not 4 <= prompts <= 512:
         raise InvalidRequest("--prompts", f"must be between 4 and 512 (got {prompts})")
-    if model_path is not None and not model_path.is_dir():
-        raise InvalidRequest("--model-path", f"folder {str(model_path)!r} does not exist")
+    _check_model_path(model_path)
     engine = BuiltinEngine(model_path)
     engine.load()
     scenes = evaluate.held_out_scenes(prompts, seed)
     with tempfile.TemporaryDirectory() as scratch, _progress_bar() as bar:
         config = engine.model.config
-        save_model(BuiltinModel(config, FrameAutoencoder(config), VideoUNet(config)), Path(scratch))
+        save_model(untrained_model(config), Path(scratch))
         untrained = BuiltinEngine(Path(scratch))
         results = {}
         for name, candidate in (("model", engine), ("untrained model", untrained)):

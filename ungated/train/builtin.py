@@ -83,6 +83,12 @@ def _latent_weights(plan: TrainPlan, scenes: list[world.Scene], clips: torch.Ten
     return 1 + plan.object_weight * near
 
 
+def _weighted_mean(losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean of per-element losses under weights that broadcast over them, scaled so that
+    uniform weights give the plain mean."""
+    return (losses * weights).mean() / weights.mean()
+
+
 class _State:
     """Everything a checkpoint holds."""
 
@@ -136,7 +142,7 @@ def _train_autoencoder(plan: TrainPlan, state: _State, progress: ProgressFn, che
             latents = latents + 0.05 * latents.detach().std() * torch.randn_like(latents)
             recon = ae.decode(latents).float()
         error = recon - frames
-        loss = ((error.abs() + error.square()) * weights).mean() / weights.mean()
+        loss = _weighted_mean(error.abs() + error.square(), weights)
         state.ae_opt.zero_grad(set_to_none=True)
         loss.backward()
         state.ae_opt.step()
@@ -182,7 +188,7 @@ class _LatentWindow:
 
     def __init__(self, plan: TrainPlan, autoencoder: FrameAutoencoder):
         self.plan, self.autoencoder = plan, autoencoder
-        self.chunks: dict[int, tuple[list[str], torch.Tensor]] = {}
+        self.chunks: dict[int, tuple[list[str], torch.Tensor, torch.Tensor]] = {}
 
     def _chunk(self, step: int) -> tuple[list[str], torch.Tensor, torch.Tensor]:
         scenes, clips = _batch(self.plan, "denoiser", step, self.plan.fresh_clips)
@@ -220,7 +226,7 @@ def _train_denoiser(plan: TrainPlan, state: _State, progress: ProgressFn, checkp
             group["lr"] = _cosine_lr(plan.denoiser_lr, step, plan.denoiser_steps)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             velocity = denoiser(noisy, t, word_ids).float()
-        loss = ((velocity - (noise - latents)).square() * weights).mean() / weights.mean()
+        loss = _weighted_mean((velocity - (noise - latents)).square(), weights)
         state.denoiser_opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(denoiser.parameters(), 1.0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...request import Request, plan
 from . import world
 from .engine import BuiltinEngine
 from .judge import JudgedObject, Judgement, judge
@@ -68,17 +69,17 @@ def score(scenes: list[world.Scene], judgements: list[Judgement]) -> dict[str, f
         left = list(seen.objects)
         exact = seen.background == scene.background and len(seen.objects) == len(scene.objects)
         scores.add("background", seen.background == scene.background)
+        kind = "single" if len(scene.objects) == 1 else "pair"
         for truth in scene.objects:
             obj = _match(truth, left)
             if obj is not None:
                 left.remove(obj)
             hits = obj.matches(truth) if obj else dict.fromkeys(ATTRIBUTES, False)
-            kind = "single" if len(scene.objects) == 1 else "pair"
             for name in ATTRIBUTES:
                 scores.add(f"{kind} {name}", hits[name])
             scores.add("stability", obj is not None and obj.stable)
             exact = exact and all(hits.values())
-        scores.add(f"{'single' if len(scene.objects) == 1 else 'pair'} exact", exact)
+        scores.add(f"{kind} exact", exact)
     return scores.rates()
 
 
@@ -96,8 +97,6 @@ def generate_and_judge(
     on_clip: Callable[[int, int], None] = lambda done, total: None,
 ) -> list[Judgement]:
     """Generate each scene's caption at the native size and judge the clip."""
-    from ...request import Request, plan
-
     judgements = []
     for i, scene in enumerate(scenes):
         p = plan(Request.build(prompt=scene.caption(), seed=seed + i), engine.capabilities, engine.id)

@@ -27,6 +27,11 @@ class BuiltinModel:
     denoiser: VideoUNet
 
 
+def untrained_model(config: BuiltinConfig) -> BuiltinModel:
+    """Randomly initialised networks of the given shape: a baseline, and the tests' tiny model."""
+    return BuiltinModel(config, FrameAutoencoder(config), VideoUNet(config))
+
+
 def is_model_dir(path: Path) -> bool:
     return (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
 
