@@ -17,9 +17,7 @@ import numpy as np
 from ...request import Request, plan
 from . import world
 from .engine import BuiltinEngine
-from .judge import JudgedObject, Judgement, judge
-
-ATTRIBUTES = ("color", "shape", "size", "motion")
+from .judge import ATTRIBUTES, JudgedObject, Judgement, judge
 
 
 def held_out_scenes(count: int, seed: int = 0) -> list[world.Scene]:

@@ -21,6 +21,7 @@ from . import world
 MIN_OBJECT_CORE = 4  # inner pixels per frame, on average, before a color counts as an object
 TRAVEL_PX = 10  # net displacement that counts as moving (the world moves objects ~29 px)
 SPIN_IOU = 0.85  # below this, the centred outline has turned
+ATTRIBUTES = ("color", "shape", "size", "motion")  # what a caption says of each object
 SIZE_SPLIT = math.sqrt(world.SIZES["small"] * world.SIZES["large"])  # radius, frame units
 # Outer radius of each shape at unit size (the renderer's polygons reach past the unit circle).
 _OUTER_RADIUS = {"circle": 1.0, "square": 1.2, "triangle": 1.25, "star": 1.3}
@@ -35,7 +36,7 @@ class JudgedObject:
     stable: bool  # present as one piece in every frame, with no jumps
 
     def matches(self, spec: world.ShapeSpec) -> dict[str, bool]:
-        return {a: getattr(self, a) == getattr(spec, a) for a in ("color", "shape", "size", "motion")}
+        return {a: getattr(self, a) == getattr(spec, a) for a in ATTRIBUTES}
 
 
 @dataclass(frozen=True)

@@ -109,10 +109,10 @@ def sample_object(rng: random.Random, background: str, held_out: bool = False) -
             return spec
 
 
-def sample_scene(rng: random.Random, two_object_prob: float = 0.25, held_out: bool = False) -> Scene:
-    """A training scene; with held_out, one whose first object training never draws."""
+def sample_scene(rng: random.Random, two_object_prob: float = 0.25) -> Scene:
+    """A training scene."""
     background = rng.choice(list(BACKGROUNDS))
-    first = sample_object(rng, background, held_out)
+    first = sample_object(rng, background)
     if rng.random() >= two_object_prob:
         return Scene((first,), background)
     while True:
