@@ -37,7 +37,10 @@ class TrainPlan:
     ae_steps: int = 1500
     ae_batch_frames: int = 64
     ae_lr: float = 2e-3
-    object_weight: float = 8.0  # extra loss weight where objects are (most of a clip is background)
+    # Extra autoencoder loss weight on object pixels (most of a frame is background). Only for the
+    # autoencoder: the denoiser cannot see where the objects will be, and a weight taken from its
+    # target teaches it to draw extra ones (docs/builtin-model.md).
+    object_weight: float = 8.0
     denoiser_steps: int = 2600
     denoiser_batch: int = 32
     fresh_clips: int = 8  # clips rendered per denoiser step; each is drawn by ~batch/fresh steps
@@ -71,22 +74,6 @@ def _object_mask(scenes: list[world.Scene], clips: torch.Tensor) -> torch.Tensor
     """[B, T, 1, H, W]: 1 where a pixel is not the scene's background color."""
     backgrounds = torch.tensor([world.BACKGROUNDS[s.background] for s in scenes], dtype=torch.float32) / 127.5 - 1
     return ((clips - backgrounds[:, None, :, None, None]).abs().amax(2, keepdim=True) > 0.02).float()
-
-
-def _latent_weights(plan: TrainPlan, scenes: list[world.Scene], clips: torch.Tensor) -> torch.Tensor:
-    """Per latent cell loss weights [B, 1, T, h, w]: heavier on and next to objects, where
-    shape and motion words show; with equal weights the background swamps them."""
-    mask = _object_mask(scenes, clips).transpose(1, 2)  # [B, 1, T, H, W]
-    f = plan.config.latent_downscale
-    cells = F.max_pool3d(mask, (1, f, f))
-    near = F.max_pool3d(cells, (1, 3, 3), stride=1, padding=(0, 1, 1))
-    return 1 + plan.object_weight * near
-
-
-def _weighted_mean(losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Mean of per-element losses under weights that broadcast over them, scaled so that
-    uniform weights give the plain mean."""
-    return (losses * weights).mean() / weights.mean()
 
 
 class _State:
@@ -142,7 +129,7 @@ def _train_autoencoder(plan: TrainPlan, state: _State, progress: ProgressFn, che
             latents = latents + 0.05 * latents.detach().std() * torch.randn_like(latents)
             recon = ae.decode(latents).float()
         error = recon - frames
-        loss = _weighted_mean(error.abs() + error.square(), weights)
+        loss = ((error.abs() + error.square()) * weights).mean() / weights.mean()
         state.ae_opt.zero_grad(set_to_none=True)
         loss.backward()
         state.ae_opt.step()
@@ -188,22 +175,20 @@ class _LatentWindow:
 
     def __init__(self, plan: TrainPlan, autoencoder: FrameAutoencoder):
         self.plan, self.autoencoder = plan, autoencoder
-        self.chunks: dict[int, tuple[list[str], torch.Tensor, torch.Tensor]] = {}
+        self.chunks: dict[int, tuple[list[str], torch.Tensor]] = {}
 
-    def _chunk(self, step: int) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    def _chunk(self, step: int) -> tuple[list[str], torch.Tensor]:
         scenes, clips = _batch(self.plan, "denoiser", step, self.plan.fresh_clips)
-        latents = encode_clips(self.autoencoder, clips)
-        return [s.caption() for s in scenes], latents, _latent_weights(self.plan, scenes, clips)
+        return [s.caption() for s in scenes], encode_clips(self.autoencoder, clips)
 
-    def batch(self, step: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor, torch.Tensor]:
-        """Captions, latents and loss weights of one batch."""
+    def batch(self, step: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor]:
+        """Captions and latents of one batch."""
         span = range(step - self.plan.window_steps + 1, step + 1)
         self.chunks = {s: self.chunks.get(s) or self._chunk(s) for s in span}
         captions = [c for s in span for c in self.chunks[s][0]]
         latents = torch.cat([self.chunks[s][1] for s in span])
-        weights = torch.cat([self.chunks[s][2] for s in span])
         pick = torch.randperm(len(captions), generator=gen)[: self.plan.denoiser_batch]
-        return [captions[i] for i in pick], latents[pick], weights[pick]
+        return [captions[i] for i in pick], latents[pick]
 
 
 def _train_denoiser(plan: TrainPlan, state: _State, progress: ProgressFn, checkpoint: Callable[[], None]) -> None:
@@ -214,7 +199,7 @@ def _train_denoiser(plan: TrainPlan, state: _State, progress: ProgressFn, checkp
     while state.denoiser_step < plan.denoiser_steps:
         step = state.denoiser_step
         gen = torch.Generator().manual_seed(plan.seed * 1_000_003 + step)
-        captions, latents, weights = window.batch(step, gen)
+        captions, latents = window.batch(step, gen)
         word_ids = tokenizer(captions)
         dropped = torch.rand(len(captions), generator=gen) < plan.caption_dropout
         word_ids[dropped] = Tokenizer.PAD
@@ -226,7 +211,7 @@ def _train_denoiser(plan: TrainPlan, state: _State, progress: ProgressFn, checkp
             group["lr"] = _cosine_lr(plan.denoiser_lr, step, plan.denoiser_steps)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             velocity = denoiser(noisy, t, word_ids).float()
-        loss = _weighted_mean((velocity - (noise - latents)).square(), weights)
+        loss = F.mse_loss(velocity, noise - latents)
         state.denoiser_opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(denoiser.parameters(), 1.0)
