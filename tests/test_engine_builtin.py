@@ -14,14 +14,15 @@ def _plan(engine, **fields):
                 engine.capabilities, engine.id)
 
 
-def test_frames_stream_at_native_size(tiny_engine):
+def test_frames_stream_at_native_size_one_at_a_time(tiny_engine):
     p = _plan(tiny_engine, steps=2)
     calls = []
     frames = tiny_engine.generate(p, 1, lambda step, total: calls.append((step, total)), lambda: False)
     first = next(frames)
     assert first.shape == (64, 64, 3) and first.dtype == np.uint8
-    assert calls == [(1, 2), (2, 2)]  # sampling finished before the first frame came out
+    assert calls == [(1, 32), (2, 32)]  # the first frame comes out before the second is sampled
     assert len([first, *frames]) == 16
+    assert calls[-1] == (32, 32)
 
 
 def test_same_seed_same_clip_other_seed_other_clip(tiny_engine):
@@ -31,7 +32,7 @@ def test_same_seed_same_clip_other_seed_other_clip(tiny_engine):
     assert not np.array_equal(run(3), run(4))
 
 
-def test_cancel_stops_before_decoding(tiny_engine):
+def test_cancel_stops_before_the_next_frame(tiny_engine):
     p = _plan(tiny_engine, steps=10)
     steps = []
     frames = tiny_engine.generate(p, 0, lambda step, total: steps.append(step), lambda: len(steps) >= 3)

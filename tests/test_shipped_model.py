@@ -34,18 +34,19 @@ def _object_track(clip: np.ndarray, color: str) -> list[tuple[float, float, int]
     return out
 
 
+# The shipped v2 weights follow these in 1 of 3 seeds only (issue 2 stays open). Strict, so a
+# case fails loudly the moment better weights make it pass and its mark must go.
+_NOT_YET = pytest.mark.xfail(strict=True, reason="shipped built-in weights v2 follow this prompt in 1 of 3 seeds")
+
 CASES = [
     ("a large red circle moving right on a blue background", "red", "blue", "right"),
     ("a large yellow square moving left on a purple background", "yellow", "purple", "left"),
-    ("a large white triangle moving up on a black background", "white", "black", "up"),
+    pytest.param("a large white triangle moving up on a black background", "white", "black", "up", marks=_NOT_YET),
     ("a large green star moving down on a white background", "green", "white", "down"),
-    ("a large orange circle growing on a gray background", "orange", "gray", "grow"),
+    pytest.param("a large orange circle growing on a gray background", "orange", "gray", "grow", marks=_NOT_YET),
 ]
 
 
-# The shipped weights follow color, size and background words but not yet motion words (issue 2
-# stays open): strict, so this fails loudly the moment better weights make it pass and the mark must go.
-@pytest.mark.xfail(strict=True, reason="shipped built-in weights v1 do not yet follow motion words")
 @pytest.mark.parametrize(("prompt", "color", "background", "motion"), CASES)
 def test_shipped_model_draws_the_prompted_color_background_and_motion(engine, prompt, color, background, motion):
     hits = 0

@@ -72,3 +72,24 @@ def test_training_never_draws_a_held_out_pair_and_evaluation_always_does():
     # Every color and motion still appears with some shape in training.
     seen = [o for _ in range(2000) for o in world.sample_scene(rng).objects]
     assert {o.color for o in seen} == set(world.COLORS) and {o.motion for o in seen} == set(world.MOTIONS)
+
+
+def test_spinning_starts_upright_so_its_angle_follows_from_time():
+    still = world.Scene((world.ShapeSpec("square", "red", "large", "standing still"),), "black")
+    spin = world.Scene((world.ShapeSpec("square", "red", "large", "spinning"),), "black")
+    a, b = world.render([still], 8, 64, seed=5)[0], world.render([spin], 8, 64, seed=5)[0]
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[4], b[4])
+
+
+def test_layout_is_a_downscaled_disc_on_the_same_path():
+    scene = world.Scene((world.ShapeSpec("star", "green", "large", "moving right"),), "purple")
+    real = world.render([scene], 16, 64, seed=6)[0]
+    layout = world.render_layout([scene], 16, 64, 4, seed=6)[0]
+    assert layout.shape == (16, 3, 16, 16)
+    disc = world.render([world.layout_scene(scene)], 16, 64, seed=6)[0]
+    torch.testing.assert_close(layout, torch.nn.functional.avg_pool2d(disc, 4))
+    # The disc and the star travel together: their centres agree within a layout pixel.
+    stars, dots = _centroid(real, "green"), _centroid(torch.nn.functional.interpolate(layout, scale_factor=4), "green")
+    for star, dot in zip(stars, dots):
+        assert abs(star[0] - dot[0]) < 4 and abs(star[1] - dot[1]) < 4
+    assert stars[-1][0] - stars[0][0] > 20

@@ -135,23 +135,21 @@ def train_builtin(
     out: Annotated[Path, typer.Option(help="Folder to write the trained model to.")] = Path("builtin-model"),
     work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
-    ae_steps: Annotated[Optional[int], typer.Option(help="Autoencoder training steps [default: 1500].")] = None,
-    denoiser_steps: Annotated[Optional[int], typer.Option(help="Denoiser training steps [default: 2600].")] = None,
+    decoder_steps: Annotated[Optional[int], typer.Option(help="Caption decoder training steps [default: 2000].")] = None,
+    layout_steps: Annotated[Optional[int], typer.Option(help="Layout network training steps [default: 4000].")] = None,
 ) -> None:
     """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
-    from .train.builtin import TrainPlan, train
+    from .train.builtin import STAGES, TrainPlan, train
 
-    steps = {"ae_steps": ae_steps, "denoiser_steps": denoiser_steps}
+    steps = {"decoder_steps": decoder_steps, "layout_steps": layout_steps}
     for name, value in steps.items():
         if value is not None and value < 1:
             raise InvalidRequest(f"--{name.replace('_', '-')}", f"must be at least 1 (got {value})")
     plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed,
                      **{k: v for k, v in steps.items() if v is not None})
+    titles = {"decoder": "caption decoder", "layout": "layout network"}
     with _progress_bar() as bar:
-        tasks = {
-            "autoencoder": bar.add_task("autoencoder", total=plan.ae_steps, info=""),
-            "denoiser": bar.add_task("video denoiser", total=plan.denoiser_steps, info=""),
-        }
+        tasks = {stage: bar.add_task(titles[stage], total=plan.steps(stage), info="") for stage in STAGES}
 
         def progress(stage: str, step: int, total: int, loss: float) -> None:
             bar.update(tasks[stage], completed=step, info=f"loss {loss:.4f}")

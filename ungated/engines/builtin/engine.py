@@ -38,8 +38,8 @@ class BuiltinEngine(Engine):
             default_seconds=2.0,
             default_aspect="1:1",
             default_resolution="480p",
-            default_steps=24,
-            default_guidance=4.0,
+            default_steps=16,
+            default_guidance=2.0,
             max_steps=200,
             upscale_output=True,
         )
@@ -69,29 +69,35 @@ class BuiltinEngine(Engine):
         self.load()
         model = self.model
         cfg = model.config
-        # 1. Encode the prompt (and the empty prompt, for guidance).
         tokenizer = Tokenizer(cfg.vocabulary, cfg.max_words)
         words = tokenizer([plan.request.prompt])
         no_words = tokenizer([plan.request.negative_prompt])
-
-        def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return model.denoiser(x, t, words)
-
-        def unconditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return model.denoiser(x, t, no_words)
-
-        # 2. Sample latents from seeded noise.
-        shape = (1, cfg.latent_channels, cfg.frames, cfg.latent_size, cfg.latent_size)
-        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        noise = torch.Generator().manual_seed(seed)
         times = shifted_times(plan.steps)
-        try:
-            latents = sample_euler(
-                with_guidance(conditional, unconditional, plan.guidance), noise, times, on_progress, should_cancel
-            )
-        except Cancelled:
-            raise GenerationCancelled() from None
+        frames = min(plan.frames, cfg.frames)
+        # The frames before the one being drawn, oldest first; zeros before the clip starts.
+        previous = torch.zeros(1, cfg.context_frames, 3, cfg.layout_size, cfg.layout_size)
+        for k in range(frames):
+            index = torch.tensor([k])
 
-        # 3. Decode one frame at a time and hand each on as it is ready.
-        for i in range(min(plan.frames, cfg.frames)):
-            frame = model.autoencoder.decode(latents[:, :, i])[0]
+            def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return model.layout(x, previous, index, t, words)
+
+            def unconditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return model.layout(x, previous, index, t, no_words)
+
+            def progress(step: int, total: int) -> None:
+                on_progress(k * total + step, frames * total)
+
+            # 1. Draw this frame's layout from seeded noise, given the frames before it.
+            start = torch.randn((1, 3, cfg.layout_size, cfg.layout_size), generator=noise)
+            try:
+                layout = sample_euler(
+                    with_guidance(conditional, unconditional, plan.guidance), start, times, progress, should_cancel
+                )
+            except Cancelled:
+                raise GenerationCancelled() from None
+            previous = torch.cat([previous[:, 1:], layout[:, None]], dim=1)
+            # 2. Paint the full-size frame from its layout and hand it on at once.
+            frame = model.decoder(layout, words, torch.tensor([k / (cfg.frames - 1)]))[0]
             yield ((frame.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()

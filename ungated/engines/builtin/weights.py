@@ -1,7 +1,7 @@
 """Where the built-in model's files live and how they are read and written.
 
-A model folder holds config.json and model.safetensors (fp16; keys prefixed "autoencoder." and
-"denoiser."). The shipped folder sits inside the package; a user-trained one can live anywhere.
+A model folder holds config.json and model.safetensors (fp16; keys prefixed "layout." and
+"decoder."). The shipped folder sits inside the package; a user-trained one can live anywhere.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ...errors import ModelUnavailable
-from .net import BuiltinConfig, FrameAutoencoder, VideoUNet
+from .net import BuiltinConfig, CaptionDecoder, LayoutNet
 
 SHIPPED_DIR = Path(__file__).parent / "weights"
 CONFIG_FILE = "config.json"
@@ -23,13 +23,16 @@ WEIGHTS_FILE = "model.safetensors"
 @dataclass
 class BuiltinModel:
     config: BuiltinConfig
-    autoencoder: FrameAutoencoder
-    denoiser: VideoUNet
+    layout: LayoutNet
+    decoder: CaptionDecoder
+
+    def parts(self) -> dict[str, torch.nn.Module]:
+        return {"layout": self.layout, "decoder": self.decoder}
 
 
 def untrained_model(config: BuiltinConfig) -> BuiltinModel:
     """Randomly initialised networks of the given shape: a baseline, and the tests' tiny model."""
-    return BuiltinModel(config, FrameAutoencoder(config), VideoUNet(config))
+    return BuiltinModel(config, LayoutNet(config), CaptionDecoder(config))
 
 
 def is_model_dir(path: Path) -> bool:
@@ -38,8 +41,7 @@ def is_model_dir(path: Path) -> bool:
 
 def save_model(model: BuiltinModel, path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    tensors = {f"autoencoder.{k}": v for k, v in model.autoencoder.state_dict().items()}
-    tensors |= {f"denoiser.{k}": v for k, v in model.denoiser.state_dict().items()}
+    tensors = {f"{name}.{k}": v for name, part in model.parts().items() for k, v in part.state_dict().items()}
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in tensors.items()}
     save_file(tensors, str(path / WEIGHTS_FILE), metadata={"format": "pt"})
     (path / CONFIG_FILE).write_text(model.config.to_json())
@@ -49,15 +51,15 @@ def load_model(path: Path) -> BuiltinModel:
     try:
         config = BuiltinConfig.from_json((path / CONFIG_FILE).read_text())
         tensors = load_file(str(path / WEIGHTS_FILE))
-        autoencoder, denoiser = FrameAutoencoder(config), VideoUNet(config)
-        for prefix, module in (("autoencoder.", autoencoder), ("denoiser.", denoiser)):
-            state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
-            module.load_state_dict(state, strict=True)
-            module.eval().requires_grad_(False)
+        model = untrained_model(config)
+        for name, part in model.parts().items():
+            prefix = f"{name}."
+            part.load_state_dict({k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
+            part.eval().requires_grad_(False)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         # Weights trained by another version of the network: say so instead of a traceback.
         raise ModelUnavailable(
             f"{path} does not hold weights this version of the built-in model can read ({exc.__class__.__name__}); "
             "retrain them with `ungated train builtin`"
         ) from None
-    return BuiltinModel(config, autoencoder, denoiser)
+    return model

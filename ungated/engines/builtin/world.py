@@ -8,11 +8,13 @@ make and never touches the disk.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
@@ -132,12 +134,11 @@ def _trajectory(spec: ShapeSpec, frames: int, rng: random.Random) -> list[tuple[
     lo, hi = margin, 1.0 - margin
     x0, y0 = rng.uniform(lo, hi), rng.uniform(lo, hi)
     start = rng.uniform(lo, hi - TRAVEL)  # where a moving object starts along its path
-    angle0 = rng.uniform(0, 2 * math.pi) if spec.motion == "spinning" else 0.0
     bounce_phase = rng.uniform(0, math.pi)
     out = []
     for i in range(frames):
         t = i / max(frames - 1, 1)
-        x, y, scale, angle = x0, y0, 1.0, angle0
+        x, y, scale, angle = x0, y0, 1.0, 0.0
         if spec.motion == "moving right":
             x = start + TRAVEL * t
         elif spec.motion == "moving left":
@@ -149,7 +150,9 @@ def _trajectory(spec: ShapeSpec, frames: int, rng: random.Random) -> list[tuple[
         elif spec.motion == "bouncing":
             y = hi - BOUNCE_HEIGHT * abs(math.sin(2 * math.pi * t + bounce_phase))
         elif spec.motion == "spinning":
-            angle = angle0 + math.pi * t
+            # Always from upright: a layout shows a disc, so how far a shape has turned must
+            # follow from the frame's time alone.
+            angle = math.pi * t
         elif spec.motion == "growing":
             scale = GROW_RANGE[0] + (GROW_RANGE[1] - GROW_RANGE[0]) * t
         elif spec.motion == "shrinking":
@@ -246,3 +249,16 @@ def render(scenes: list[Scene], frames: int, size: int, seed: int) -> torch.Tens
         color = color[:, None, :, None, None]
         canvas[rows] = canvas[rows] * (1 - alpha) + color * alpha
     return canvas / 127.5 - 1.0
+
+
+def layout_scene(scene: Scene) -> Scene:
+    """The scene with every shape drawn as a circle: what the layout network learns to draw."""
+    return Scene(tuple(dataclasses.replace(o, shape="circle") for o in scene.objects), scene.background)
+
+
+def render_layout(scenes: list[Scene], frames: int, size: int, downscale: int, seed: int) -> torch.Tensor:
+    """Layout clips [B, T, 3, size / downscale, ...]: the scenes' circle versions rendered at full
+    size and averaged over downscale x downscale blocks. With the same seed as render(), every
+    object follows the same path in both."""
+    clips = render([layout_scene(s) for s in scenes], frames, size, seed)
+    return F.avg_pool2d(clips.flatten(0, 1), downscale).unflatten(0, clips.shape[:2])
