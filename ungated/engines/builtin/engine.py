@@ -17,7 +17,7 @@ from ...errors import GenerationCancelled, ModelUnavailable
 from ..base import CancelFn, Capabilities, Engine, ProgressFn
 from . import world
 from .net import Tokenizer
-from .sampler import Cancelled, sample_euler, shifted_times, with_guidance
+from .sampler import Cancelled, sample_euler, shifted_times
 from .weights import SHIPPED_DIR, BuiltinModel, is_model_dir, load_model
 
 
@@ -77,14 +77,15 @@ class BuiltinEngine(Engine):
         frames = min(plan.frames, cfg.frames)
         # The frames before the one being drawn, oldest first; zeros before the clip starts.
         previous = torch.zeros(1, cfg.context_frames, 3, cfg.layout_size, cfg.layout_size)
+        # Captioned and caption-free predictions in one batch, for classifier-free guidance.
+        both_words = torch.cat([words, no_words])
         for k in range(frames):
-            index = torch.tensor([k])
+            index = torch.tensor([k, k])
 
-            def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return model.layout(x, previous, index, t, words)
-
-            def unconditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return model.layout(x, previous, index, t, no_words)
+            def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                pair = model.layout(x.repeat(2, 1, 1, 1), previous.repeat(2, 1, 1, 1, 1), index, t.repeat(2), both_words)
+                captioned, caption_free = pair.chunk(2)
+                return caption_free + plan.guidance * (captioned - caption_free)
 
             def progress(step: int, total: int) -> None:
                 on_progress(k * total + step, frames * total)
@@ -92,9 +93,7 @@ class BuiltinEngine(Engine):
             # 1. Draw this frame's layout from seeded noise, given the frames before it.
             start = torch.randn((1, 3, cfg.layout_size, cfg.layout_size), generator=noise)
             try:
-                layout = sample_euler(
-                    with_guidance(conditional, unconditional, plan.guidance), start, times, progress, should_cancel
-                )
+                layout = sample_euler(guided, start, times, progress, should_cancel)
             except Cancelled:
                 raise GenerationCancelled() from None
             previous = torch.cat([previous[:, 1:], layout[:, None]], dim=1)

@@ -47,15 +47,3 @@ def sample_euler(
         x = x + (t_next - t) * velocity
         on_step(i + 1, total)
     return x
-
-
-def with_guidance(conditional: Denoiser, unconditional: Denoiser, scale: float) -> Denoiser:
-    """Classifier-free guidance: push the prediction away from the caption-free one."""
-    if scale == 1.0:
-        return conditional
-
-    def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        uncond = unconditional(x, t)
-        return uncond + scale * (conditional(x, t) - uncond)
-
-    return guided
