@@ -105,6 +105,8 @@ def earlier_frames(clips: torch.Tensor, index: torch.Tensor, context: int) -> to
 class _State:
     """Everything a checkpoint holds."""
 
+    PARTS = ("decoder", "layout", "ema", "decoder_opt", "layout_opt")  # saved by state_dict()
+
     def __init__(self, plan: TrainPlan):
         torch.manual_seed(plan.seed)
         self.config = plan.config
@@ -119,7 +121,7 @@ class _State:
         tmp = path.with_suffix(".tmp")
         torch.save({
             "config": self.config.to_json(), "step": self.step,
-            **{name: getattr(self, name).state_dict() for name in ("decoder", "layout", "ema", "decoder_opt", "layout_opt")},
+            **{name: getattr(self, name).state_dict() for name in self.PARTS},
         }, tmp)
         tmp.replace(path)  # a crash mid-write never leaves a broken checkpoint
 
@@ -128,7 +130,7 @@ class _State:
         if "step" not in saved or BuiltinConfig.from_json(saved["config"]) != self.config:
             raise InvalidRequest("--work-dir", f"{path} is a checkpoint of another model version or shape; "
                                  "pick another folder or delete it to start over")
-        for name in ("decoder", "layout", "ema", "decoder_opt", "layout_opt"):
+        for name in self.PARTS:
             getattr(self, name).load_state_dict(saved[name])
         self.step = saved["step"]
 
@@ -184,7 +186,7 @@ def _layout_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer
     noise = torch.randn(target.shape, generator=gen)
     tb = t[:, None, None, None]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        velocity = state.layout((1 - tb) * target + tb * noise, previous, index, t, word_ids).float()
+        velocity = state.layout((1 - tb) * target + tb * noise, previous, index, t, state.layout.text(word_ids)).float()
     loss = F.mse_loss(velocity, noise - target)
     _optimise(state.layout_opt, state.layout, loss, _cosine_lr(plan.layout_lr, step, plan.layout_steps))
     decay = min(plan.ema_decay, (1 + step) / (10 + step))

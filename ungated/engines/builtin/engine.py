@@ -77,13 +77,15 @@ class BuiltinEngine(Engine):
         frames = min(plan.frames, cfg.frames)
         # The frames before the one being drawn, oldest first; zeros before the clip starts.
         previous = torch.zeros(1, cfg.context_frames, 3, cfg.layout_size, cfg.layout_size)
-        # Captioned and caption-free predictions in one batch, for classifier-free guidance.
-        both_words = torch.cat([words, no_words])
+        # Captioned and caption-free predictions in one batch, for classifier-free guidance; the
+        # captions are encoded once for all frames and steps.
+        both_texts = model.layout.text(torch.cat([words, no_words]))
         for k in range(frames):
             index = torch.tensor([k, k])
+            previous_pair = previous.repeat(2, 1, 1, 1, 1)
 
             def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                pair = model.layout(x.repeat(2, 1, 1, 1), previous.repeat(2, 1, 1, 1, 1), index, t.repeat(2), both_words)
+                pair = model.layout(x.repeat(2, 1, 1, 1), previous_pair, index, t.repeat(2), both_texts)
                 captioned, caption_free = pair.chunk(2)
                 return caption_free + plan.guidance * (captioned - caption_free)
 

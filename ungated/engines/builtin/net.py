@@ -77,6 +77,9 @@ class Tokenizer:
         return out
 
 
+Text = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # word vectors [B, L, D], keep mask [B, L], pooled [B, D]
+
+
 class TextEncoder(nn.Module):
     """Word ids [B, L] -> contextual word vectors [B, L, D], a keep mask and a pooled vector."""
 
@@ -88,7 +91,7 @@ class TextEncoder(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, cfg.text_depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
 
-    def forward(self, word_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, word_ids: torch.Tensor) -> Text:
         keep = word_ids != Tokenizer.PAD
         # An empty caption (guidance, caption dropout) still needs one key to attend to.
         keep = keep | ~keep.any(1, keepdim=True) & (torch.arange(keep.shape[1], device=keep.device) == 0)
@@ -192,7 +195,8 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 class LayoutNet(nn.Module):
     """Predicts the flow velocity of one noisy layout frame [B, 3, S, S] given the frames before
     it [B, context, 3, S, S] (oldest first, zeros before the clip starts), the frame's index in
-    the clip [B] and the caption's word ids [B, L].
+    the clip [B] and the caption encoded by its own text encoder (`self.text(word_ids)`): a
+    sampler calls it many times per caption and encodes the caption once.
 
     Convolutions at each level draw discs the same way wherever they are; each level halves
     height and width. At the coarsest level a transformer reads the frame together with the
@@ -230,16 +234,16 @@ class LayoutNet(nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     def forward(
-        self, noisy: torch.Tensor, previous: torch.Tensor, index: torch.Tensor, t: torch.Tensor, word_ids: torch.Tensor
+        self, noisy: torch.Tensor, previous: torch.Tensor, index: torch.Tensor, t: torch.Tensor, text: Text
     ) -> torch.Tensor:
-        b, _, h, w = noisy.shape
+        h, w = noisy.shape[2:]
         # previous[:, j] exists once the clip is context - j frames in.
         exists = index[:, None] >= torch.arange(self.context, 0, -1, device=index.device)
         position = index.float() / (self.frames - 1)
         planes = torch.cat([exists.float(), position[:, None]], 1)[:, :, None, None].expand(-1, -1, h, w)
         x = self.conv_in(torch.cat([noisy, previous.flatten(1, 2), planes], 1))
 
-        words, keep, pooled = self.text(word_ids)
+        words, keep, pooled = text
         emb = self.time_mlp(timestep_embedding(t, words.shape[-1])) + pooled
         skips = []
         for i, block in enumerate(self.down):
