@@ -89,7 +89,7 @@ def test_train_help_states_the_recipe_defaults(tmp_path):
 
     help_text = " ".join(ungated("train", "builtin", "--help", cwd=tmp_path).stdout.split())
     assert f"[default: {TrainPlan.decoder_steps}]" in help_text
-    assert f"[default: {TrainPlan.layout_steps}]" in help_text
+    assert f"[default: {TrainPlan.track_steps}]" in help_text
 
 
 def test_eval_builtin_scores_a_model_and_both_baselines_as_json(tmp_path, tiny_model_dir):

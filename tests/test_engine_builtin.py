@@ -20,9 +20,11 @@ def test_frames_stream_at_native_size_one_at_a_time(tiny_engine):
     frames = tiny_engine.generate(p, 1, lambda step, total: calls.append((step, total)), lambda: False)
     first = next(frames)
     assert first.shape == (64, 64, 3) and first.dtype == np.uint8
-    assert calls == [(1, 32), (2, 32)]  # the first frame comes out before the second is sampled
+    # Two sampler steps for the whole clip's tracks, then one unit per painted frame: the first
+    # frame comes out before the second is painted.
+    assert calls == [(1, 18), (2, 18), (3, 18)]
     assert len([first, *frames]) == 16
-    assert calls[-1] == (32, 32)
+    assert calls[-1] == (18, 18)
 
 
 def test_same_seed_same_clip_other_seed_other_clip(tiny_engine):
@@ -51,7 +53,7 @@ def test_missing_weights_say_what_to_run(tmp_path):
 def test_weights_of_another_architecture_say_what_to_run(tiny_model_dir, tmp_path):
     shutil.copytree(tiny_model_dir, tmp_path, dirs_exist_ok=True)
     config = json.loads((tmp_path / "config.json").read_text())
-    config["channels"] = [c * 2 for c in config["channels"]]  # weights no longer fit the network
+    config["width"] *= 2  # weights no longer fit the network
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelUnavailable, match="retrain them with `ungated train builtin`"):
         BuiltinEngine(model_dir=tmp_path).load()

@@ -1,8 +1,9 @@
+import dataclasses
 import random
 
 import torch
 
-from ungated.engines.builtin import world
+from ungated.engines.builtin import tracks, world
 
 
 def _centroid(clip: torch.Tensor, color: str) -> list[tuple[float, float]]:
@@ -84,12 +85,29 @@ def test_spinning_starts_upright_so_its_angle_follows_from_time():
 def test_layout_is_a_downscaled_disc_on_the_same_path():
     scene = world.Scene((world.ShapeSpec("star", "green", "large", "moving right"),), "purple")
     real = world.render([scene], 16, 64, seed=6)[0]
-    layout = world.render_layout([scene], 16, 64, 4, seed=6)[0]
+    layout = tracks.draw_layouts(tracks.encode([scene], 16, 2, seed=6), 16, 64, 4)[0]
     assert layout.shape == (16, 3, 16, 16)
-    disc = world.render([world.layout_scene(scene)], 16, 64, seed=6)[0]
+    disc = world.render([world.Scene((dataclasses.replace(scene.objects[0], shape="circle"),), "purple")], 16, 64, seed=6)[0]
     torch.testing.assert_close(layout, torch.nn.functional.avg_pool2d(disc, 4))
     # The disc and the star travel together: their centres agree within a layout pixel.
     stars, dots = _centroid(real, "green"), _centroid(torch.nn.functional.interpolate(layout, scale_factor=4), "green")
     for star, dot in zip(stars, dots):
         assert abs(star[0] - dot[0]) < 4 and abs(star[1] - dot[1]) < 4
     assert stars[-1][0] - stars[0][0] > 20
+
+
+def test_tracks_hold_each_object_in_caption_order_and_mark_missing_ones():
+    scenes = [
+        world.Scene((world.ShapeSpec("circle", "red", "small", "moving up"),), "blue"),
+        world.Scene((world.ShapeSpec("square", "white", "large", "growing"),
+                     world.ShapeSpec("star", "yellow", "small", "standing still")), "black"),
+    ]
+    encoded = tracks.encode(scenes, 8, 2, seed=3)
+    presence = encoded[:, :2, -1]
+    assert presence.tolist() == [[1, -1], [1, 1]]
+    x, y, radius = encoded[0, 0, :8], encoded[0, 0, 8:16], encoded[1, 0, 16:24]
+    assert torch.all(y.diff() < 0) and torch.allclose(x, x[:1].expand(8))  # up, not sideways
+    assert torch.all(radius.diff() > 0)  # growing
+    assert torch.equal(encoded * ~tracks.value_mask(8, 2), torch.zeros_like(encoded))
+    layouts = tracks.draw_layouts(encoded, 8, 64, 4)
+    assert layouts.shape == (2, 8, 3, 16, 16)

@@ -136,18 +136,18 @@ def train_builtin(
     work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
     decoder_steps: Annotated[Optional[int], typer.Option(help="Caption decoder training steps [default: 2000].")] = None,
-    layout_steps: Annotated[Optional[int], typer.Option(help="Layout network training steps [default: 4000].")] = None,
+    track_steps: Annotated[Optional[int], typer.Option(help="Track network training steps [default: 3000].")] = None,
 ) -> None:
     """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
     from .train.builtin import STAGES, TrainPlan, train
 
-    steps = {"decoder_steps": decoder_steps, "layout_steps": layout_steps}
+    steps = {"decoder_steps": decoder_steps, "track_steps": track_steps}
     for name, value in steps.items():
         if value is not None and value < 1:
             raise InvalidRequest(f"--{name.replace('_', '-')}", f"must be at least 1 (got {value})")
     plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed,
                      **{k: v for k, v in steps.items() if v is not None})
-    titles = {"decoder": "caption decoder", "layout": "layout network"}
+    titles = {"decoder": "caption decoder", "tracks": "track network"}
     with _progress_bar() as bar:
         tasks = {stage: bar.add_task(titles[stage], total=plan.steps(stage), info="") for stage in STAGES}
 

@@ -1,8 +1,8 @@
 """Training the built-in model from scratch on the shapes world.
 
 Two stages, each on its own: the caption decoder learns to paint 64x64 frames from layout
-frames and captions, and the layout network learns to draw the next layout frame given the
-caption and the frames before it. Every batch is rendered fresh from a seed derived from
+frames and captions, and the track network learns to sample a clip's object tracks (tracks.py)
+from its caption. Every batch is rendered fresh from a seed derived from
 (seed, stage, step), so a run is deterministic and resumes exactly where its checkpoint left off.
 """
 
@@ -20,15 +20,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..engines.builtin import world
+from ..engines.builtin import tracks, world
 from ..errors import InvalidRequest
-from ..engines.builtin.net import BuiltinConfig, CaptionDecoder, LayoutNet, Tokenizer
+from ..engines.builtin.net import BuiltinConfig, CaptionDecoder, TrackNet, Tokenizer
 from ..engines.builtin.sampler import shift_time
 from ..engines.builtin.weights import BuiltinModel, save_model
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "loss.csv"
-STAGES = ("decoder", "layout")
+STAGES = ("decoder", "tracks")
 
 
 @dataclass(frozen=True)
@@ -44,19 +44,16 @@ class TrainPlan:
     # what the decoder is for. Only the decoder sees its target's object mask (docs/builtin-model.md).
     object_weight: float = 8.0
     layout_noise: float = 0.1  # up to this much noise on the decoder's input layout
-    layout_steps: int = 4000
-    layout_clips: int = 16  # clips rendered per layout step
-    layout_batch: int = 64  # frames (each with its earlier frames) drawn from them
-    first_frame_share: float = 0.2  # of the layout batch, trained as the clip's first frame
-    context_noise: float = 0.1  # up to this much noise on the earlier frames the layout network sees
-    layout_lr: float = 4e-4
+    track_steps: int = 3000
+    track_clips: int = 128  # clips per track step
+    track_lr: float = 1e-3
     ema_decay: float = 0.999
     caption_dropout: float = 0.1
     checkpoint_every: int = 100
     config: BuiltinConfig = dataclasses.field(default_factory=lambda: BuiltinConfig(tuple(world.vocabulary())))
 
     def steps(self, stage: str) -> int:
-        return {"decoder": self.decoder_steps, "layout": self.layout_steps}[stage]
+        return {"decoder": self.decoder_steps, "tracks": self.track_steps}[stage]
 
 
 # (stage, step, total steps, loss) -> None
@@ -91,30 +88,19 @@ def _flow_times(count: int, gen: torch.Generator) -> torch.Tensor:
     return torch.where(torch.arange(count) % 2 == 0, shifted, uniform)
 
 
-def earlier_frames(clips: torch.Tensor, index: torch.Tensor, context: int) -> torch.Tensor:
-    """clips [B, T, C, H, W], index [B] -> the `context` frames before each index [B, context, C,
-    H, W], oldest first, zeros where the clip has not started."""
-    rows = torch.arange(len(index))
-    out = []
-    for back in range(context, 0, -1):
-        frame = clips[rows, (index - back).clamp(min=0)]
-        out.append(torch.where((index >= back)[:, None, None, None], frame, torch.zeros(())))
-    return torch.stack(out, dim=1)
-
-
 class _State:
     """Everything a checkpoint holds."""
 
-    PARTS = ("decoder", "layout", "ema", "decoder_opt", "layout_opt")  # saved by state_dict()
+    PARTS = ("decoder", "tracks", "ema", "decoder_opt", "tracks_opt")  # saved by state_dict()
 
     def __init__(self, plan: TrainPlan):
         torch.manual_seed(plan.seed)
         self.config = plan.config
         self.decoder = CaptionDecoder(plan.config)
-        self.layout = LayoutNet(plan.config)
-        self.ema = copy.deepcopy(self.layout).requires_grad_(False)
+        self.tracks = TrackNet(plan.config)
+        self.ema = copy.deepcopy(self.tracks).requires_grad_(False)
         self.decoder_opt = torch.optim.AdamW(self.decoder.parameters(), lr=plan.decoder_lr, weight_decay=0.0)
-        self.layout_opt = torch.optim.AdamW(self.layout.parameters(), lr=plan.layout_lr, weight_decay=0.0)
+        self.tracks_opt = torch.optim.AdamW(self.tracks.parameters(), lr=plan.track_lr, weight_decay=0.0)
         self.step = dict.fromkeys(STAGES, 0)
 
     def save(self, path: Path) -> None:
@@ -148,14 +134,15 @@ def _decoder_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenize
     cfg = state.config
     scenes, seed = _scenes(plan, "decoder", step, plan.decoder_clips)
     clips = world.render(scenes, cfg.frames, cfg.size, seed)
-    layouts = world.render_layout(scenes, cfg.frames, cfg.size, cfg.layout_downscale, seed)
+    true_tracks = tracks.encode(scenes, cfg.frames, cfg.max_objects, seed)
+    layouts = tracks.draw_layouts(true_tracks, cfg.frames, cfg.size, cfg.layout_downscale)
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randperm(len(scenes) * cfg.frames, generator=gen)[: plan.decoder_batch_frames]
     frames, layout = clips.flatten(0, 1)[pick], layouts.flatten(0, 1)[pick]
     weights = 1 + plan.object_weight * _object_mask(scenes, clips).flatten(0, 1)[pick]
     word_ids = tokenizer([s.caption() for s in scenes]).repeat_interleave(cfg.frames, 0)[pick]
     when = torch.linspace(0, 1, cfg.frames).repeat(len(scenes))[pick]
-    # The layouts it will paint are drawn by a network, not rendered: teach it to forgive small errors.
+    # The layouts it will paint come from sampled tracks, a little off: teach it to forgive small errors.
     amount = plan.layout_noise * torch.rand(len(pick), 1, 1, 1, generator=gen)
     layout = layout + amount * torch.randn(layout.shape, generator=gen)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -166,32 +153,24 @@ def _decoder_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenize
     return loss.item()
 
 
-def _layout_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer) -> float:
+def _track_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer) -> float:
     cfg = state.config
-    scenes, seed = _scenes(plan, "layout", step, plan.layout_clips)
-    clips = world.render_layout(scenes, cfg.frames, cfg.size, cfg.layout_downscale, seed)
+    scenes, seed = _scenes(plan, "tracks", step, plan.track_clips)
+    target = tracks.encode(scenes, cfg.frames, cfg.max_objects, seed)
+    mask = tracks.value_mask(cfg.frames, cfg.max_objects)
     gen = torch.Generator().manual_seed(seed)
-    owner = torch.arange(plan.layout_batch) % len(scenes)  # which clip each sample comes from
-    index = torch.randint(0, cfg.frames, (plan.layout_batch,), generator=gen)
-    index[: int(plan.first_frame_share * plan.layout_batch)] = 0  # a first frame has no context to lean on
-    target = clips[owner, index]
-    previous = earlier_frames(clips[owner], index, cfg.context_frames)
-    # Sampling feeds the network its own slightly wrong frames: train it on slightly wrong ones.
-    amount = plan.context_noise * torch.rand(plan.layout_batch, 1, 1, 1, 1, generator=gen)
-    previous = previous + amount * torch.randn(previous.shape, generator=gen) * (previous != 0)
-    captions = [scenes[i].caption() for i in owner]
-    word_ids = tokenizer(captions)
-    word_ids[torch.rand(len(captions), generator=gen) < plan.caption_dropout] = Tokenizer.PAD
-    t = _flow_times(plan.layout_batch, gen)
-    noise = torch.randn(target.shape, generator=gen)
-    tb = t[:, None, None, None]
+    word_ids = tokenizer([s.caption() for s in scenes])
+    word_ids[torch.rand(len(scenes), generator=gen) < plan.caption_dropout] = Tokenizer.PAD
+    t = _flow_times(len(scenes), gen)
+    noise = torch.randn(target.shape, generator=gen) * mask
+    tb = t[:, None, None]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        velocity = state.layout((1 - tb) * target + tb * noise, previous, index, t, state.layout.text(word_ids)).float()
-    loss = F.mse_loss(velocity, noise - target)
-    _optimise(state.layout_opt, state.layout, loss, _cosine_lr(plan.layout_lr, step, plan.layout_steps))
+        velocity = state.tracks((1 - tb) * target + tb * noise, t, state.tracks.text(word_ids)).float()
+    loss = ((velocity - (noise - target)).square() * mask).sum() / (mask.sum() * len(scenes))
+    _optimise(state.tracks_opt, state.tracks, loss, _cosine_lr(plan.track_lr, step, plan.track_steps))
     decay = min(plan.ema_decay, (1 + step) / (10 + step))
     with torch.no_grad():
-        for ema_p, p in zip(state.ema.parameters(), state.layout.parameters()):
+        for ema_p, p in zip(state.ema.parameters(), state.tracks.parameters()):
             ema_p.lerp_(p, 1 - decay)
     return loss.item()
 
@@ -204,10 +183,10 @@ def train(plan: TrainPlan, progress: ProgressFn = lambda *a: None) -> BuiltinMod
     if ckpt_path.exists():
         state.load(ckpt_path)
     tokenizer = Tokenizer(plan.config.vocabulary, plan.config.max_words)
-    steppers = {"decoder": _decoder_step, "layout": _layout_step}
+    steppers = {"decoder": _decoder_step, "tracks": _track_step}
     with (plan.work_dir / LOG_FILE).open("a") as log:
         state.decoder.train()
-        state.layout.train()
+        state.tracks.train()
         for stage in STAGES:
             total = plan.steps(stage)
             while state.step[stage] < total:

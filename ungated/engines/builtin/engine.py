@@ -15,7 +15,7 @@ import torch
 
 from ...errors import GenerationCancelled, ModelUnavailable
 from ..base import CancelFn, Capabilities, Engine, ProgressFn
-from . import world
+from . import tracks, world
 from .net import Tokenizer
 from .sampler import Cancelled, sample_euler, shifted_times
 from .weights import SHIPPED_DIR, BuiltinModel, is_model_dir, load_model
@@ -38,7 +38,7 @@ class BuiltinEngine(Engine):
             default_seconds=2.0,
             default_aspect="1:1",
             default_resolution="480p",
-            default_steps=16,
+            default_steps=32,
             default_guidance=2.0,
             max_steps=200,
             upscale_output=True,
@@ -72,33 +72,30 @@ class BuiltinEngine(Engine):
         tokenizer = Tokenizer(cfg.vocabulary, cfg.max_words)
         words = tokenizer([plan.request.prompt])
         no_words = tokenizer([plan.request.negative_prompt])
-        noise = torch.Generator().manual_seed(seed)
-        times = shifted_times(plan.steps)
         frames = min(plan.frames, cfg.frames)
-        # The frames before the one being drawn, oldest first; zeros before the clip starts.
-        previous = torch.zeros(1, cfg.context_frames, 3, cfg.layout_size, cfg.layout_size)
+        total = plan.steps + frames  # sampler steps, then one unit per painted frame
         # Captioned and caption-free predictions in one batch, for classifier-free guidance; the
-        # captions are encoded once for all frames and steps.
-        both_texts = model.layout.text(torch.cat([words, no_words]))
+        # captions are encoded once for all steps.
+        both_texts = model.tracks.text(torch.cat([words, no_words]))
+        mask = tracks.value_mask(cfg.frames, cfg.max_objects)
+
+        def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            captioned, caption_free = model.tracks(x.repeat(2, 1, 1), t.repeat(2), both_texts).chunk(2)
+            return (caption_free + plan.guidance * (captioned - caption_free)) * mask
+
+        # 1. Sample the whole clip's object tracks from seeded noise.
+        noise = torch.randn((1, *mask.shape), generator=torch.Generator().manual_seed(seed)) * mask
+        try:
+            sampled = sample_euler(
+                guided, noise, shifted_times(plan.steps), lambda step, _: on_progress(step, total), should_cancel
+            )
+        except Cancelled:
+            raise GenerationCancelled() from None
+        # 2. Draw them as layout frames and paint each full-size frame, handing it on at once.
+        layouts = tracks.draw_layouts(sampled, cfg.frames, cfg.size, cfg.layout_downscale)[0]
         for k in range(frames):
-            index = torch.tensor([k, k])
-            previous_pair = previous.repeat(2, 1, 1, 1, 1)
-
-            def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                pair = model.layout(x.repeat(2, 1, 1, 1), previous_pair, index, t.repeat(2), both_texts)
-                captioned, caption_free = pair.chunk(2)
-                return caption_free + plan.guidance * (captioned - caption_free)
-
-            def progress(step: int, total: int) -> None:
-                on_progress(k * total + step, frames * total)
-
-            # 1. Draw this frame's layout from seeded noise, given the frames before it.
-            start = torch.randn((1, 3, cfg.layout_size, cfg.layout_size), generator=noise)
-            try:
-                layout = sample_euler(guided, start, times, progress, should_cancel)
-            except Cancelled:
-                raise GenerationCancelled() from None
-            previous = torch.cat([previous[:, 1:], layout[:, None]], dim=1)
-            # 2. Paint the full-size frame from its layout and hand it on at once.
-            frame = model.decoder(layout, words, torch.tensor([k / (cfg.frames - 1)]))[0]
+            if should_cancel():
+                raise GenerationCancelled()
+            frame = model.decoder(layouts[k: k + 1], words, torch.tensor([k / (cfg.frames - 1)]))[0]
+            on_progress(plan.steps + k + 1, total)
             yield ((frame.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()

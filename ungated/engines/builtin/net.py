@@ -1,11 +1,11 @@
-"""The built-in model's networks: a word tokenizer and text encoder, a layout network and a
+"""The built-in model's networks: a word tokenizer and text encoder, a track network and a
 caption decoder.
 
-A clip is made in two steps. The layout network draws it at 16x16, one frame at a time, by flow
-matching: each frame is denoised given the caption and the two frames before it. A layout shows
-every object as a disc of its color and size, so this network only learns where things are and
-how they move. The caption decoder then paints each 64x64 frame from its layout frame, the
-caption and the frame's time in the clip: that is where shapes (and their spin) come in.
+A clip is made in two steps. The track network samples the whole clip's object tracks (where
+each object is and how large, frame by frame, its color, and the background color; see
+tracks.py) by flow matching from the caption. Drawn as discs, the tracks make 16x16 layout
+frames, and the caption decoder paints each 64x64 frame from its layout frame, the caption and
+the frame's time in the clip: that is where shapes (and their spin) come in.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .tracks import track_dims
+
 
 @dataclass(frozen=True)
 class BuiltinConfig:
@@ -27,10 +29,9 @@ class BuiltinConfig:
     fps: int = 8
     size: int = 64
     layout_downscale: int = 4  # layout frames are size / layout_downscale pixels wide
-    context_frames: int = 2  # earlier frames the layout network sees
-    channels: tuple[int, ...] = (32, 64, 128)  # layout U-Net channels per level, finest first
-    width: int = 192  # layout transformer width and its text encoder's
-    depth: int = 3
+    max_objects: int = 2
+    width: int = 128  # track transformer width and its text encoder's
+    depth: int = 4
     heads: int = 4
     text_depth: int = 2
     max_words: int = 24
@@ -49,7 +50,6 @@ class BuiltinConfig:
     def from_json(cls, text: str) -> "BuiltinConfig":
         raw = json.loads(text)
         raw["vocabulary"] = tuple(raw["vocabulary"])
-        raw["channels"] = tuple(raw["channels"])
         return cls(**raw)
 
 
@@ -102,7 +102,7 @@ class TextEncoder(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# Building blocks shared by both networks. Feature maps are [B, C, H, W].
+# Building blocks. Feature maps are [B, C, H, W].
 
 
 def _group_norm(channels: int) -> nn.GroupNorm:
@@ -189,82 +189,48 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
-# Layout network
+# Track network
 
 
-class LayoutNet(nn.Module):
-    """Predicts the flow velocity of one noisy layout frame [B, 3, S, S] given the frames before
-    it [B, context, 3, S, S] (oldest first, zeros before the clip starts), the frame's index in
-    the clip [B] and the caption encoded by its own text encoder (`self.text(word_ids)`): a
-    sampler calls it many times per caption and encodes the caption once.
+class TrackNet(nn.Module):
+    """Predicts the flow velocity of noisy tracks [B, rows, dims] (one row per object slot plus
+    the background; see tracks.py) at flow time t [B], given the caption encoded by its own text
+    encoder (`self.text(word_ids)`): a sampler calls it many times per caption and encodes the
+    caption once.
 
-    Convolutions at each level draw discs the same way wherever they are; each level halves
-    height and width. At the coarsest level a transformer reads the frame together with the
-    caption's words, which decides where the next frame's objects go.
+    Each row is one token, read together with the caption's words in one attention: a row's
+    whole path is one vector, so "moving right" becomes a straight ramp in its x numbers without
+    frames having to agree with each other step by step.
     """
 
     def __init__(self, cfg: BuiltinConfig):
         super().__init__()
-        chans, d = cfg.channels, cfg.width
-        self.frames, self.context = cfg.frames, cfg.context_frames
+        d = cfg.width
+        dims = track_dims(cfg.frames)
         self.text = TextEncoder(cfg, d)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
-        # Input: the noisy frame, the earlier frames, which of them exist, and where in the clip it is.
-        inputs = 3 * (1 + cfg.context_frames) + cfg.context_frames + 1
-        self.conv_in = nn.Conv2d(inputs, chans[0], 3, padding=1)
-        self.down = nn.ModuleList(_ResBlock(c, c, d) for c in chans)
-        self.down_words = nn.ModuleList(_CrossAttention(c, d) for c in chans)
-        self.downsample = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in zip(chans, chans[1:]))
-        self.mid_in = nn.Linear(chans[-1], d)
-        grid = cfg.layout_size >> (len(chans) - 1)
-        self.pos_y = nn.Parameter(torch.randn(grid, 1, d) * 0.02)
-        self.pos_x = nn.Parameter(torch.randn(1, grid, d) * 0.02)
+        self.rows_in = nn.Linear(dims, d)
+        self.row_embedding = nn.Parameter(torch.randn(cfg.max_objects + 1, d) * 0.02)  # which slot
         # One modulation layer shared by all blocks (adaLN-single); each block adds its own bias.
         self.modulation = nn.Linear(d, 6 * d)
         nn.init.zeros_(self.modulation.weight)
         nn.init.zeros_(self.modulation.bias)
-        self.mid = nn.ModuleList(_Block(d, cfg.heads) for _ in range(cfg.depth))
-        self.mid_out = nn.Linear(d, chans[-1])
-        self.upsample = nn.ModuleList(nn.Conv2d(b, a, 3, padding=1) for a, b in zip(chans, chans[1:]))
-        self.up = nn.ModuleList(_ResBlock(2 * c, c, d) for c in chans)
-        self.up_words = nn.ModuleList(_CrossAttention(c, d) for c in chans)
-        self.norm_out = _group_norm(chans[0])
-        self.conv_out = nn.Conv2d(chans[0], 3, 3, padding=1)
-        nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
+        self.blocks = nn.ModuleList(_Block(d, cfg.heads) for _ in range(cfg.depth))
+        self.norm_out = nn.LayerNorm(d)
+        self.rows_out = nn.Linear(d, dims)
+        nn.init.zeros_(self.rows_out.weight)
+        nn.init.zeros_(self.rows_out.bias)
 
-    def forward(
-        self, noisy: torch.Tensor, previous: torch.Tensor, index: torch.Tensor, t: torch.Tensor, text: Text
-    ) -> torch.Tensor:
-        h, w = noisy.shape[2:]
-        # previous[:, j] exists once the clip is context - j frames in.
-        exists = index[:, None] >= torch.arange(self.context, 0, -1, device=index.device)
-        position = index.float() / (self.frames - 1)
-        planes = torch.cat([exists.float(), position[:, None]], 1)[:, :, None, None].expand(-1, -1, h, w)
-        x = self.conv_in(torch.cat([noisy, previous.flatten(1, 2), planes], 1))
-
+    def forward(self, noisy: torch.Tensor, t: torch.Tensor, text: Text) -> torch.Tensor:
         words, keep, pooled = text
         emb = self.time_mlp(timestep_embedding(t, words.shape[-1])) + pooled
-        skips = []
-        for i, block in enumerate(self.down):
-            x = self.down_words[i](block(x, emb), words, keep)
-            skips.append(x)
-            if i < len(self.downsample):
-                x = self.downsample[i](x)
-        # Coarsest level: frame tokens and word tokens in one sequence.
-        gy, gx = x.shape[2:]
-        tokens = (self.mid_in(x.permute(0, 2, 3, 1)) + self.pos_y + self.pos_x).flatten(1, 2)
-        seq = torch.cat([words, tokens], dim=1)
-        mask = torch.cat([keep, torch.ones(tokens.shape[:2], dtype=torch.bool, device=x.device)], 1)[:, None, None]
+        rows = self.rows_in(noisy) + self.row_embedding
+        seq = torch.cat([words, rows], dim=1)
+        mask = torch.cat([keep, torch.ones(rows.shape[:2], dtype=torch.bool, device=rows.device)], 1)[:, None, None]
         modulation = self.modulation(F.silu(emb)).unflatten(1, (6, -1))
-        for block in self.mid:
+        for block in self.blocks:
             seq = block(seq, modulation, mask)
-        x = x + self.mid_out(seq[:, words.shape[1]:]).unflatten(1, (gy, gx)).permute(0, 3, 1, 2)
-        for i in reversed(range(len(self.up))):
-            if i < len(self.upsample):
-                x = self.upsample[i](F.interpolate(x, scale_factor=2, mode="nearest"))
-            x = self.up_words[i](self.up[i](torch.cat([x, skips[i]], dim=1), emb), words, keep)
-        return self.conv_out(F.silu(self.norm_out(x)))
+        return self.rows_out(self.norm_out(seq[:, words.shape[1]:]))
 
 
 # ---------------------------------------------------------------------------------------------

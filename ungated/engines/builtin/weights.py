@@ -1,6 +1,6 @@
 """Where the built-in model's files live and how they are read and written.
 
-A model folder holds config.json and model.safetensors (fp16; keys prefixed "layout." and
+A model folder holds config.json and model.safetensors (fp16; keys prefixed "tracks." and
 "decoder."). The shipped folder sits inside the package; a user-trained one can live anywhere.
 """
 
@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ...errors import ModelUnavailable
-from .net import BuiltinConfig, CaptionDecoder, LayoutNet
+from .net import BuiltinConfig, CaptionDecoder, TrackNet
 
 SHIPPED_DIR = Path(__file__).parent / "weights"
 CONFIG_FILE = "config.json"
@@ -23,16 +23,16 @@ WEIGHTS_FILE = "model.safetensors"
 @dataclass
 class BuiltinModel:
     config: BuiltinConfig
-    layout: LayoutNet
+    tracks: TrackNet
     decoder: CaptionDecoder
 
     def parts(self) -> dict[str, torch.nn.Module]:
-        return {"layout": self.layout, "decoder": self.decoder}
+        return {"tracks": self.tracks, "decoder": self.decoder}
 
 
 def untrained_model(config: BuiltinConfig) -> BuiltinModel:
     """Randomly initialised networks of the given shape: a baseline, and the tests' tiny model."""
-    return BuiltinModel(config, LayoutNet(config), CaptionDecoder(config))
+    return BuiltinModel(config, TrackNet(config), CaptionDecoder(config))
 
 
 def is_model_dir(path: Path) -> bool:

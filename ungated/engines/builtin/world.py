@@ -219,9 +219,19 @@ def _shape_distance(local: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tenso
     return torch.where(is_circle, circle, poly)
 
 
+def paths(scenes: list[Scene], frames: int, rng: random.Random) -> list[list[list[tuple[float, float, float, float]]]]:
+    """Per scene, per object, per frame: centre x, centre y, radius and angle (frame units)."""
+    out: list[list] = [[] for _ in scenes]
+    for k in range(max(len(s.objects) for s in scenes)):  # object slot outermost: the draw order seeds depend on
+        for b, scene in enumerate(scenes):
+            if len(scene.objects) > k:
+                out[b].append(_trajectory(scene.objects[k], frames, rng))
+    return out
+
+
 def render(scenes: list[Scene], frames: int, size: int, seed: int) -> torch.Tensor:
     """Render scenes to clips [B, T, 3, size, size] in [-1, 1]; positions drawn from seed."""
-    rng = random.Random(seed)
+    scene_paths = paths(scenes, frames, random.Random(seed))
     batch = len(scenes)
     canvas = torch.empty(batch, frames, 3, size, size)
     for b, scene in enumerate(scenes):
@@ -233,7 +243,7 @@ def render(scenes: list[Scene], frames: int, size: int, seed: int) -> torch.Tens
 
     for k in range(max(len(s.objects) for s in scenes)):
         rows = [b for b, s in enumerate(scenes) if len(s.objects) > k]
-        params = torch.tensor([_trajectory(scenes[b].objects[k], frames, rng) for b in rows])  # [R, T, 4]
+        params = torch.tensor([scene_paths[b][k] for b in rows])  # [R, T, 4]
         shape_ids = torch.tensor([SHAPES.index(scenes[b].objects[k].shape) for b in rows])
         centre, radius, angle = params[..., :2], params[..., 2], params[..., 3]
         cos, sin = torch.cos(angle), torch.sin(angle)
@@ -249,16 +259,3 @@ def render(scenes: list[Scene], frames: int, size: int, seed: int) -> torch.Tens
         color = color[:, None, :, None, None]
         canvas[rows] = canvas[rows] * (1 - alpha) + color * alpha
     return canvas / 127.5 - 1.0
-
-
-def layout_scene(scene: Scene) -> Scene:
-    """The scene with every shape drawn as a circle: what the layout network learns to draw."""
-    return Scene(tuple(dataclasses.replace(o, shape="circle") for o in scene.objects), scene.background)
-
-
-def render_layout(scenes: list[Scene], frames: int, size: int, downscale: int, seed: int) -> torch.Tensor:
-    """Layout clips [B, T, 3, size / downscale, ...]: the scenes' circle versions rendered at full
-    size and averaged over downscale x downscale blocks. With the same seed as render(), every
-    object follows the same path in both."""
-    clips = render([layout_scene(s) for s in scenes], frames, size, seed)
-    return F.avg_pool2d(clips.flatten(0, 1), downscale).unflatten(0, clips.shape[:2])
