@@ -14,7 +14,7 @@ from ungated.engines.builtin.engine import BuiltinEngine
 from ungated.request import Request, plan
 
 PROMPTS = [
-    "a large red circle moving right on a blue background",
+    "a small red circle moving right on a blue background",
     "a small yellow star bouncing on a purple background",
     "a large white triangle spinning on a black background",
     "a large green square growing on a white background",
