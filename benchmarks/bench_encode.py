@@ -10,7 +10,6 @@ and the child's peak RSS. Needs the `ffmpeg` binary (Debian: apt-get install ffm
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ..engines.builtin import tracks, world
 from ..errors import InvalidRequest

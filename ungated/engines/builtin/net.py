@@ -39,10 +39,6 @@ class BuiltinConfig:
     decoder_depth: int = 4
     decoder_text_width: int = 256
 
-    @property
-    def layout_size(self) -> int:
-        return self.size // self.layout_downscale
-
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 

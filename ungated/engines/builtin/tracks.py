@@ -28,6 +28,12 @@ def track_dims(frames: int) -> int:
     return 3 * frames + 4  # x, y, radius per frame; R, G, B; presence
 
 
+def _fields(frames: int) -> dict[str, slice]:
+    """Where each quantity sits in an object row (presence is the last number)."""
+    return {"x": slice(0, frames), "y": slice(frames, 2 * frames), "radius": slice(2 * frames, 3 * frames),
+            "color": slice(3 * frames, 3 * frames + 3)}
+
+
 def value_mask(frames: int, max_objects: int) -> torch.Tensor:
     """[rows, track_dims] True where a tracks tensor holds a value."""
     mask = torch.zeros(max_objects + 1, track_dims(frames), dtype=torch.bool)
@@ -45,14 +51,15 @@ def encode(scenes: list[world.Scene], frames: int, max_objects: int, seed: int) 
     paths = world.paths(scenes, frames, random.Random(seed))
     tracks = torch.zeros(len(scenes), max_objects + 1, track_dims(frames))
     tracks[:, :max_objects, -1] = -1
+    field = _fields(frames)
     for b, (scene, scene_paths) in enumerate(zip(scenes, paths)):
         for k, (spec, path) in enumerate(zip(scene.objects, scene_paths)):
             p = torch.tensor(path)  # [frames, (x, y, radius, angle)]
             row = tracks[b, k]
-            row[:frames] = 2 * p[:, 0] - 1
-            row[frames: 2 * frames] = 2 * p[:, 1] - 1
-            row[2 * frames: 3 * frames] = (p[:, 2] - _RADIUS_MID) / _RADIUS_SPAN
-            row[3 * frames: 3 * frames + 3] = _color_values(world.COLORS[spec.color])
+            row[field["x"]] = 2 * p[:, 0] - 1
+            row[field["y"]] = 2 * p[:, 1] - 1
+            row[field["radius"]] = (p[:, 2] - _RADIUS_MID) / _RADIUS_SPAN
+            row[field["color"]] = _color_values(world.COLORS[spec.color])
             row[-1] = 1
         tracks[b, max_objects, :3] = _color_values(world.BACKGROUNDS[scene.background])
     return tracks
@@ -66,13 +73,14 @@ def draw_layouts(tracks: torch.Tensor, frames: int, size: int, downscale: int) -
     canvas = background[:, None, :, None, None].expand(batch, frames, 3, size, size)
     coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+    field = _fields(frames)
     for k in range(max_objects):
         row = tracks[:, k]
-        x, y = (row[:, :frames] + 1) / 2, (row[:, frames: 2 * frames] + 1) / 2
-        radius = (_RADIUS_MID + _RADIUS_SPAN * row[:, 2 * frames: 3 * frames]).clamp(min=0.0)
+        x, y = (row[:, field["x"]] + 1) / 2, (row[:, field["y"]] + 1) / 2
+        radius = (_RADIUS_MID + _RADIUS_SPAN * row[:, field["radius"]]).clamp(min=0.0)
         centre_distance = torch.sqrt((gx - x[..., None, None]) ** 2 + (gy - y[..., None, None]) ** 2)
         alpha = (0.5 - (centre_distance - radius[..., None, None]) * size).clamp(0, 1)  # px of coverage
         alpha = alpha[:, :, None] * (row[:, -1] > 0).float()[:, None, None, None, None]
-        color = row[:, 3 * frames: 3 * frames + 3].clamp(-1, 1)[:, None, :, None, None]
+        color = row[:, field["color"]].clamp(-1, 1)[:, None, :, None, None]
         canvas = canvas * (1 - alpha) + color * alpha
     return F.avg_pool2d(canvas.flatten(0, 1), downscale).unflatten(0, (batch, frames))

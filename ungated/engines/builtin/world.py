@@ -8,13 +8,11 @@ make and never touches the disk.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
@@ -222,7 +220,8 @@ def _shape_distance(local: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tenso
 def paths(scenes: list[Scene], frames: int, rng: random.Random) -> list[list[list[tuple[float, float, float, float]]]]:
     """Per scene, per object, per frame: centre x, centre y, radius and angle (frame units)."""
     out: list[list] = [[] for _ in scenes]
-    for k in range(max(len(s.objects) for s in scenes)):  # object slot outermost: the draw order seeds depend on
+    # Object slot outermost: render() and tracks.encode() must draw positions in the same order.
+    for k in range(max(len(s.objects) for s in scenes)):
         for b, scene in enumerate(scenes):
             if len(scene.objects) > k:
                 out[b].append(_trajectory(scene.objects[k], frames, rng))
