@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 train_app = typer.Typer(help="Train models on the shapes world or on your own clips.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+models_app = typer.Typer(help="List models and download their weights.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
 eval_app = typer.Typer(help="Measure how well models follow prompts.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 console = Console(stderr=True, soft_wrap=True)
@@ -33,6 +35,20 @@ FLAGS = {
     "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
     "model": "--model", "image": "--image", "video": "--video", "steps": "--steps", "guidance": "--guidance",
 }
+
+# How to run an open model on this machine (the built-in model ignores these).
+OffloadOption = Annotated[Optional[str], typer.Option(
+    "--offload", help="Memory mode: none, model, group or sequential (default: the fastest that fits).")]
+Fp8Option = Annotated[Optional[bool], typer.Option(
+    "--fp8/--no-fp8", help="Store the transformer's weights in fp8 (default: only when needed to fit).")]
+VaeTilingOption = Annotated[Optional[bool], typer.Option(
+    "--vae-tiling/--no-vae-tiling", help="Decode the video in tiles (default: unless memory is plentiful).")]
+CacheOption = Annotated[str, typer.Option(
+    help="Step caching: none, first-block, taylorseer or faster (faster, slightly different output).")]
+CompileOption = Annotated[bool, typer.Option("--compile", help="torch.compile the transformer blocks (GPU; "
+                                                                 "slow first clip, faster after).")]
+AttentionOption = Annotated[Optional[str], typer.Option(
+    help="Attention kernel as diffusers names it: native, flash, sage, _native_cudnn, ...")]
 
 
 def _progress_bar() -> Progress:
@@ -71,8 +87,17 @@ def generate(
     negative: Annotated[str, typer.Option("--negative", help="What the video should not show.")] = "",
     steps: Annotated[Optional[int], typer.Option(help="Sampling steps (model default if unset).")] = None,
     guidance: Annotated[Optional[float], typer.Option(help="Guidance scale (model default if unset).")] = None,
+    image: Annotated[Optional[Path], typer.Option(help="Start from this image (image-to-video models).")] = None,
+    video: Annotated[Optional[Path], typer.Option(help="Restyle this video (video-to-video models).")] = None,
+    offload: OffloadOption = None,
+    fp8: Fp8Option = None,
+    vae_tiling: VaeTilingOption = None,
+    cache: CacheOption = "none",
+    compile: CompileOption = False,
+    attention: AttentionOption = None,
 ) -> None:
     """Make a video from a prompt."""
+    from .engines.base import EngineOptions
     from .engines.catalog import get_engine
     from .generate import generate_clips
     from .request import Request, plan
@@ -85,13 +110,18 @@ def generate(
     try:
         request = Request.build(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
-            variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance,
+            variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance, image=image,
+            video=video,
         )
-        engine = get_engine(request.model, model_path)
+        options = EngineOptions(offload=offload, fp8=fp8, vae_tiling=vae_tiling, cache=cache, compile=compile,
+                                attention=attention)
+        engine = get_engine(request.model, model_path, options)
         the_plan = plan(request, engine.capabilities, engine.id)
     except InvalidRequest as err:
         raise InvalidRequest(FLAGS.get(err.field, err.field), err.message) from None
-    for note in [*the_plan.adjustments, *engine.prompt_notes(request.prompt)]:
+    if not engine.weights_present():
+        engine.load()  # raises the one-line "how to get them" error
+    for note in [*the_plan.adjustments, *engine.prompt_notes(request.prompt), *engine.setup_notes()]:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
 
     paths = _variant_paths(output, request.variants)
@@ -110,24 +140,68 @@ def generate(
     )
 
 
-@app.command()
-def models() -> None:
-    """List models, what they can do, and whether their weights are here."""
+@models_app.callback()
+def models(context: typer.Context) -> None:
+    """List models: what they make, their size and licence, and whether their weights are here."""
+    if context.invoked_subcommand is not None:
+        return
     from .engines.catalog import get_engine, model_ids
 
-    table = Table(title="ungated models")
-    for column in ("id", "name", "native sizes", "frames", "fps", "max s", "inputs", "weights"):
+    table = Table(title="ungated models", caption="GPU GB: estimated peak per --offload mode none/model/group/"
+                  "sequential (see docs/open-models.md)")
+    table.add_column("id", no_wrap=True)
+    for column in ("from", "native size", "length", "download", "GPU GB", "licence", "weights"):
         table.add_column(column)
+    restricted = []
     for model_id in model_ids():
         engine = get_engine(model_id)
         caps = engine.capabilities
-        inputs = "text" + (", image" if caps.image_input else "") + (", video" if caps.video_input else "")
+        inputs = [name for name, takes in (("text", not caps.image_required), ("image", caps.image_input),
+                                           ("video", caps.video_input)) if takes]
+        width, height = caps.sizes[0]
+        more = f" +{len(caps.sizes) - 1}" if len(caps.sizes) > 1 else ""
+        if engine.licence_restrictions:
+            restricted.append(f"{model_id}: {engine.licence}: {engine.licence_restrictions}")
         table.add_row(
-            model_id, engine.title, " ".join(f"{w}x{h}" for w, h in caps.sizes), caps.describe_frames(),
-            ", ".join(map(str, caps.fps)), f"{caps.max_seconds:g}", inputs,
+            model_id, "+".join(inputs), f"{width}x{height}{more}",
+            f"{caps.describe_frames().split()[0]} @{caps.default_fps} ≤{caps.max_seconds:.1f}s",
+            "built in" if engine.download_gb is None else f"{engine.download_gb:.0f} GB",
+            "/".join(f"{gb:.0f}" for gb in engine.memory_estimates().values()) or "-",
+            engine.licence.split(" License")[0].removeprefix("Tencent ") + (" *" if engine.licence_restrictions else ""),
             "present" if engine.weights_present() else "missing",
         )
-    Console().print(table)
+    out = Console()
+    out.print(table)
+    for line in restricted:
+        out.print(f"* {line}", highlight=False)
+
+
+@models_app.command("pull")
+def models_pull(model_id: Annotated[str, typer.Argument(metavar="ID", help="A model id from `ungated models`.")]):
+    """Download a model's weights into the Hugging Face cache (resumes an interrupted download)."""
+    from .engines.catalog import get_engine
+    from .engines.open.hub import pull
+    from .engines.open.models import OPEN_MODELS
+
+    engine = get_engine(model_id)
+    if model_id not in OPEN_MODELS:
+        print(f"{model_id} ships with ungated; nothing to download")
+        return
+    model = OPEN_MODELS[model_id]
+    if model.licence.restrictions:
+        console.print(f"note: {model_id} is under the {model.licence.name}: {model.licence.restrictions}",
+                      highlight=False)
+
+    def announce(gigabytes: float, files: int) -> None:
+        console.print(f"downloading {model.repo}: {gigabytes:.1f} GB in {files} files", highlight=False)
+
+    try:
+        folder = pull(model, announce)
+    except Exception as err:  # network, authentication or disk trouble: one line, nothing recorded
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise UngatedError(f"could not download {model.repo} ({type(err).__name__}: {reason}); "
+                           "run the same command again to resume") from None
+    print(f"{engine.id} is ready ({folder})")
 
 
 @train_app.command("builtin")

@@ -148,6 +148,8 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         raise InvalidRequest("image", f"model {model_id} does not take an input image")
     if request.video and not caps.video_input:
         raise InvalidRequest("video", f"model {model_id} does not take an input video")
+    if caps.image_required and not request.image:
+        raise InvalidRequest("image", f"model {model_id} makes a video from an image; give one")
     if request.steps is not None and request.steps > caps.max_steps:
         raise InvalidRequest("steps", f"must be at most {caps.max_steps} for model {model_id} (got {request.steps})")
 

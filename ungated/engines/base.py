@@ -39,6 +39,7 @@ class Capabilities:
     max_steps: int = 200
     image_input: bool = False
     video_input: bool = False
+    image_required: bool = False  # image-to-video models that cannot start from text alone
     upscale_output: bool = False  # written at the requested size rather than the native one
 
     @property
@@ -56,12 +57,28 @@ class Capabilities:
         return f"{rule} ({self.frames_min}-{self.frames_max})"
 
 
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to run a model on this machine; None means "choose for me". Engines ignore what does
+    not apply to them (the built-in model runs the same everywhere)."""
+
+    offload: str | None = None  # memory mode: none, model, group, sequential
+    fp8: bool | None = None  # store denoiser weights in fp8
+    vae_tiling: bool | None = None
+    cache: str = "none"  # step caching: none, first-block, taylorseer, faster
+    compile: bool = False  # regional torch.compile
+    attention: str | None = None  # attention backend, as diffusers names it
+
+
 class Engine(ABC):
     """One model family behind one interface. Subclasses set id, title and capabilities."""
 
     id: str
     title: str
     capabilities: Capabilities
+    licence: str = "Apache-2.0"
+    licence_restrictions: str = ""  # in a few words; empty when there are none
+    download_gb: float | None = None  # None: the weights ship with ungated
 
     @abstractmethod
     def weights_present(self) -> bool:
@@ -74,6 +91,14 @@ class Engine(ABC):
     @abstractmethod
     def generate(self, plan: Plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
         """Yield the frames of one clip for plan, drawn from seed."""
+
+    def memory_estimates(self) -> dict[str, float]:
+        """Estimated peak GPU memory in GB per memory mode, for models that need a GPU."""
+        return {}
+
+    def setup_notes(self) -> list[str]:
+        """How the engine chose to run on this machine (memory mode, speed options), for the user."""
+        return []
 
     def prompt_notes(self, prompt: str) -> list[str]:
         """Warnings about a prompt this model will not fully follow (shown, never fatal)."""

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UnknownModel
-from .base import Engine
+from .base import Engine, EngineOptions
 
-# Builds an engine reading its weights from a local folder, or from its usual place given None.
-EngineFactory = Callable[[Path | None], Engine]
+# Builds an engine reading its weights from a local folder (or its usual place given None), run
+# with the given options.
+EngineFactory = Callable[[Path | None, EngineOptions], Engine]
 _FACTORIES: dict[str, EngineFactory] = {}
 
 
@@ -25,18 +26,22 @@ def model_ids() -> list[str]:
     return list(_FACTORIES)
 
 
-def get_engine(model_id: str, model_path: Path | None = None) -> Engine:
+def get_engine(model_id: str, model_path: Path | None = None, options: EngineOptions = EngineOptions()) -> Engine:
     try:
         factory = _FACTORIES[model_id]
     except KeyError:
         raise UnknownModel(model_id, model_ids()) from None
-    return factory(model_path)
+    return factory(model_path, options)
 
 
-def _register_builtin() -> None:
+def _register_builtin_engines() -> None:
     from .builtin.engine import BuiltinEngine
+    from .open.engine import OpenModelEngine
+    from .open.models import MODELS
 
-    register("builtin", BuiltinEngine)
+    register("builtin", lambda path, options: BuiltinEngine(path))
+    for model in MODELS:
+        register(model.id, lambda path, options, model=model: OpenModelEngine(model, path, options))
 
 
-_register_builtin()
+_register_builtin_engines()

@@ -1,0 +1,108 @@
+"""Every open-model family end to end on the CPU, with tiny random components saved in the real
+diffusers layout and loaded through the same path a downloaded model takes (`--model-path`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ungated.engines.base import EngineOptions
+from ungated.engines.open.engine import OpenModelEngine
+from ungated.engines.open.models import OPEN_MODELS
+from ungated.errors import GenerationCancelled
+from ungated.media.encode import Mp4Writer
+from ungated.request import Plan, Request
+
+from .tiny_pipelines import save_tiny
+
+# (tiny pipeline, a catalog model of that family and task, frames its rule allows)
+FAMILIES = {
+    "cogvideox": ("cogvideox-2b", 9),
+    "mochi": ("mochi-1", 7),
+    "ltx": ("ltx-video", 9),
+    "wan": ("wan2.1-t2v-1.3b", 9),
+    "hunyuan": ("hunyuanvideo", 9),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-open-models")
+    kinds = [*FAMILIES, "wan-i2v", "cogvideox-i2v"]
+    return {kind: save_tiny(kind, root / kind) for kind in kinds}
+
+
+def engine_for(model_id: str, folder: Path, **options) -> OpenModelEngine:
+    return OpenModelEngine(OPEN_MODELS[model_id], folder, EngineOptions(**options))
+
+
+def tiny_plan(frames: int, fps: int = 8, steps: int = 2, size: int = 32, seed: int = 0, **request) -> Plan:
+    return Plan(request=Request.build(prompt="a red fox running on the beach", **request), width=size, height=size,
+                out_width=size, out_height=size, frames=frames, fps=fps, steps=steps, guidance=4.0, seeds=(seed,),
+                adjustments=())
+
+
+def run(engine: OpenModelEngine, plan: Plan, seed: int = 0, cancel=lambda: False, progress=None) -> np.ndarray:
+    frames = engine.generate(plan, seed, progress or (lambda step, total: None), cancel)
+    return np.stack(list(frames))
+
+
+@pytest.mark.parametrize("kind", list(FAMILIES))
+def test_each_family_makes_the_planned_frames_deterministically(kind, tiny_folders):
+    model_id, frames = FAMILIES[kind]
+    engine = engine_for(model_id, tiny_folders[kind])
+    steps = []
+    plan = tiny_plan(frames)
+    first = run(engine, plan, seed=5, progress=lambda step, total: steps.append((step, total)))
+    assert first.shape == (frames, 32, 32, 3) and first.dtype == np.uint8
+    assert steps == [(1, 2), (2, 2)]
+    assert np.array_equal(first, run(engine, plan, seed=5))
+    assert not np.array_equal(first, run(engine, plan, seed=6))
+
+
+def test_cancel_stops_before_the_vae_decode(tiny_folders):
+    engine = engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"])
+    engine.load()
+    decodes = []
+    original = engine.pipe.vae.decode
+    engine.pipe.vae.decode = lambda *args, **kwargs: decodes.append(1) or original(*args, **kwargs)
+    seen = []
+    with pytest.raises(GenerationCancelled):
+        run(engine, tiny_plan(9, steps=4), cancel=lambda: len(seen) >= 1,
+            progress=lambda step, total: seen.append(step))
+    assert seen == [1] and decodes == []
+    run(engine, tiny_plan(9, steps=1))
+    assert decodes  # the spy works: an uncancelled run does decode
+
+
+def test_image_to_video_starts_from_the_image(tiny_folders, tmp_path):
+    image = tmp_path / "start.png"
+    Image.new("RGB", (64, 48), (220, 20, 20)).save(image)
+    for kind, model_id in (("wan-i2v", "wan2.1-i2v-14b-480p"), ("cogvideox-i2v", "cogvideox-5b-i2v")):
+        engine = engine_for(model_id, tiny_folders[kind])
+        video = run(engine, tiny_plan(9, image=image))
+        assert video.shape == (9, 32, 32, 3)
+
+
+def test_video_to_video_reuses_the_loaded_text_to_video_weights(tiny_folders, tmp_path):
+    source = tmp_path / "source.mp4"
+    with Mp4Writer(source, 32, 32, 8, {}) as writer:
+        for i in range(12):
+            writer.write(np.full((32, 32, 3), i * 20, np.uint8))
+    for kind in ("wan", "cogvideox"):
+        model_id, frames = FAMILIES[kind]
+        engine = engine_for(model_id, tiny_folders[kind])
+        text_to_video = run(engine, tiny_plan(frames))
+        restyled = run(engine, tiny_plan(frames, steps=4, video=source))
+        assert restyled.shape == text_to_video.shape
+        assert type(engine.pipe).__name__.endswith("VideoToVideoPipeline")
+
+
+def test_first_block_cache_is_applied_and_still_makes_the_clip(tiny_folders):
+    engine = engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"], cache="first-block")
+    video = run(engine, tiny_plan(9, steps=3))
+    assert engine.pipe.transformer.is_cache_enabled
+    assert video.shape == (9, 32, 32, 3)

@@ -1,0 +1,46 @@
+"""What differs between the open-model families, as data: which diffusers pipeline does each task,
+and the few call arguments that are named or set differently.
+
+Tasks: "t2v" text to video, "i2v" image (+ text) to video, "v2v" restyle an input video
+(strength), "extend" continue from an input video's frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    pipelines: dict[str, str]  # task -> diffusers pipeline class name
+    # The transformer config key holding how many prompt tokens it was trained with, if the
+    # pipeline must be told (CogVideoX's positional embeddings cover exactly that many).
+    text_length_key: str | None = None
+    fps_argument: str | None = None  # pipelines that condition on the frame rate
+    call_arguments: dict[str, object] = field(default_factory=dict)
+    strength: float = 0.8  # v2v: how much of the input video is re-noised
+
+
+COGVIDEOX = Family(
+    name="CogVideoX",
+    pipelines={"t2v": "CogVideoXPipeline", "i2v": "CogVideoXImageToVideoPipeline",
+               "v2v": "CogVideoXVideoToVideoPipeline"},
+    text_length_key="max_text_seq_length",
+)
+MOCHI = Family(name="Mochi", pipelines={"t2v": "MochiPipeline"})
+LTX = Family(
+    name="LTX-Video",
+    pipelines={"t2v": "LTXPipeline", "i2v": "LTXImageToVideoPipeline", "extend": "LTXConditionPipeline"},
+    fps_argument="frame_rate",
+)
+WAN = Family(
+    name="Wan",
+    pipelines={"t2v": "WanPipeline", "i2v": "WanImageToVideoPipeline", "v2v": "WanVideoToVideoPipeline"},
+)
+HUNYUAN = Family(
+    name="HunyuanVideo",
+    pipelines={"t2v": "HunyuanVideoPipeline", "i2v": "HunyuanVideoImageToVideoPipeline"},
+)
+
+FAMILIES = {f.name: f for f in (COGVIDEOX, MOCHI, LTX, WAN, HUNYUAN)}

@@ -1,0 +1,92 @@
+"""Where an open model's weights are: a folder the user named, or the Hugging Face cache that
+`ungated models pull` fills. Nothing here downloads except pull()."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from ...errors import InvalidRequest, ModelUnavailable
+from ...settings import configured_model_path, home
+from .models import OpenModel
+
+
+def lock_path() -> Path:
+    return home() / "models.lock.json"
+
+
+def locked_revisions() -> dict[str, str]:
+    path = lock_path()
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_revision(model: OpenModel, commit: str) -> None:
+    revisions = locked_revisions() | {model.id: commit}
+    lock_path().parent.mkdir(parents=True, exist_ok=True)
+    lock_path().write_text(json.dumps(revisions, indent=2, sort_keys=True) + "\n")
+
+
+def is_pipeline_folder(path: Path) -> bool:
+    return (path / "model_index.json").is_file()
+
+
+def missing_message(model: OpenModel) -> str:
+    return (f"the weights of {model.id} are not on this machine (about {model.download_gb:.0f} GB): run "
+            f"`ungated models pull {model.id}`, or pass --model-path with a diffusers-format folder")
+
+
+def cached_folder(model: OpenModel) -> Path | None:
+    """The pulled snapshot in the Hugging Face cache, if complete enough to load."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    revision = locked_revisions().get(model.id, model.revision)
+    try:
+        folder = Path(snapshot_download(model.repo, revision=revision, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
+        return None
+    return folder if is_pipeline_folder(folder) else None
+
+
+def find_weights(model: OpenModel, model_path: Path | None) -> Path | None:
+    """The folder to load: --model-path first, then config.toml's entry, then the cache."""
+    for path, origin in ((model_path, "--model-path"), (configured_model_path(model.id), "config.toml")):
+        if path is not None:
+            if not is_pipeline_folder(path):
+                raise InvalidRequest(origin, f"{path} is not a diffusers-format model folder (no model_index.json)")
+            return path
+    return cached_folder(model)
+
+
+def require_weights(model: OpenModel, model_path: Path | None) -> Path:
+    folder = find_weights(model, model_path)
+    if folder is None:
+        raise ModelUnavailable(missing_message(model))
+    return folder
+
+
+def _download_patterns(model: OpenModel, revision: str) -> list[str]:
+    """model_index.json and the folders of the components it names (not the original-format
+    checkpoints some repos also carry)."""
+    from huggingface_hub import hf_hub_download
+
+    index = json.loads(Path(hf_hub_download(model.repo, "model_index.json", revision=revision)).read_text())
+    components = [name for name, value in index.items() if not name.startswith("_") and isinstance(value, list)]
+    return ["model_index.json", *(f"{name}/*" for name in components)]
+
+
+def pull(model: OpenModel, confirm_size: Callable[[float, int], None]) -> Path:
+    """Download model into the Hugging Face cache (resuming a broken download), after telling
+    confirm_size(gigabytes, file count) what it is about to fetch. Records the commit."""
+    from fnmatch import fnmatch
+
+    from huggingface_hub import HfApi, snapshot_download
+
+    info = HfApi().model_info(model.repo, revision=model.revision, files_metadata=True)
+    patterns = _download_patterns(model, info.sha)
+    files = [f for f in info.siblings if any(fnmatch(f.rfilename, p) for p in patterns)]
+    confirm_size(sum(f.size or 0 for f in files) / 1e9, len(files))
+    folder = Path(snapshot_download(model.repo, revision=info.sha, allow_patterns=patterns))
+    record_revision(model, info.sha)
+    return folder

@@ -1,0 +1,119 @@
+"""Fit a model to the machine: find the accelerator and its free memory, choose a memory mode,
+and apply it to a loaded pipeline through diffusers' own offloading and casting hooks.
+
+Modes, from fastest to leanest:
+    none        every component on the accelerator
+    model       model offload: one whole component (text encoder, transformer, VAE) on the GPU at a time
+    group       group offload with CUDA streams: blocks stream in just before they run
+    sequential  sequential offload: one layer at a time (slowest, least memory)
+Add-ons: VAE tiling (decode in tiles), fp8 layerwise casting (weights stored in fp8, computed in
+bf16), and quantization of the transformer and text encoder at load time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ...errors import InvalidRequest
+from .models import BYTES_PER_PARAM, OpenModel
+
+MODES = ("none", "model", "group", "sequential")
+MODE_TITLES = {"none": "no offload", "model": "model offload", "group": "group offload with streams",
+               "sequential": "sequential offload"}
+HEADROOM = 0.9  # plan to use at most this share of the free memory
+
+
+@dataclass(frozen=True)
+class Hardware:
+    kind: str  # "cuda", "mps" or "cpu"
+    name: str
+    free_gb: float
+
+    @property
+    def accelerator(self) -> bool:
+        return self.kind != "cpu"
+
+
+def detect() -> Hardware:
+    if torch.cuda.is_available():
+        free, _total = torch.cuda.mem_get_info()
+        return Hardware("cuda", torch.cuda.get_device_name(), free / 1e9)
+    if torch.backends.mps.is_available():
+        # Apple GPUs share system memory; what torch may still allocate is the honest figure.
+        limit = torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory()
+        return Hardware("mps", "Apple GPU", limit / 1e9)
+    return Hardware("cpu", "CPU", 0.0)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    mode: str
+    vae_tiling: bool
+    fp8: bool
+    reason: str
+
+    def describe(self) -> str:
+        extras = [name for name, on in (("VAE tiling", self.vae_tiling), ("fp8 weights", self.fp8)) if on]
+        return f"memory: {MODE_TITLES[self.mode]}{' + ' + ' + '.join(extras) if extras else ''} ({self.reason})"
+
+
+def estimate_gb(model: OpenModel, mode: str, fp8: bool = False) -> float:
+    """Peak accelerator memory for a mode: resident weights plus the model's working allowance."""
+    weights = {name: billions * BYTES_PER_PARAM for name, billions in model.params.items()}
+    if fp8:  # the denoisers' weights are stored in one byte instead of two
+        weights = {n: gb / 2 if n.startswith("transformer") else gb for n, gb in weights.items()}
+    resident = {"none": sum(weights.values()), "model": max(weights.values()), "group": 1.0, "sequential": 0.5}[mode]
+    return resident + model.working_gb
+
+
+def choose(model: OpenModel, hardware: Hardware, mode: str | None = None, fp8: bool | None = None,
+           vae_tiling: bool | None = None) -> MemoryPlan:
+    """The fastest mode whose estimate fits the free memory; flags given by the user win."""
+    if mode is not None and mode not in MODES:
+        raise InvalidRequest("--offload", f"must be one of {', '.join(MODES)} (got {mode!r})")
+    if not hardware.accelerator:
+        if mode not in (None, "none") or fp8:
+            what = f"--offload {mode}" if mode not in (None, "none") else "--fp8"
+            raise InvalidRequest(what.split()[0], f"{what} needs a CUDA or Apple GPU; this machine has none")
+        return MemoryPlan("none", bool(vae_tiling), False, "no GPU found: running on the CPU, which is very slow "
+                          "for open models")
+    if hardware.kind == "mps" and (mode == "group" or fp8):
+        raise InvalidRequest("--offload" if mode == "group" else "--fp8", "needs a CUDA GPU (not available on Apple GPUs)")
+
+    budget = hardware.free_gb * HEADROOM
+    if mode is not None:
+        chosen, chosen_fp8, reason = mode, bool(fp8), "chosen with --offload"
+    else:
+        candidates = [(m, f) for f in ((False, True) if fp8 is None else (fp8,)) for m in MODES
+                      if not (hardware.kind == "mps" and (m == "group" or f))]
+        fitting = [(m, f) for m, f in candidates if estimate_gb(model, m, f) <= budget]
+        chosen, chosen_fp8 = fitting[0] if fitting else candidates[-1]
+        need = estimate_gb(model, chosen, chosen_fp8)
+        if fitting:
+            reason = f"needs about {need:.0f} GB, {hardware.free_gb:.0f} GB free on {hardware.name}"
+        else:
+            reason = f"needs about {need:.0f} GB, only {hardware.free_gb:.0f} GB free on {hardware.name}: may not fit"
+    if vae_tiling is None:  # tiling costs little; skip it only when memory is plentiful
+        vae_tiling = chosen != "none" or estimate_gb(model, "none", chosen_fp8) > budget / 1.5
+    return MemoryPlan(chosen, vae_tiling, chosen_fp8, reason)
+
+
+def apply(pipe, plan: MemoryPlan, hardware: Hardware) -> None:
+    device = torch.device(hardware.kind)
+    if plan.fp8:
+        for name in ("transformer", "transformer_2"):
+            module = getattr(pipe, name, None)
+            if module is not None:
+                module.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=module.dtype)
+    if plan.mode == "none":
+        pipe.to(device)
+    elif plan.mode == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif plan.mode == "group":
+        pipe.enable_group_offload(onload_device=device, offload_type="leaf_level", use_stream=True)
+    else:
+        pipe.enable_sequential_cpu_offload(device=device)
+    if plan.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
+        pipe.vae.enable_tiling()
