@@ -106,3 +106,20 @@ def test_first_block_cache_is_applied_and_still_makes_the_clip(tiny_folders):
     video = run(engine, tiny_plan(9, steps=3))
     assert engine.pipe.transformer.is_cache_enabled
     assert video.shape == (9, 32, 32, 3)
+
+
+def test_the_cli_generates_with_a_local_folder_at_the_native_size(tiny_folders, tmp_path):
+    import av
+
+    from .test_cli import ungated
+
+    result = ungated("generate", "a red fox running on the beach", "--model", "wan2.1-t2v-1.3b", "--model-path",
+                     str(tiny_folders["wan"]), "--seconds", "0.5", "--steps", "2", "--seed", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "note: memory: no offload (no GPU found" in result.stderr
+    assert result.stdout.strip().endswith("wrote clip.mp4 (832x480, 0.5625 s at 16 fps, seed 3) with thumbnail and "
+                                          "spritesheet beside each")
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.average_rate) == (832, 480, 16)
+        assert sum(1 for _ in container.decode(video=0)) == 9

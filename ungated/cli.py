@@ -170,7 +170,7 @@ def models(context: typer.Context) -> None:
             engine.licence.split(" License")[0].removeprefix("Tencent ") + (" *" if engine.licence_restrictions else ""),
             "present" if engine.weights_present() else "missing",
         )
-    out = Console()
+    out = Console() if sys.stdout.isatty() else Console(width=160)  # piped: keep rows whole for grep
     out.print(table)
     for line in restricted:
         out.print(f"* {line}", highlight=False)
