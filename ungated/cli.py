@@ -41,6 +41,9 @@ OffloadOption = Annotated[Optional[str], typer.Option(
     "--offload", help="Memory mode: none, model, group or sequential (default: the fastest that fits).")]
 Fp8Option = Annotated[Optional[bool], typer.Option(
     "--fp8/--no-fp8", help="Store the transformer's weights in fp8 (default: only when needed to fit).")]
+QuantizeOption = Annotated[Optional[str], typer.Option(
+    help="Quantize the transformer and text encoder: nf4 or int8 (needs bitsandbytes; default: only when "
+         "nothing else fits).")]
 VaeTilingOption = Annotated[Optional[bool], typer.Option(
     "--vae-tiling/--no-vae-tiling", help="Decode the video in tiles (default: unless memory is plentiful).")]
 CacheOption = Annotated[str, typer.Option(
@@ -91,6 +94,7 @@ def generate(
     video: Annotated[Optional[Path], typer.Option(help="Restyle this video (video-to-video models).")] = None,
     offload: OffloadOption = None,
     fp8: Fp8Option = None,
+    quantize: QuantizeOption = None,
     vae_tiling: VaeTilingOption = None,
     cache: CacheOption = "none",
     compile: CompileOption = False,
@@ -113,8 +117,8 @@ def generate(
             variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance, image=image,
             video=video,
         )
-        options = EngineOptions(offload=offload, fp8=fp8, vae_tiling=vae_tiling, cache=cache, compile=compile,
-                                attention=attention)
+        options = EngineOptions(offload=offload, fp8=fp8, quantize=quantize, vae_tiling=vae_tiling, cache=cache,
+                                compile=compile, attention=attention)
         engine = get_engine(request.model, model_path, options)
         the_plan = plan(request, engine.capabilities, engine.id)
     except InvalidRequest as err:

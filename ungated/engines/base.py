@@ -64,6 +64,7 @@ class EngineOptions:
 
     offload: str | None = None  # memory mode: none, model, group, sequential
     fp8: bool | None = None  # store denoiser weights in fp8
+    quantize: str | None = None  # nf4 or int8 (bitsandbytes) for the transformer and text encoder
     vae_tiling: bool | None = None
     cache: str = "none"  # step caching: none, first-block, taylorseer, faster
     compile: bool = False  # regional torch.compile

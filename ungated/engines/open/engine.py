@@ -42,7 +42,8 @@ class OpenModelEngine(Engine):
         self.model_path = model_path
         self.options = options
         self.hardware = hardware or memory.detect()
-        self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling)
+        self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling,
+                                    options.quantize)
         self.pipe = None  # the pipeline of the task last run; others are built from its components
 
     def weights_present(self) -> bool:
@@ -69,7 +70,8 @@ class OpenModelEngine(Engine):
         for library in (diffusers, transformers):  # ungated shows its own progress
             library.utils.logging.disable_progress_bar()
             library.utils.logging.set_verbosity_error()
-        pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=self.dtype)
+        quantization = memory.quantization_config(self.memory, list(self.model.params), self.dtype)
+        pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=self.dtype, quantization_config=quantization)
         pipe.set_progress_bar_config(disable=True)
         self._prepare(pipe)
 

@@ -20,6 +20,8 @@ from ...errors import InvalidRequest
 from .models import BYTES_PER_PARAM, OpenModel
 
 MODES = ("none", "model", "group", "sequential")
+# Weight size relative to 16-bit for each quantization, and the package that provides it.
+QUANTIZATIONS = {"nf4": (0.28, "bitsandbytes"), "int8": (0.5, "bitsandbytes")}
 MODE_TITLES = {"none": "no offload", "model": "model offload", "group": "group offload with streams",
                "sequential": "sequential offload"}
 HEADROOM = 0.9  # plan to use at most this share of the free memory
@@ -47,57 +49,98 @@ def detect() -> Hardware:
     return Hardware("cpu", "CPU", 0.0)
 
 
+def installed(package: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
+
+
 @dataclass(frozen=True)
 class MemoryPlan:
     mode: str
     vae_tiling: bool
     fp8: bool
     reason: str
+    quantize: str | None = None
 
     def describe(self) -> str:
-        extras = [name for name, on in (("VAE tiling", self.vae_tiling), ("fp8 weights", self.fp8)) if on]
+        extras = [name for name, on in (("VAE tiling", self.vae_tiling), ("fp8 weights", self.fp8),
+                                        (f"{self.quantize} quantization", self.quantize)) if on]
         return f"memory: {MODE_TITLES[self.mode]}{' + ' + ' + '.join(extras) if extras else ''} ({self.reason})"
 
 
-def estimate_gb(model: OpenModel, mode: str, fp8: bool = False) -> float:
+def estimate_gb(model: OpenModel, mode: str, fp8: bool = False, quantize: str | None = None) -> float:
     """Peak accelerator memory for a mode: resident weights plus the model's working allowance."""
     weights = {name: billions * BYTES_PER_PARAM for name, billions in model.params.items()}
+    if quantize:  # the transformers and text encoders are quantized at load time
+        factor = QUANTIZATIONS[quantize][0]
+        weights = {n: gb * factor if n.startswith(("transformer", "text_encoder")) else gb for n, gb in weights.items()}
     if fp8:  # the denoisers' weights are stored in one byte instead of two
-        weights = {n: gb / 2 if n.startswith("transformer") else gb for n, gb in weights.items()}
+        weights = {n: gb / 2 if n.startswith("transformer") and not quantize else gb for n, gb in weights.items()}
     resident = {"none": sum(weights.values()), "model": max(weights.values()), "group": 1.0, "sequential": 0.5}[mode]
     return resident + model.working_gb
 
 
 def choose(model: OpenModel, hardware: Hardware, mode: str | None = None, fp8: bool | None = None,
-           vae_tiling: bool | None = None) -> MemoryPlan:
-    """The fastest mode whose estimate fits the free memory; flags given by the user win."""
+           vae_tiling: bool | None = None, quantize: str | None = None) -> MemoryPlan:
+    """The fastest setup whose estimate fits the free memory; flags given by the user win.
+
+    Order tried: no offload, then model, group and sequential offload, each first in 16-bit and
+    then with fp8 weights; when none fits and bitsandbytes is installed, nf4 with model offload.
+    """
     if mode is not None and mode not in MODES:
         raise InvalidRequest("--offload", f"must be one of {', '.join(MODES)} (got {mode!r})")
+    if quantize is not None:
+        if quantize not in QUANTIZATIONS:
+            raise InvalidRequest("--quantize", f"must be one of {', '.join(QUANTIZATIONS)} (got {quantize!r})")
+        package = QUANTIZATIONS[quantize][1]
+        if not installed(package):
+            raise InvalidRequest("--quantize", f"{quantize} needs {package}: pip install {package}")
     if not hardware.accelerator:
-        if mode not in (None, "none") or fp8:
-            what = f"--offload {mode}" if mode not in (None, "none") else "--fp8"
-            raise InvalidRequest(what.split()[0], f"{what} needs a CUDA or Apple GPU; this machine has none")
+        if mode not in (None, "none") or fp8 or quantize:
+            flag = "--offload" if mode not in (None, "none") else "--fp8" if fp8 else "--quantize"
+            raise InvalidRequest(flag, f"{flag} needs a CUDA or Apple GPU; this machine has none")
         return MemoryPlan("none", bool(vae_tiling), False, "no GPU found: running on the CPU, which is very slow "
                           "for open models")
-    if hardware.kind == "mps" and (mode == "group" or fp8):
-        raise InvalidRequest("--offload" if mode == "group" else "--fp8", "needs a CUDA GPU (not available on Apple GPUs)")
+    if hardware.kind == "mps" and (mode == "group" or fp8 or quantize):
+        flag = "--offload" if mode == "group" else "--fp8" if fp8 else "--quantize"
+        raise InvalidRequest(flag, "needs a CUDA GPU (not available on Apple GPUs)")
 
     budget = hardware.free_gb * HEADROOM
+    candidates = [(m, f, quantize) for m in (MODES if mode is None else (mode,))
+                  for f in ((False, True) if fp8 is None else (fp8,))
+                  if not (hardware.kind == "mps" and (m == "group" or f))]
+    if quantize is None and mode is None and hardware.kind == "cuda" and installed("bitsandbytes"):
+        candidates.append(("model", False, "nf4"))
+    fitting = [c for c in candidates if estimate_gb(model, *c) <= budget]
+    chosen = fitting[0] if fitting else candidates[-1]
+    need = estimate_gb(model, *chosen)
     if mode is not None:
-        chosen, chosen_fp8, reason = mode, bool(fp8), "chosen with --offload"
+        reason = f"chosen with --offload; needs about {need:.0f} GB, {hardware.free_gb:.0f} GB free"
+    elif fitting:
+        reason = f"needs about {need:.0f} GB, {hardware.free_gb:.0f} GB free on {hardware.name}"
     else:
-        candidates = [(m, f) for f in ((False, True) if fp8 is None else (fp8,)) for m in MODES
-                      if not (hardware.kind == "mps" and (m == "group" or f))]
-        fitting = [(m, f) for m, f in candidates if estimate_gb(model, m, f) <= budget]
-        chosen, chosen_fp8 = fitting[0] if fitting else candidates[-1]
-        need = estimate_gb(model, chosen, chosen_fp8)
-        if fitting:
-            reason = f"needs about {need:.0f} GB, {hardware.free_gb:.0f} GB free on {hardware.name}"
-        else:
-            reason = f"needs about {need:.0f} GB, only {hardware.free_gb:.0f} GB free on {hardware.name}: may not fit"
+        reason = f"needs about {need:.0f} GB, only {hardware.free_gb:.0f} GB free on {hardware.name}: may not fit"
+        if not installed("bitsandbytes"):
+            reason += "; pip install bitsandbytes to allow --quantize nf4"
+    chosen_mode, chosen_fp8, chosen_quantize = chosen
     if vae_tiling is None:  # tiling costs little; skip it only when memory is plentiful
-        vae_tiling = chosen != "none" or estimate_gb(model, "none", chosen_fp8) > budget / 1.5
-    return MemoryPlan(chosen, vae_tiling, chosen_fp8, reason)
+        vae_tiling = chosen_mode != "none" or need > budget / 1.5
+    return MemoryPlan(chosen_mode, vae_tiling, chosen_fp8, reason, chosen_quantize)
+
+
+def quantization_config(plan: MemoryPlan, pipe_components: list[str], dtype):
+    """diffusers' PipelineQuantizationConfig for the plan, or None."""
+    if plan.quantize is None:
+        return None
+    from diffusers import PipelineQuantizationConfig
+
+    settings = {"nf4": ("bitsandbytes_4bit", {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+                                              "bnb_4bit_compute_dtype": dtype}),
+                "int8": ("bitsandbytes_8bit", {"load_in_8bit": True})}
+    backend, kwargs = settings[plan.quantize]
+    targets = [name for name in pipe_components if name.startswith(("transformer", "text_encoder"))]
+    return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs, components_to_quantize=targets)
 
 
 def apply(pipe, plan: MemoryPlan, hardware: Hardware) -> None:
