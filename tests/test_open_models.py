@@ -123,3 +123,18 @@ def test_the_cli_generates_with_a_local_folder_at_the_native_size(tiny_folders, 
         stream = container.streams.video[0]
         assert (stream.width, stream.height, stream.average_rate) == (832, 480, 16)
         assert sum(1 for _ in container.decode(video=0)) == 9
+
+
+def test_clips_longer_than_one_pass_are_extended_segment_by_segment(tiny_folders):
+    from dataclasses import replace
+
+    # LTX-Video made to do at most 17 frames per pass: 33 frames take three passes, each later one
+    # conditioned on the previous pass's last 9 frames and adding 8 new ones.
+    short_ltx = replace(OPEN_MODELS["ltx-video"], frames=(9, 8, 17))
+    assert short_ltx.capabilities.frames_max > 17
+    engine = OpenModelEngine(short_ltx, tiny_folders["ltx"])
+    progress = []
+    video = run(engine, tiny_plan(33, fps=24), progress=lambda step, total: progress.append((step, total)))
+    assert video.shape == (33, 32, 32, 3)
+    assert progress == [(step, 6) for step in range(1, 7)]
+    assert type(engine.pipe).__name__ == "LTXConditionPipeline"

@@ -133,7 +133,7 @@ def generate(
         task = bar.add_task("loading", total=the_plan.steps * len(paths), info="")
 
         def on_progress(variant: int, step: int, total: int) -> None:
-            bar.update(task, description="generating", completed=variant * total + step,
+            bar.update(task, description="generating", total=total * len(paths), completed=variant * total + step,
                        info=f"variant {variant + 1}/{len(paths)}  step {step}/{total}")
 
         written = generate_clips(engine, the_plan, paths, on_progress)

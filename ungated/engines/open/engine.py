@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -118,13 +119,11 @@ class OpenModelEngine(Engine):
             del arguments["num_frames"]  # the input video sets the length
         return arguments
 
-    @torch.inference_mode()
-    def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
-        task = pick_task(plan.request.image, plan.request.video)
-        pipe = self.pipeline_for(task)
+    def _run(self, pipe, arguments: dict, on_progress: ProgressFn, should_cancel: CancelFn) -> np.ndarray:
+        """One pipeline pass; returns its frames as uint8 [frames, height, width, 3]."""
 
         def step_end(pipeline, index: int, timestep, tensors: dict) -> dict:
-            on_progress(index + 1, getattr(pipeline, "num_timesteps", None) or plan.steps)
+            on_progress(index + 1, getattr(pipeline, "num_timesteps", None) or arguments["num_inference_steps"])
             if should_cancel():
                 raise _Stop
             return tensors
@@ -132,8 +131,50 @@ class OpenModelEngine(Engine):
         if should_cancel():
             raise GenerationCancelled
         try:
-            video = pipe(**self.call_arguments(plan, seed, task, pipe), callback_on_step_end=step_end).frames[0]
+            video = pipe(**arguments, callback_on_step_end=step_end).frames[0]
         except _Stop:
             raise GenerationCancelled from None
-        for frame in video:
-            yield (np.clip(frame, 0.0, 1.0) * 255).round().astype(np.uint8)
+        return (np.clip(video, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+    @torch.inference_mode()
+    def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
+        task = pick_task(plan.request.image, plan.request.video)
+        one_pass = self.model.frames[2]
+        if plan.frames <= one_pass:
+            pipe = self.pipeline_for(task)
+            yield from self._run(pipe, self.call_arguments(plan, seed, task, pipe), on_progress, should_cancel)
+            return
+        yield from self._extended(plan, seed, task, on_progress, should_cancel)
+
+    def _extended(self, plan, seed: int, task: str, on_progress: ProgressFn,
+                  should_cancel: CancelFn) -> Iterator[np.ndarray]:
+        """A clip longer than one pass: a first segment as usual, then segments conditioned on the
+        last frames of the one before, each streamed out as soon as it is decoded."""
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+        from PIL import Image
+
+        fewest, step, one_pass = self.model.frames
+        overlap = self.model.extend_overlap
+        new_per_segment = one_pass - overlap
+        segments = 1 + -(-(plan.frames - one_pass) // new_per_segment)
+        made, tail = 0, None
+        for index in range(segments):
+            def progress(done: int, total: int, index=index) -> None:
+                on_progress(index * total + done, segments * total)
+
+            if tail is None:
+                length = one_pass
+                pipe = self.pipeline_for(task)
+                arguments = self.call_arguments(replace(plan, frames=length), seed, task, pipe)
+            else:
+                wanted = plan.frames - made + overlap
+                length = min(one_pass, fewest + -(-(wanted - fewest) // step) * step)
+                pipe = self.pipeline_for("extend")
+                arguments = self.call_arguments(replace(plan, frames=length), seed + index, "t2v", pipe)
+                arguments["conditions"] = [LTXVideoCondition(video=tail, frame_index=0, strength=1.0)]
+            frames = self._run(pipe, arguments, progress, should_cancel)
+            fresh = frames if tail is None else frames[overlap:]
+            fresh = fresh[: plan.frames - made]
+            yield from fresh
+            made += len(fresh)
+            tail = [Image.fromarray(frame) for frame in frames[-overlap:]]

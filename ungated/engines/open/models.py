@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...request import MAX_SECONDS
 from ..base import Capabilities
 from .families import COGVIDEOX, HUNYUAN, LTX, MOCHI, WAN, Family
 
@@ -53,6 +54,9 @@ class OpenModel:
     working_gb: float
     dtype: str = "bfloat16"
     revision: str = "main"
+    # Models with the "extend" task make clips longer than one pass: each further segment is
+    # conditioned on this many frames from the end of the previous one.
+    extend_overlap: int = 9
     call_arguments: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -63,6 +67,8 @@ class OpenModel:
     def capabilities(self) -> Capabilities:
         width, height = self.sizes[0]
         fewest, step, most = self.frames
+        if "extend" in self.tasks:  # segment by segment, up to the longest clip ungated makes
+            most = fewest + (int(MAX_SECONDS * self.fps) - fewest) // step * step
         return Capabilities(
             sizes=self.sizes, fps=(self.fps,), default_fps=self.fps,
             frames_min=fewest, frames_step=step, frames_max=most,
