@@ -171,7 +171,8 @@ def models(context: typer.Context) -> None:
             f"{caps.describe_frames().split()[0]} @{caps.default_fps} ≤{caps.max_seconds:.1f}s",
             "built in" if engine.download_gb is None else f"{engine.download_gb:.0f} GB",
             "/".join(f"{gb:.0f}" for gb in engine.memory_estimates().values()) or "-",
-            engine.licence.split(" License")[0].removeprefix("Tencent ") + (" *" if engine.licence_restrictions else ""),
+            engine.licence.split(" License")[0].removeprefix("Tencent ")
+            + (" *" if engine.licence_restrictions else ""),
             "present" if engine.weights_present() else "missing",
         )
     out = Console() if sys.stdout.isatty() else Console(width=160)  # piped: keep rows whole for grep

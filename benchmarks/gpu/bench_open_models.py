@@ -119,7 +119,8 @@ def latent_tokens(model, tiny: bool) -> int:
     width, height = (64, 64) if tiny else model.sizes[0]
     frames = 9 if tiny else model.default_frames
     spatial, temporal = {"Wan": (16, 4), "CogVideoX": (16, 4), "LTX-Video": (32, 8)}[model.family.name]
-    return (frames - 1) // temporal * (width // spatial) * (height // spatial) + (width // spatial) * (height // spatial)
+    per_frame = (width // spatial) * (height // spatial)
+    return ((frames - 1) // temporal + 1) * per_frame
 
 
 def main() -> None:
