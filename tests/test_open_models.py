@@ -81,7 +81,9 @@ def test_cancel_stops_before_the_vae_decode(tiny_folders):
 def test_image_to_video_starts_from_the_image(tiny_folders, tmp_path):
     image = tmp_path / "start.png"
     Image.new("RGB", (64, 48), (220, 20, 20)).save(image)
-    for kind, model_id in (("wan-i2v", "wan2.1-i2v-14b-480p"), ("cogvideox-i2v", "cogvideox-5b-i2v")):
+    # Separate image-to-video weights (Wan, CogVideoX), and LTX-Video's t2v weights reused for i2v.
+    for kind, model_id in (("wan-i2v", "wan2.1-i2v-14b-480p"), ("cogvideox-i2v", "cogvideox-5b-i2v"),
+                           ("ltx", "ltx-video")):
         engine = engine_for(model_id, tiny_folders[kind])
         video = run(engine, tiny_plan(9, image=image))
         assert video.shape == (9, 32, 32, 3)
