@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ungated.engines.base import EngineOptions
@@ -140,3 +141,21 @@ def test_clips_longer_than_one_pass_are_extended_segment_by_segment(tiny_folders
     assert video.shape == (33, 32, 32, 3)
     assert progress == [(step, 6) for step in range(1, 7)]
     assert type(engine.pipe).__name__ == "LTXConditionPipeline"
+
+
+def test_switching_task_keeps_the_component_hooks_applied_once(tiny_folders, tmp_path):
+    from ungated.engines.open import memory
+
+    engine = engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"])
+    # fp8 weights are refused on a CPU-only machine by choice; set directly, the casting hook
+    # runs on the CPU too, which is enough to see it survive a switch of pipeline.
+    engine.memory = memory.MemoryPlan("none", False, True, "test")
+    run(engine, tiny_plan(9))
+    source = tmp_path / "source.mp4"
+    with Mp4Writer(source, 32, 32, 8, {}) as writer:
+        for i in range(12):
+            writer.write(np.full((32, 32, 3), i * 20, np.uint8))
+    restyled = run(engine, tiny_plan(9, video=source))
+    assert restyled.shape == (9, 32, 32, 3)
+    stored = {parameter.dtype for parameter in engine.pipe.transformer.parameters()}
+    assert torch.float8_e4m3fn in stored

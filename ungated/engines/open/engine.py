@@ -74,9 +74,6 @@ class OpenModelEngine(Engine):
         quantization = memory.quantization_config(self.memory, list(self.model.params), self.dtype)
         pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=self.dtype, quantization_config=quantization)
         pipe.set_progress_bar_config(disable=True)
-        self._prepare(pipe)
-
-    def _prepare(self, pipe) -> None:
         memory.apply(pipe, self.memory, self.hardware)
         speed.apply(pipe, self.options)
         self.pipe = pipe
@@ -88,11 +85,13 @@ class OpenModelEngine(Engine):
         self.load()
         wanted = getattr(diffusers, self.model.family.pipelines[task])
         if not isinstance(self.pipe, wanted):
-            if self.memory.mode != "none":
+            # The components keep their own hooks (fp8, group offload, caching); only the
+            # pipeline-level offloading is moved over to the new pipeline.
+            if self.memory.mode in ("model", "sequential"):
                 self.pipe.remove_all_hooks()
             switched = wanted.from_pipe(self.pipe)
             switched.set_progress_bar_config(disable=True)
-            memory.apply(switched, self.memory, self.hardware)
+            memory.place(switched, self.memory, self.hardware)
             self.pipe = switched
         return self.pipe
 

@@ -144,19 +144,28 @@ def quantization_config(plan: MemoryPlan, pipe_components: list[str], dtype):
 
 
 def apply(pipe, plan: MemoryPlan, hardware: Hardware) -> None:
-    device = torch.device(hardware.kind)
+    """Once per load: the hooks that live on the components (fp8 casting, group offload, VAE
+    tiling), then the placement of the pipeline itself."""
     if plan.fp8:
         for name in ("transformer", "transformer_2"):
             module = getattr(pipe, name, None)
             if module is not None:
                 module.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=module.dtype)
+    if plan.mode == "group":
+        pipe.enable_group_offload(onload_device=torch.device(hardware.kind), offload_type="leaf_level",
+                                  use_stream=True)
+    place(pipe, plan, hardware)
+    if plan.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
+        pipe.vae.enable_tiling()
+
+
+def place(pipe, plan: MemoryPlan, hardware: Hardware) -> None:
+    """The part of a memory mode that belongs to one pipeline rather than to its components:
+    repeated for each pipeline built from the same components (another task)."""
+    device = torch.device(hardware.kind)
     if plan.mode == "none":
         pipe.to(device)
     elif plan.mode == "model":
         pipe.enable_model_cpu_offload(device=device)
-    elif plan.mode == "group":
-        pipe.enable_group_offload(onload_device=device, offload_type="leaf_level", use_stream=True)
-    else:
+    elif plan.mode == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
-    if plan.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
-        pipe.vae.enable_tiling()
