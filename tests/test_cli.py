@@ -8,9 +8,9 @@ import av
 import pytest
 
 
-def ungated(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def ungated(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ungated", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
 
 
 @pytest.mark.parametrize(

@@ -142,12 +142,11 @@ def test_models_lists_every_engine_with_licence_and_size(tmp_path):
 
 def test_generate_without_weights_is_one_line(tmp_path):
     import os
-    import subprocess
-    import sys
+
+    from .test_cli import ungated
 
     env = os.environ | {"HF_HUB_CACHE": str(tmp_path / "hf"), "UNGATED_HOME": str(tmp_path / "home")}
-    result = subprocess.run([sys.executable, "-m", "ungated", "generate", "a cat", "--model", "ltx-video"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    result = ungated("generate", "a cat", "--model", "ltx-video", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: the weights of ltx-video are not on this machine (about 14 GB): run `ungated models pull "

@@ -188,7 +188,7 @@ def models_pull(model_id: Annotated[str, typer.Argument(metavar="ID", help="A mo
     from .engines.open.hub import pull
     from .engines.open.models import OPEN_MODELS
 
-    engine = get_engine(model_id)
+    get_engine(model_id)  # an unknown id stops here, listing the known ones
     if model_id not in OPEN_MODELS:
         print(f"{model_id} ships with ungated; nothing to download")
         return
@@ -206,7 +206,7 @@ def models_pull(model_id: Annotated[str, typer.Argument(metavar="ID", help="A mo
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise UngatedError(f"could not download {model.repo} ({type(err).__name__}: {reason}); "
                            "run the same command again to resume") from None
-    print(f"{engine.id} is ready ({folder})")
+    print(f"{model_id} is ready ({folder})")
 
 
 @train_app.command("builtin")

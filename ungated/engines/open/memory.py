@@ -96,14 +96,17 @@ def choose(model: OpenModel, hardware: Hardware, mode: str | None = None, fp8: b
         package = QUANTIZATIONS[quantize][1]
         if not installed(package):
             raise InvalidRequest("--quantize", f"{quantize} needs {package}: pip install {package}")
+    def first_asked(offload_asked: bool) -> str | None:
+        asked = (("--offload", offload_asked), ("--fp8", bool(fp8)), ("--quantize", bool(quantize)))
+        return next((flag for flag, on in asked if on), None)
+
     if not hardware.accelerator:
-        if mode not in (None, "none") or fp8 or quantize:
-            flag = "--offload" if mode not in (None, "none") else "--fp8" if fp8 else "--quantize"
-            raise InvalidRequest(flag, f"{flag} needs a CUDA or Apple GPU; this machine has none")
+        if flag := first_asked(mode not in (None, "none")):
+            what = f"--offload {mode}" if flag == "--offload" else flag
+            raise InvalidRequest(flag, f"{what} needs a CUDA or Apple GPU; this machine has none")
         return MemoryPlan("none", bool(vae_tiling), False, "no GPU found: running on the CPU, which is very slow "
                           "for open models")
-    if hardware.kind == "mps" and (mode == "group" or fp8 or quantize):
-        flag = "--offload" if mode == "group" else "--fp8" if fp8 else "--quantize"
+    if hardware.kind == "mps" and (flag := first_asked(mode == "group")):
         raise InvalidRequest(flag, "needs a CUDA GPU (not available on Apple GPUs)")
 
     budget = hardware.free_gb * HEADROOM
