@@ -1,5 +1,5 @@
-"""Shared fixtures: a tiny, randomly initialised built-in model saved in the real on-disk layout
-and loaded through the same code path as the shipped weights."""
+"""Shared fixtures: tiny, randomly initialised models (the built-in one and one per open-model
+family) saved in the real on-disk layout and loaded through the same code path as real weights."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tiny-builtin")
     save_model(untrained_model(TINY), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny open-model pipelines of every family, saved in the diffusers layout."""
+    from .tiny_pipelines import BUILDERS, save_tiny
+
+    root = tmp_path_factory.mktemp("tiny-open-models")
+    return {kind: save_tiny(kind, root / kind) for kind in BUILDERS}
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from ungated.errors import GenerationCancelled
 from ungated.media.encode import Mp4Writer
 from ungated.request import Plan, Request
 
-from .tiny_pipelines import save_tiny
 
 # (tiny pipeline, a catalog model of that family and task, frames its rule allows)
 FAMILIES = {
@@ -27,13 +26,6 @@ FAMILIES = {
     "wan": ("wan2.1-t2v-1.3b", 9),
     "hunyuan": ("hunyuanvideo", 9),
 }
-
-
-@pytest.fixture(scope="session")
-def tiny_folders(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny-open-models")
-    kinds = [*FAMILIES, "wan-i2v", "cogvideox-i2v"]
-    return {kind: save_tiny(kind, root / kind) for kind in kinds}
 
 
 def engine_for(model_id: str, folder: Path, **options) -> OpenModelEngine:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 from ...errors import GenerationCancelled
 from ...media.inputs import read_image, read_video
 from ..base import CancelFn, Engine, EngineOptions, ProgressFn
-from . import hub, memory, speed
+from . import decode, hub, memory, speed
 from .models import OpenModel
 
 
@@ -118,8 +119,8 @@ class OpenModelEngine(Engine):
             del arguments["num_frames"]  # the input video sets the length
         return arguments
 
-    def _run(self, pipe, arguments: dict, on_progress: ProgressFn, should_cancel: CancelFn) -> np.ndarray:
-        """One pipeline pass; returns its frames as uint8 [frames, height, width, 3]."""
+    def _run(self, pipe, arguments: dict, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
+        """One pipeline pass, its frames streamed out as uint8 [height, width, 3] window by window."""
 
         def step_end(pipeline, index: int, timestep, tensors: dict) -> dict:
             on_progress(index + 1, getattr(pipeline, "num_timesteps", None) or arguments["num_inference_steps"])
@@ -130,10 +131,18 @@ class OpenModelEngine(Engine):
         if should_cancel():
             raise GenerationCancelled
         try:
-            video = pipe(**arguments, callback_on_step_end=step_end).frames[0]
+            with decode.intercepted(pipe.vae):
+                pipe(**arguments, callback_on_step_end=step_end)
+            raise RuntimeError(f"{type(pipe).__name__} finished without decoding its latents")
         except _Stop:
             raise GenerationCancelled from None
-        return (np.clip(video, 0.0, 1.0) * 255).round().astype(np.uint8)
+        except decode.DecodeCall as intercepted:
+            call = intercepted
+        try:
+            frames = len(arguments.get("video") or ()) or arguments["num_frames"]
+            yield from decode.stream(pipe.vae, call, frames, arguments["width"] * arguments["height"], should_cancel)
+        finally:
+            pipe.maybe_free_model_hooks()  # what the pipeline does after its own decode
 
     @torch.inference_mode()
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
@@ -171,9 +180,11 @@ class OpenModelEngine(Engine):
                 pipe = self.pipeline_for("extend")
                 arguments = self.call_arguments(replace(plan, frames=length), seed + index, "t2v", pipe)
                 arguments["conditions"] = [LTXVideoCondition(video=tail, frame_index=0, strength=1.0)]
-            frames = self._run(pipe, arguments, progress, should_cancel)
-            fresh = frames if tail is None else frames[overlap:]
-            fresh = fresh[: plan.frames - made]
-            yield from fresh
-            made += len(fresh)
-            tail = [Image.fromarray(frame) for frame in frames[-overlap:]]
+            last = deque(maxlen=overlap)
+            for position, frame in enumerate(self._run(pipe, arguments, progress, should_cancel)):
+                last.append(frame)
+                repeated = tail is not None and position < overlap  # the frames it was conditioned on
+                if not repeated and made < plan.frames:
+                    yield frame
+                    made += 1
+            tail = [Image.fromarray(frame) for frame in last]
