@@ -25,7 +25,7 @@ from ...errors import GenerationCancelled
 from ..base import CancelFn
 
 # Decoded frames held at once, in the VAE's dtype. A clip under it decodes in one call, exactly as
-# the pipeline would; 1 GiB is 80 frames of 1080p in 16-bit, a third of a 10 s clip.
+# the pipeline would. 1 GiB is 86 frames of 1080p in 16-bit, about a third of a 10 s clip at 24 fps.
 BUDGET_BYTES = 1 << 30
 OVERLAP = 2  # latent frames two windows share and cross-fade: 8 frames at 4x, 16 at 8x
 
