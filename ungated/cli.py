@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__
+from . import __version__, serve
 from .errors import GenerationCancelled, InvalidRequest, UngatedError
 
 app = typer.Typer(
@@ -285,6 +285,10 @@ def eval_builtin(
     for metric in results["model"]:
         table.add_row(metric, *(f"{results[c].get(metric, float('nan')):.0%}" for c in columns))
     Console().print(table)
+
+
+app.command()(serve.serve)
+app.command()(serve.worker)
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""The studio's HTTP side: the OpenAI-compatible Videos API at /v1 (and the studio API at /api)."""

@@ -1,0 +1,48 @@
+"""The FastAPI application: the APIs, their error shape, and a reaper that requeues the jobs of
+workers that died."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..jobs import queue
+from ..jobs.storage import Storage
+from ..jobs.store import Store
+from . import errors, openai
+from .service import ServiceConfig, Studio
+
+log = logging.getLogger("ungated.api")
+REAP_SECONDS = 5.0
+
+
+def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceConfig()) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        reaper = asyncio.create_task(_reap_forever(store))
+        yield
+        reaper.cancel()
+
+    app = FastAPI(title="ungated", version=__version__, lifespan=lifespan,
+                  description="Open text-to-video studio: an OpenAI-compatible Videos API at /v1.")
+    app.state.studio = Studio(store, storage, config)
+    errors.install(app)
+    app.include_router(openai.router)
+    return app
+
+
+async def _reap_forever(store: Store) -> None:
+    host = socket.gethostname()
+    while True:
+        try:
+            handled = await asyncio.to_thread(queue.reap, store, host)
+            if handled:
+                log.warning("requeued the jobs of lost workers: %s", ", ".join(handled))
+        except Exception:
+            log.exception("reaping failed; trying again")
+        await asyncio.sleep(REAP_SECONDS)

@@ -1,0 +1,144 @@
+"""What the APIs do, independent of their wire formats: check a request against its model and
+queue its clips, find, list and delete videos. Both /v1 (OpenAI's shapes) and /api use it."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import and_, or_, select
+
+from ..engines.base import Engine
+from ..engines.catalog import get_engine, model_ids
+from ..errors import InvalidRequest
+from ..jobs import queue
+from ..jobs.schema import Video, Worker
+from ..jobs.storage import Storage
+from ..jobs.store import Store
+from ..request import Request, plan
+from .errors import ApiError, not_found
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class ServiceConfig:
+    models: list[str] = field(default_factory=lambda: ["builtin"])  # served by this server's own workers
+    # OpenAI's model names -> the ungated model that answers them (config.toml [openai] section).
+    aliases: dict[str, str] = field(default_factory=lambda: {"sora-2": "builtin", "sora-2-pro": "builtin"})
+    public: bool = False
+
+
+class Studio:
+    def __init__(self, store: Store, storage: Storage, config: ServiceConfig):
+        self.store, self.storage, self.config = store, storage, config
+        self._engines: dict[str, Engine] = {}
+
+    def engine(self, model_id: str) -> Engine:
+        """The model's engine, for its capabilities only: the API process never loads weights."""
+        if model_id not in self._engines:
+            self._engines[model_id] = get_engine(model_id)
+        return self._engines[model_id]
+
+    def served_models(self) -> set[str]:
+        seen = time.time() - queue.WORKER_GONE_SECONDS
+        with self.store.read() as session:
+            workers = session.scalars(select(Worker).where(Worker.seen_at > seen)).all()
+        return set(self.config.models).union(*(worker.models for worker in workers))
+
+    def model_for(self, name: str | None) -> str:
+        """The ungated model id for what a client named (an ungated id or an OpenAI alias)."""
+        model_id = self.config.aliases.get(name or "sora-2", name or "")
+        if model_id not in model_ids():
+            raise InvalidRequest("model", f"unknown model {name!r}; choose one of: "
+                                          f"{', '.join([*self.config.aliases, *sorted(self.served_models())])}")
+        served = self.served_models()
+        if model_id not in served:
+            raise InvalidRequest("model", f"model {model_id!r} is not served here; served: {', '.join(sorted(served))}")
+        return model_id
+
+    def save_image(self, data: bytes, param: str) -> str:
+        """Check an uploaded image and keep it; returns its path under the storage root."""
+        if len(data) > MAX_IMAGE_BYTES:
+            raise ApiError(413, f"{param}: the image is over {MAX_IMAGE_BYTES // 2**20} MB", param)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+                kind = (image.format or "png").lower()
+        except (UnidentifiedImageError, OSError, ValueError):
+            raise InvalidRequest(param, "not an image PIL can read (use PNG, JPEG or WebP)") from None
+        path = self.storage.input_path(f"{queue.new_id('input_')}.{kind}")
+        path.write_bytes(data)
+        return self.storage.relative(path)
+
+    def create(self, fields: dict, client: str, requested_model: str | None, remixed_from: str | None = None,
+               artist: str = "") -> list[Video]:
+        """Validate a request against its model and queue one job per variant. Input files named in
+        fields are under the storage root; on a refused request they are removed again."""
+        inputs = [fields[name] for name in ("image", "video") if fields.get(name)]
+        try:
+            model_id = self.model_for(requested_model)
+            request = Request.build(**{**fields, **{name: self.storage.resolve(fields[name])
+                                                    for name in ("image", "video") if fields.get(name)}},
+                                    model=model_id)
+            engine = self.engine(model_id)
+            the_plan = plan(request, engine.capabilities, engine.id)
+        except Exception:
+            for relative in inputs:
+                self.storage.resolve(relative).unlink(missing_ok=True)
+            raise
+        stored = request.model_dump(mode="json", exclude_none=True, exclude={"seed", "variants", "model"})
+        stored |= {name: fields[name] for name in ("image", "video") if fields.get(name)}
+        jobs = [
+            queue.NewJob(model=model_id, requested_model=requested_model or "sora-2", request=stored,
+                         prompt=request.prompt, size=f"{the_plan.out_width}x{the_plan.out_height}",
+                         seconds=the_plan.seconds, seed=seed, steps=the_plan.steps, remixed_from=remixed_from)
+            for seed in the_plan.seeds
+        ]
+        return queue.submit(self.store, jobs, client=client, artist=artist)
+
+    def get(self, video_id: str) -> Video:
+        with self.store.read() as session:
+            video = session.get(Video, video_id)
+        if video is None:
+            raise not_found("video", video_id)
+        return video
+
+    def outlook(self, video: Video) -> queue.Outlook:
+        with self.store.read() as session:
+            return queue.outlook(session, video)
+
+    def page(self, client: str | None, after: str | None, limit: int, order: str) -> tuple[list[Video], bool]:
+        """One page of videos, newest (or oldest) first, after the video with id `after`."""
+        newest_first = order == "desc"
+        ordering = (Video.created_at.desc(), Video.id.desc()) if newest_first else (Video.created_at, Video.id)
+        query = select(Video).order_by(*ordering).limit(limit + 1)
+        if client is not None:
+            query = query.where(Video.client == client)
+        if after:
+            anchor = self.get(after)
+            if newest_first:
+                later = or_(Video.created_at < anchor.created_at,
+                            and_(Video.created_at == anchor.created_at, Video.id < anchor.id))
+            else:
+                later = or_(Video.created_at > anchor.created_at,
+                            and_(Video.created_at == anchor.created_at, Video.id > anchor.id))
+            query = query.where(later)
+        with self.store.read() as session:
+            rows = list(session.scalars(query))
+        return rows[:limit], len(rows) > limit
+
+    def delete(self, video_id: str) -> None:
+        """Delete a video and its files; a running job is told to stop and its result is dropped."""
+        queue.cancel(self.store, video_id)
+        with self.store.write() as session:
+            video = session.get(Video, video_id)
+            if video is None:
+                raise not_found("video", video_id)
+            inputs = [video.request.get(name) for name in ("image", "video") if video.request.get(name)]
+            session.delete(video)
+        self.storage.remove_video(video_id)
+        for relative in inputs:
+            self.storage.resolve(relative).unlink(missing_ok=True)

@@ -1,0 +1,290 @@
+"""The queue: every state change of a job is one guarded statement on the store, so any number of
+API servers and worker processes on any number of machines can share it.
+
+Order. Queued jobs are taken by priority, then by a fair-share tag, then by age. A client's jobs
+get consecutive tags starting at the queue's current tag (the smallest tag still waiting), so a
+client who queues 50 jobs and one who then queues 1 take turns: the newcomer's job is next but one.
+
+Claims. A worker claims the first job for a model it serves with a random lease token and a lease
+that it renews while it works. Every later write about the job (progress, completion, failure) is
+guarded by that token: a worker whose lease ran out and whose job went to another worker can no
+longer write, so a job never produces two results. Jobs whose lease expired go back to the queue
+(up to MAX_ATTEMPTS claims in all), which is how a killed or hung worker's job gets done anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from .schema import ModelStats, Video, Worker
+from .store import Store
+
+LEASE_SECONDS = 30.0  # a worker renews its lease well within this (see worker.HEARTBEAT_SECONDS)
+MAX_ATTEMPTS = 3
+RETRY_DELAYS = (2.0, 10.0)  # seconds before the second and third attempts
+WORKER_GONE_SECONDS = 30.0  # a worker not seen for this long no longer counts for ETAs
+DEFAULT_SECONDS_PER_STEP = 1.0  # until a model has finished a job here
+
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "queued", "in_progress", "completed", "failed", "cancelled"
+FINISHED = (COMPLETED, FAILED, CANCELLED)
+
+
+class LeaseLost(Exception):
+    """The job is no longer this worker's: its lease expired and it was requeued, or it was deleted."""
+
+
+def new_id(prefix: str = "video_") -> str:
+    return prefix + secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """One clip to make, as the API planned it."""
+
+    model: str
+    requested_model: str
+    request: dict
+    prompt: str
+    size: str
+    seconds: float
+    seed: int
+    steps: int  # sampling steps: ETAs are steps times the model's measured seconds per step
+    remixed_from: str | None = None
+
+
+def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str = "", priority: int = 0) -> list[Video]:
+    """Queue the clips of one request (one per variant) and return their rows."""
+    now = time.time()
+    batch = new_id("batch_")
+    with store.write() as session:
+        waiting = session.scalar(select(func.min(Video.fair_key)).where(Video.status == QUEUED))
+        if waiting is None:
+            waiting = session.scalar(select(func.max(Video.fair_key)).where(Video.status == RUNNING)) or 0
+        own = session.scalar(select(func.max(Video.fair_key)).where(Video.status == QUEUED, Video.client == client))
+        first = waiting if own is None else max(waiting, own + 1)
+        rows = [
+            Video(id=new_id(), created_at=now, status=QUEUED, model=job.model, requested_model=job.requested_model,
+                  request=job.request, prompt=job.prompt, size=job.size, seconds=job.seconds, seed=job.seed,
+                  steps=job.steps, client=client, artist=artist, batch_id=batch, variant=index,
+                  remixed_from=job.remixed_from, priority=priority, fair_key=first + index, not_before=0.0,
+                  attempts=0, cancel_requested=False, progress=0, step=0)
+            for index, job in enumerate(jobs)
+        ]
+        session.add_all(rows)
+    return rows
+
+
+def claim(store: Store, worker: str, models: list[str]) -> Video | None:
+    """Take the next job for one of models, or None when there is none."""
+    now = time.time()
+    first = (
+        select(Video.id)
+        .where(Video.status == QUEUED, Video.model.in_(models), Video.not_before <= now)
+        .order_by(Video.priority.desc(), Video.fair_key, Video.created_at, Video.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL: concurrent claimers skip each other's row
+        .scalar_subquery()
+    )
+    statement = (
+        update(Video)
+        .where(Video.id == first, Video.status == QUEUED)
+        .values(status=RUNNING, worker=worker, lease_token=secrets.token_hex(8), lease_until=now + LEASE_SECONDS,
+                attempts=Video.attempts + 1, started_at=now, step=0, progress=0)
+        .returning(Video)
+        .execution_options(synchronize_session=False)
+    )
+    with store.write() as session:
+        return session.scalars(statement).first()
+
+
+def _guarded(video_id: str, token: str):
+    return update(Video).where(Video.id == video_id, Video.lease_token == token, Video.status == RUNNING)
+
+
+def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, total: int | None = None) -> bool:
+    """Renew the lease (and record progress); returns whether a cancel was asked for."""
+    values = {"lease_until": time.time() + LEASE_SECONDS}
+    if step is not None and total:
+        values |= {"step": step, "progress": min(99, int(100 * step / total))}
+    statement = _guarded(video_id, token).values(**values).returning(Video.cancel_requested)
+    with store.write() as session:
+        cancel = session.scalars(statement.execution_options(synchronize_session=False)).first()
+    if cancel is None:
+        raise LeaseLost(video_id)
+    return cancel
+
+
+def complete(store: Store, video_id: str, token: str, result: str, seconds_per_step: float | None = None) -> bool:
+    """Record the finished clip; False when the job is no longer this worker's (its files are not the result)."""
+    now = time.time()
+    with store.write() as session:
+        statement = _guarded(video_id, token).values(
+            status=COMPLETED, progress=100, completed_at=now, result=result, lease_token=None, lease_until=None,
+            error_code=None, error_message=None).returning(Video.model)
+        model = session.scalars(statement.execution_options(synchronize_session=False)).first()
+        if model is None:
+            return False
+        if seconds_per_step:
+            _record_speed(session, model, seconds_per_step)
+    return True
+
+
+def _record_speed(session, model: str, seconds_per_step: float) -> None:
+    stats = session.get(ModelStats, model)
+    if stats is None:
+        session.add(ModelStats(model=model, seconds_per_step=seconds_per_step, jobs=1))
+    else:  # a moving average that follows a changed setup within a few jobs
+        stats.seconds_per_step = 0.7 * stats.seconds_per_step + 0.3 * seconds_per_step
+        stats.jobs += 1
+
+
+def fail(store: Store, video_id: str, token: str, code: str, message: str, retry: bool) -> str | None:
+    """Record a failed attempt: back to the queue while attempts remain and retry is sensible, else
+    failed. Returns the new status, or None when the job was no longer this worker's."""
+    with store.write() as session:
+        video = session.get(Video, video_id)
+        if video is None or video.lease_token != token or video.status != RUNNING:
+            return None
+        _end_attempt(video, code, message, retry and not video.cancel_requested)
+        return video.status
+
+
+def _end_attempt(video: Video, code: str, message: str, retry: bool) -> None:
+    now = time.time()
+    video.error_code, video.error_message = code, message
+    video.worker = video.lease_token = video.lease_until = None
+    if video.cancel_requested:
+        video.status, video.completed_at, video.error_code = CANCELLED, now, "cancelled"
+    elif retry and video.attempts < MAX_ATTEMPTS:
+        video.status, video.progress, video.step = QUEUED, 0, 0
+        video.not_before = now + RETRY_DELAYS[min(video.attempts, len(RETRY_DELAYS)) - 1]
+    else:
+        video.status, video.completed_at = FAILED, now
+
+
+def release(store: Store, video_id: str, token: str) -> None:
+    """Give a job back untouched (the worker is shutting down): queued again, the attempt not counted."""
+    with store.write() as session:
+        statement = _guarded(video_id, token).values(
+            status=QUEUED, worker=None, lease_token=None, lease_until=None, progress=0, step=0,
+            attempts=Video.attempts - 1)
+        session.execute(statement.execution_options(synchronize_session=False))
+
+
+def finish_cancelled(store: Store, video_id: str, token: str) -> None:
+    with store.write() as session:
+        statement = _guarded(video_id, token).values(
+            status=CANCELLED, completed_at=time.time(), worker=None, lease_token=None, lease_until=None,
+            error_code="cancelled", error_message="cancelled before it finished")
+        session.execute(statement.execution_options(synchronize_session=False))
+
+
+def cancel(store: Store, video_id: str) -> str | None:
+    """Cancel a queued job at once, or ask a running one's worker to stop at its next step.
+    Returns the status after the call, or None for an unknown id."""
+    with store.write() as session:
+        video = session.get(Video, video_id)
+        if video is None:
+            return None
+        if video.status == QUEUED:
+            video.status, video.completed_at = CANCELLED, time.time()
+            video.error_code, video.error_message = "cancelled", "cancelled while queued"
+        elif video.status == RUNNING:
+            video.cancel_requested = True
+        return video.status
+
+
+def reap(store: Store, host: str | None = None) -> list[str]:
+    """Requeue (or fail, once out of attempts) the jobs of workers that are gone: leases that ran
+    out, and on `host`, workers whose process no longer exists. Returns the ids handled."""
+    now = time.time()
+    handled = []
+    with store.write() as session:
+        running = session.scalars(select(Video).where(Video.status == RUNNING)).all()
+        for video in running:
+            expired = video.lease_until is not None and video.lease_until < now
+            if expired or (host and _dead_here(video.worker, host)):
+                _end_attempt(video, "worker_lost", f"the worker ({video.worker}) stopped answering", retry=True)
+                handled.append(video.id)
+        if host:
+            for worker in session.scalars(select(Worker).where(Worker.host == host)).all():
+                if not _alive(worker.pid):
+                    session.delete(worker)
+    return handled
+
+
+def _dead_here(worker: str | None, host: str) -> bool:
+    if not worker:
+        return False
+    worker_host, _, rest = worker.partition(":")
+    pid = rest.partition(":")[0]
+    return worker_host == host and pid.isdigit() and not _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register_worker(store: Store, worker: str, host: str, models: list[str]) -> None:
+    now = time.time()
+    with store.write() as session:
+        session.merge(Worker(id=worker, host=host, pid=os.getpid(), models=models, started_at=now, seen_at=now))
+
+
+def touch_worker(store: Store, worker: str) -> None:
+    with store.write() as session:
+        session.execute(update(Worker).where(Worker.id == worker).values(seen_at=time.time()))
+
+
+def unregister_worker(store: Store, worker: str) -> None:
+    with store.write() as session:
+        row = session.get(Worker, worker)
+        if row is not None:
+            session.delete(row)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    position: int | None  # jobs ahead in the queue (0: next); None once it has started
+    eta_seconds: float | None  # until it finishes
+
+
+def outlook(session, video: Video) -> Outlook:
+    """Where a job stands: its place in the queue and when it should be done, from the measured
+    speed of its model and the workers serving it."""
+    if video.status in FINISHED:
+        return Outlook(None, None)
+    stats = session.get(ModelStats, video.model)
+    per_step = stats.seconds_per_step if stats else DEFAULT_SECONDS_PER_STEP
+    if video.status == RUNNING:
+        return Outlook(None, video.steps * (1 - video.progress / 100) * per_step)
+    ahead_of_it = (
+        (Video.priority > video.priority)
+        | ((Video.priority == video.priority) & (Video.fair_key < video.fair_key))
+        | ((Video.priority == video.priority) & (Video.fair_key == video.fair_key)
+           & (Video.created_at < video.created_at))
+    )
+    position, queued_steps = session.execute(
+        select(func.count(), func.coalesce(func.sum(Video.steps), 0))
+        .where(Video.status == QUEUED, Video.model == video.model, ahead_of_it)
+    ).one()
+    running_steps = session.scalar(
+        select(func.coalesce(func.sum(Video.steps * (100 - Video.progress) / 100.0), 0))
+        .where(Video.status == RUNNING, Video.model == video.model)
+    )
+    seen = time.time() - WORKER_GONE_SECONDS
+    workers = sum(video.model in worker.models
+                  for worker in session.scalars(select(Worker).where(Worker.seen_at > seen)))
+    work = (queued_steps + running_steps) / max(1, workers) + video.steps
+    return Outlook(position, work * per_step)

@@ -1,0 +1,87 @@
+"""The store's tables. One row in `videos` is one clip and the job that makes it: a request with
+variants becomes one row per variant, sharing a batch id.
+
+Times are UNIX seconds (floats) from the writer's clock; leases are long enough (LEASE_SECONDS in
+queue.py) that machines with NTP agree well within them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Video(Base):
+    __tablename__ = "videos"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "video_" + 128 random bits
+    created_at: Mapped[float] = mapped_column(Float)
+    # queued -> in_progress -> completed | failed | cancelled (and back to queued on a retry)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    model: Mapped[str] = mapped_column(String(64))  # the ungated model id that makes it
+    requested_model: Mapped[str] = mapped_column(String(64))  # as the client named it (e.g. sora-2)
+    request: Mapped[dict] = mapped_column(JSON)  # Request fields, inputs as paths under the storage root
+    prompt: Mapped[str] = mapped_column(Text)
+    size: Mapped[str] = mapped_column(String(16))  # the written size, WIDTHxHEIGHT
+    seconds: Mapped[float] = mapped_column(Float)  # the planned length
+    seed: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[int] = mapped_column(Integer)  # sampling steps, for ETAs
+    client: Mapped[str] = mapped_column(String(64), default="local")  # who asked: an API key id or "local"
+    artist: Mapped[str] = mapped_column(String(100), default="")
+    batch_id: Mapped[str] = mapped_column(String(40))
+    variant: Mapped[int] = mapped_column(Integer, default=0)
+    remixed_from: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+    # Queue order: priority first, then the fair-share tag (see queue.submit), then age.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    fair_key: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)  # retry back-off
+
+    # The claim: which worker holds it, under which token, until when.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Progress and the outcome.
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
+    step: Mapped[int] = mapped_column(Integer, default=0)  # in the engine's progress units
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    result: Mapped[str | None] = mapped_column(String(200), nullable=True)  # MP4 path under the storage root
+    error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        Index("videos_claim", "status", "model", "priority", "fair_key", "created_at"),
+        Index("videos_listing", "client", "created_at"),
+        Index("videos_created", "created_at"),
+    )
+
+
+class ModelStats(Base):
+    """Measured speed per model, for queue ETAs: a moving average over finished jobs."""
+
+    __tablename__ = "model_stats"
+
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seconds_per_step: Mapped[float] = mapped_column(Float)
+    jobs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Worker(Base):
+    """A live worker process: what it serves and when it last said so."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(String(100))
+    pid: Mapped[int] = mapped_column(Integer)
+    models: Mapped[list] = mapped_column(JSON)
+    started_at: Mapped[float] = mapped_column(Float)
+    seen_at: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,173 @@
+"""A worker process: claims jobs for the models it serves, keeps their engines loaded between jobs,
+and reports progress while renewing its lease. Run by `ungated serve` (one or more, supervised)
+or by `ungated worker` on other machines sharing the store and the storage root.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from contextlib import suppress
+
+from ..engines.base import Engine, EngineOptions
+from ..engines.catalog import get_engine
+from ..errors import GenerationCancelled, UngatedError
+from ..generate import generate_clips
+from ..media.pipeline import companion_paths
+from ..request import Request, plan
+from . import queue
+from .schema import Video
+from .storage import Storage
+from .store import Store
+
+log = logging.getLogger("ungated.worker")
+
+HEARTBEAT_SECONDS = 5.0  # lease renewal when nothing else is written; LEASE_SECONDS is 6x this
+PROGRESS_SECONDS = 0.25  # progress is written at most this often
+IDLE_POLL_SECONDS = 0.1
+REAP_SECONDS = 5.0
+
+
+class LeaseKeeper(threading.Thread):
+    """Beside a running job: writes its progress, renews its lease, and notices a cancel, a lost
+    lease or the death of the parent process (serve), each of which stops the job at its next step."""
+
+    def __init__(self, store: Store, video: Video, parent_pid: int | None):
+        super().__init__(daemon=True, name=f"lease-{video.id}")
+        self.store, self.video_id, self.token, self.parent_pid = store, video.id, video.lease_token, parent_pid
+        self.step: int | None = None
+        self.total: int | None = None
+        self.cancelled = self.lost = self.orphaned = False
+        self._done = threading.Event()
+
+    def progress(self, step: int, total: int) -> None:
+        self.step, self.total = step, total
+
+    def should_stop(self) -> bool:
+        return self.cancelled or self.lost or self.orphaned
+
+    def finish(self) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        written, last_beat = None, time.monotonic()
+        while not self._done.wait(PROGRESS_SECONDS):
+            if self.parent_pid and os.getppid() != self.parent_pid:
+                self.orphaned = True
+            current = (self.step, self.total)
+            if current == written and time.monotonic() - last_beat < HEARTBEAT_SECONDS:
+                continue
+            try:
+                self.cancelled = queue.heartbeat(self.store, self.video_id, self.token, *current) or self.cancelled
+            except queue.LeaseLost:
+                self.lost = True
+                return
+            except Exception as err:  # the store is briefly unreachable: keep working, try again
+                log.warning("could not renew the lease of %s: %s", self.video_id, err)
+                continue
+            written, last_beat = current, time.monotonic()
+
+
+class Worker:
+    def __init__(self, store: Store, storage: Storage, models: list[str], options: EngineOptions = EngineOptions(),
+                 parent_pid: int | None = None):
+        self.store, self.storage, self.models, self.options = store, storage, models, options
+        self.parent_pid = parent_pid
+        self.host = socket.gethostname()
+        self.id = f"{self.host}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.engines: dict[str, Engine] = {}
+        self.stopping = threading.Event()  # set to stop: a running job is handed back to the queue
+
+    def serve(self) -> None:
+        """Claim and run jobs until stopping is set or the parent process is gone."""
+        stop = self.stopping
+        queue.register_worker(self.store, self.id, self.host, self.models)
+        log.info("worker %s serving %s", self.id, ", ".join(self.models))
+        last_reap = 0.0
+        try:
+            while not stop.is_set() and not self._orphaned():
+                if time.monotonic() - last_reap > REAP_SECONDS:
+                    queue.reap(self.store, self.host)
+                    queue.touch_worker(self.store, self.id)
+                    last_reap = time.monotonic()
+                video = queue.claim(self.store, self.id, self.models)
+                if video is None:
+                    stop.wait(IDLE_POLL_SECONDS)
+                    continue
+                self.run(video)
+        finally:
+            with suppress(Exception):
+                queue.unregister_worker(self.store, self.id)
+
+    def _orphaned(self) -> bool:
+        return self.parent_pid is not None and os.getppid() != self.parent_pid
+
+    def engine(self, model_id: str) -> Engine:
+        """The model's engine, loaded once and kept warm. Only one open model stays loaded: a
+        second would rarely fit beside the first."""
+        if model_id not in self.engines:
+            if model_id != "builtin":
+                for other in [m for m in self.engines if m != "builtin"]:
+                    del self.engines[other]
+            self.engines[model_id] = get_engine(model_id, options=self.options)
+        return self.engines[model_id]
+
+    def request_of(self, video: Video) -> Request:
+        fields = dict(video.request)
+        for name in ("image", "video"):
+            if fields.get(name):
+                fields[name] = self.storage.resolve(fields[name])
+        return Request.build(**fields, seed=video.seed, variants=1)
+
+    def run(self, video: Video) -> None:
+        log.info("%s: %s (attempt %d)", video.id, video.model, video.attempts)
+        keeper = LeaseKeeper(self.store, video, self.parent_pid)
+        keeper.start()
+        path = self.storage.clip_path(video.id, video.lease_token)
+        try:
+            engine = self.engine(video.model)
+            the_plan = plan(self.request_of(video), engine.capabilities, engine.id)
+            engine.load()
+            started = time.monotonic()
+            generate_clips(engine, the_plan, [path], lambda _variant, step, total: keeper.progress(step, total),
+                           lambda: keeper.should_stop() or self.stopping.is_set())
+            seconds_per_step = (time.monotonic() - started) / max(1, the_plan.steps)
+        except GenerationCancelled:
+            keeper.finish()
+            self._discard(path)
+            handed_back = keeper.orphaned or self.stopping.is_set()
+            if handed_back:
+                queue.release(self.store, video.id, video.lease_token)
+            elif keeper.cancelled:
+                queue.finish_cancelled(self.store, video.id, video.lease_token)
+            log.info("%s: stopped (%s)", video.id, "handed back" if handed_back else
+                     "cancelled" if keeper.cancelled else "lease lost")
+            return
+        except UngatedError as err:  # the request or the setup is wrong: another try will not help
+            self._failed(keeper, video, path, "invalid_request", str(err), retry=False)
+            return
+        except Exception as err:  # out of memory, a bug, a bad GPU: worth another attempt
+            log.exception("%s failed", video.id)
+            self._failed(keeper, video, path, "generation_failed", f"{type(err).__name__}: {err}", retry=True)
+            return
+        keeper.finish()
+        if keeper.lost or not queue.complete(self.store, video.id, video.lease_token, self.storage.relative(path),
+                                             seconds_per_step):
+            self._discard(path)  # another worker took the job over, or it was deleted
+            return
+        log.info("%s: completed", video.id)
+
+    def _failed(self, keeper: LeaseKeeper, video: Video, path, code: str, message: str, retry: bool) -> None:
+        keeper.finish()
+        self._discard(path)
+        status = queue.fail(self.store, video.id, video.lease_token, code, message, retry)
+        log.info("%s: %s -> %s", video.id, message, status)
+
+    def _discard(self, path) -> None:
+        for file in companion_paths(path):
+            file.unlink(missing_ok=True)
