@@ -3,6 +3,8 @@ family) saved in the real on-disk layout and loaded through the same code path a
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,39 @@ def tiny_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def tiny_engine(tiny_model_dir: Path) -> BuiltinEngine:
     return BuiltinEngine(model_dir=tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session, or a skip where none is installed (CI always has one:
+    it fails instead of skipping)."""
+    from .postgres import TemporaryPostgres, binaries
+
+    found = binaries()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; run scripts/test-deps.sh")
+        pytest.skip("PostgreSQL is not installed (scripts/test-deps.sh installs it)")
+    server = TemporaryPostgres(found).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind the store supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    server = request.getfixturevalue("postgres")
+    return server.create_database(f"test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def store(db_url: str):
+    """A migrated store, on SQLite and on PostgreSQL."""
+    from ungated.jobs.store import Store
+
+    store = Store(db_url)
+    store.migrate()
+    yield store
+    store.dispose()

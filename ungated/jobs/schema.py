@@ -7,7 +7,7 @@ queue.py) that machines with NTP agree well within them.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -28,7 +28,7 @@ class Video(Base):
     prompt: Mapped[str] = mapped_column(Text)
     size: Mapped[str] = mapped_column(String(16))  # the written size, WIDTHxHEIGHT
     seconds: Mapped[float] = mapped_column(Float)  # the planned length
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)  # up to 2**32 - 1
     steps: Mapped[int] = mapped_column(Integer)  # sampling steps, for ETAs
     client: Mapped[str] = mapped_column(String(64), default="local")  # who asked: an API key id or "local"
     artist: Mapped[str] = mapped_column(String(100), default="")

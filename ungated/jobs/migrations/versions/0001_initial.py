@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column("prompt", sa.Text(), nullable=False),
     sa.Column("size", sa.String(length=16), nullable=False),
     sa.Column("seconds", sa.Float(), nullable=False),
-    sa.Column("seed", sa.Integer(), nullable=False),
+    sa.Column("seed", sa.BigInteger(), nullable=False),
     sa.Column("steps", sa.Integer(), nullable=False),
     sa.Column("client", sa.String(length=64), nullable=False),
     sa.Column("artist", sa.String(length=100), nullable=False),

@@ -1,0 +1,57 @@
+"""Running `ungated serve` as a user would, in a subprocess on a free port, for the service tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, home: Path, db_url: str, workers: int = 1, port: int | None = None):
+        self.home, self.db_url, self.workers = home, db_url, workers
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        env = {**os.environ, "UNGATED_HOME": str(self.home)}
+        command = [sys.executable, "-m", "ungated", "serve", "--port", str(self.port), "--db", self.db_url,
+                   "--workers", str(self.workers)]
+        log = open(self.home / "serve.log", "ab")
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited: {(self.home / 'serve.log').read_text()[-2000:]}")
+            try:
+                httpx.get(f"{self.base}/v1/videos", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("serve did not answer within 60 s")
+
+    def kill(self) -> None:
+        """kill -9: no chance to clean up."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -1,0 +1,125 @@
+"""The OpenAI-compatible Videos API, driven by the official `openai` package against a real
+`ungated serve` (on SQLite and on PostgreSQL)."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import httpx
+import openai
+import pytest
+from PIL import Image
+
+from .service import Server
+
+PROMPT = "a small red circle moving right on a blue background"
+
+
+@pytest.fixture
+def server(tmp_path, db_url):
+    running = Server(tmp_path, db_url).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(tmp_path_factory):
+    """One server for the tests that only check validation (which does not depend on the store)."""
+    home = tmp_path_factory.mktemp("serve")
+    running = Server(home, f"sqlite:///{home / 'store.db'}").start()
+    yield running
+    running.stop()
+
+
+def client_for(server: Server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.base}/v1", api_key="not-needed-locally", max_retries=0)
+
+
+@pytest.fixture
+def client(server) -> openai.OpenAI:
+    return client_for(server)
+
+
+def test_create_poll_download_remix_delete(client, server):
+    video = client.videos.create_and_poll(prompt=PROMPT, seconds="4", size="1280x720", poll_interval_ms=200)
+    assert video.status == "completed" and video.progress == 100 and video.error is None
+    assert video.model == "sora-2" and video.size == "720x720" and video.seconds == "2"  # the builtin: square, 2 s
+    mp4 = client.videos.download_content(video.id).read()
+    with av.open(io.BytesIO(mp4)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        assert (stream.width, stream.height, frames) == (720, 720, 16)
+    for variant in ("thumbnail", "spritesheet"):
+        picture = Image.open(io.BytesIO(client.videos.download_content(video.id, variant=variant).read()))
+        assert picture.format == "JPEG"
+
+    remix = client.videos.remix(video.id, prompt="a large green star spinning on a black background")
+    assert remix.remixed_from_video_id == video.id and remix.status in ("queued", "in_progress")
+    remix = client.videos.poll(remix.id, poll_interval_ms=200)
+    assert remix.status == "completed"
+
+    assert client.videos.delete(video.id).deleted
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve(video.id)
+    assert [v.id for v in client.videos.list()] == [remix.id]
+
+
+def test_list_pages_with_after_limit_and_order(client):
+    made = [client.videos.create(prompt=f"{PROMPT} {i}", extra_body={"steps": 1}).id for i in range(3)]
+    page = client.videos.list(limit=2)
+    assert [v.id for v in page.data] == made[::-1][:2] and page.has_more
+    assert [v.id for v in client.videos.list(limit=2)] == made[::-1]  # auto-paging follows last_id
+    assert [v.id for v in client.videos.list(order="asc", limit=10).data] == made
+    assert [v.id for v in client.videos.list(after=made[1], order="asc").data] == [made[2]]
+
+
+@pytest.mark.parametrize("arguments,param", [
+    ({"seconds": "99"}, "seconds"),
+    ({"seconds": "soon"}, "seconds"),
+    ({"size": "1280x"}, "size"),
+    ({"model": "sora-9"}, "model"),
+    ({"extra_body": {"steps": 0}}, "steps"),
+    ({"extra_body": {"colour": "red"}}, "colour"),
+])
+def test_bad_fields_get_a_400_naming_them(sqlite_server, arguments, param):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client_for(sqlite_server).videos.create(prompt=PROMPT, **arguments)
+    error = caught.value.body
+    assert error["param"] == param and error["type"] == "invalid_request_error" and error["message"]
+
+
+def test_an_image_for_a_model_that_takes_none_is_refused_and_not_kept(sqlite_server):
+    server = sqlite_server
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, format="PNG")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client_for(server).videos.create(prompt=PROMPT, input_reference=("red.png", buffer.getvalue(), "image/png"))
+    assert caught.value.body["param"] == "image"
+    inputs = server.home / "files" / "inputs"
+    assert not inputs.exists() or not any(inputs.iterdir())
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("POST", "/v1/videos", b"{not json"),
+    ("POST", "/v1/videos", b"[1, 2]"),
+    ("POST", "/v1/videos", b'{"prompt": 5}'),
+    ("GET", "/v1/videos?limit=0", None),
+    ("GET", "/v1/videos?order=sideways", None),
+    ("GET", "/v1/videos/video_nope", None),
+    ("GET", "/v1/videos/video_nope/content?variant=gif", None),
+    ("POST", "/v1/videos/video_nope/remix", b'{"prompt": "x"}'),
+    ("DELETE", "/v1/videos/video_nope", None),
+])
+def test_malformed_requests_get_json_4xx_errors(sqlite_server, method, path, body):
+    response = httpx.request(method, sqlite_server.base + path, content=body,
+                             headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]["message"]
+
+
+def test_content_of_an_unfinished_video_is_a_404(sqlite_server):
+    client = client_for(sqlite_server)
+    video = client.videos.create(prompt=PROMPT, extra_body={"steps": 200})
+    with pytest.raises(openai.NotFoundError):
+        client.videos.download_content(video.id)

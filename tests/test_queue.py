@@ -1,0 +1,131 @@
+"""The queue's guarantees, on the store directly: order, fair share, exclusive claims, leases,
+retries and cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ungated.jobs import queue
+from ungated.jobs.schema import Video
+
+
+def job(model: str = "builtin", steps: int = 10) -> queue.NewJob:
+    return queue.NewJob(model=model, requested_model=model, request={"prompt": "p"}, prompt="p", size="64x64",
+                        seconds=2.0, seed=1, steps=steps)
+
+
+def submit(store, client: str = "a", count: int = 1, priority: int = 0, model: str = "builtin") -> list[str]:
+    return [queue.submit(store, [job(model)], client=client, priority=priority)[0].id for _ in range(count)]
+
+
+def drain(store, models=("builtin",)) -> list[str]:
+    taken = []
+    while (video := queue.claim(store, "w", list(models))) is not None:
+        taken.append(video.id)
+    return taken
+
+
+def row(store, video_id: str) -> Video:
+    with store.read() as session:
+        return session.get(Video, video_id)
+
+
+def test_one_clients_fifty_jobs_do_not_starve_anothers_one(store):
+    greedy = submit(store, "greedy", 50)
+    first = queue.claim(store, "w", ["builtin"])
+    assert first.id == greedy[0]
+    modest = submit(store, "modest", 1)
+    order = drain(store)
+    assert order.index(modest[0]) <= 1
+    assert [v for v in order if v != modest[0]] == greedy[1:]  # each client's own jobs stay in order
+
+
+def test_priority_goes_first_and_workers_take_only_their_models(store):
+    low = submit(store, "a", 2)
+    other_model = submit(store, "a", 1, model="wan2.1-t2v-1.3b")
+    high = submit(store, "b", 1, priority=5)
+    assert drain(store) == [high[0], *low]
+    assert drain(store, ["wan2.1-t2v-1.3b"]) == other_model
+
+
+def test_concurrent_claims_never_take_the_same_job(store):
+    ids = set(submit(store, "a", 40))
+    taken: list[str] = []
+
+    def claimer(name: str) -> None:
+        while (video := queue.claim(store, name, ["builtin"])) is not None:
+            taken.append(video.id)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == sorted(ids)
+
+
+def test_an_expired_lease_is_requeued_and_the_old_worker_can_no_longer_write(store, monkeypatch):
+    video_id = submit(store)[0]
+    stale = queue.claim(store, "w1", ["builtin"])
+    monkeypatch.setattr(queue, "LEASE_SECONDS", -1.0)
+    queue.heartbeat(store, video_id, stale.lease_token)  # renewed into the past: expired
+    assert queue.reap(store) == [video_id]
+    assert row(store, video_id).status == queue.QUEUED and row(store, video_id).error_code == "worker_lost"
+    monkeypatch.setattr(queue, "RETRY_DELAYS", (0.0, 0.0))
+    with store.write() as session:
+        session.get(Video, video_id).not_before = 0.0
+    fresh = queue.claim(store, "w2", ["builtin"])
+    assert fresh.id == video_id and fresh.attempts == 2
+    with pytest.raises(queue.LeaseLost):
+        queue.heartbeat(store, video_id, stale.lease_token)
+    assert not queue.complete(store, video_id, stale.lease_token, "videos/x/stale.mp4")
+    assert queue.complete(store, video_id, fresh.lease_token, "videos/x/fresh.mp4", seconds_per_step=0.5)
+    done = row(store, video_id)
+    assert done.status == queue.COMPLETED and done.result == "videos/x/fresh.mp4" and done.error_code is None
+
+
+def test_failures_retry_a_bounded_number_of_times_and_keep_the_reason(store, monkeypatch):
+    monkeypatch.setattr(queue, "RETRY_DELAYS", (0.0, 0.0))
+    video_id = submit(store)[0]
+    statuses = []
+    for _ in range(queue.MAX_ATTEMPTS):
+        claimed = queue.claim(store, "w", ["builtin"])
+        statuses.append(queue.fail(store, video_id, claimed.lease_token, "generation_failed", "OutOfMemoryError",
+                                   retry=True))
+    assert statuses == [queue.QUEUED] * (queue.MAX_ATTEMPTS - 1) + [queue.FAILED]
+    assert queue.claim(store, "w", ["builtin"]) is None
+    failed = row(store, video_id)
+    assert failed.error_message == "OutOfMemoryError" and failed.attempts == queue.MAX_ATTEMPTS
+
+
+def test_a_retry_waits_before_it_can_be_claimed_again(store):
+    video_id = submit(store)[0]
+    claimed = queue.claim(store, "w", ["builtin"])
+    queue.fail(store, video_id, claimed.lease_token, "generation_failed", "boom", retry=True)
+    assert queue.claim(store, "w", ["builtin"]) is None
+    assert row(store, video_id).not_before > time.time()
+
+
+def test_cancel_a_queued_job_at_once_and_a_running_one_at_its_next_heartbeat(store):
+    queued, running = submit(store, count=2)
+    claimed = queue.claim(store, "w", ["builtin"])
+    assert claimed.id == queued
+    assert queue.cancel(store, running) == queue.CANCELLED
+    assert queue.cancel(store, queued) == queue.RUNNING
+    assert queue.heartbeat(store, queued, claimed.lease_token, 3, 10) is True
+    queue.finish_cancelled(store, queued, claimed.lease_token)
+    assert row(store, queued).status == queue.CANCELLED
+    assert queue.cancel(store, "video_unknown") is None
+
+
+def test_position_and_eta_follow_the_measured_speed(store):
+    first, second, third = submit(store, count=3)
+    claimed = queue.claim(store, "w", ["builtin"])
+    queue.complete(store, first, claimed.lease_token, "videos/a.mp4", seconds_per_step=2.0)
+    with store.read() as session:
+        outlook = queue.outlook(session, session.get(Video, third))
+    assert outlook.position == 1
+    assert outlook.eta_seconds == pytest.approx((10 + 10) * 2.0)
