@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import av
 import httpx
@@ -110,6 +111,7 @@ def test_an_image_for_a_model_that_takes_none_is_refused_and_not_kept(sqlite_ser
     ("GET", "/v1/videos/video_nope/content?variant=gif", None),
     ("POST", "/v1/videos/video_nope/remix", b'{"prompt": "x"}'),
     ("DELETE", "/v1/videos/video_nope", None),
+    ("GET", "/api/videos/video_nope/events", None),
 ])
 def test_malformed_requests_get_json_4xx_errors(sqlite_server, method, path, body):
     response = httpx.request(method, sqlite_server.base + path, content=body,
@@ -123,3 +125,22 @@ def test_content_of_an_unfinished_video_is_a_404(sqlite_server):
     video = client.videos.create(prompt=PROMPT, extra_body={"steps": 200})
     with pytest.raises(openai.NotFoundError):
         client.videos.download_content(video.id)
+
+
+def test_progress_streams_by_server_sent_events_until_done(client, server):
+    video = client.videos.create(prompt=PROMPT, extra_body={"steps": 200})
+    events = []
+    with httpx.stream("GET", f"{server.base}/api/videos/{video.id}/events", timeout=60) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((kind, json.loads(line.split(":", 1)[1])))
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "done" and set(kinds[:-1]) == {"progress"}
+    assert events[-1][1]["status"] == "completed" and events[-1][1]["progress"] == 100
+    progress = [data["progress"] for _, data in events]
+    assert progress == sorted(progress) and any(0 < p < 100 for p in progress)
+    assert all(data["eta_seconds"] is not None for kind, data in events if kind == "progress")

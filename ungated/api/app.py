@@ -14,7 +14,7 @@ from .. import __version__
 from ..jobs import queue
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from . import errors, openai
+from . import errors, events, openai
 from .service import ServiceConfig, Studio
 
 log = logging.getLogger("ungated.api")
@@ -33,6 +33,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.state.studio = Studio(store, storage, config)
     errors.install(app)
     app.include_router(openai.router)
+    app.include_router(events.router)
     return app
 
 
