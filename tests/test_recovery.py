@@ -29,22 +29,21 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def rows(db_url: str) -> list[Video]:
+def table(db_url: str, kind) -> list:
     store = Store(db_url)
     try:
         with store.read() as session:
-            return list(session.scalars(select(Video)))
+            return list(session.scalars(select(kind)))
     finally:
         store.dispose()
+
+
+def rows(db_url: str) -> list[Video]:
+    return table(db_url, Video)
 
 
 def worker_pids(db_url: str) -> list[int]:
-    store = Store(db_url)
-    try:
-        with store.read() as session:
-            return [worker.pid for worker in session.scalars(select(Worker))]
-    finally:
-        store.dispose()
+    return [worker.pid for worker in table(db_url, Worker)]
 
 
 def one_running(db_url: str) -> Video | None:

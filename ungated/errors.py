@@ -14,6 +14,16 @@ class InvalidRequest(UngatedError):
         self.field = field
         self.message = message
 
+    @classmethod
+    def from_problem(cls, problem: dict, skip: tuple[str, ...] = ()) -> "InvalidRequest":
+        """The first of pydantic's validation problems, naming its field (less the `skip` prefixes
+        FastAPI puts in front: body, query, ...)."""
+        field = ".".join(str(part) for part in problem.get("loc", ()) if part not in skip) or "request"
+        message = problem.get("msg", "is not valid").removeprefix("Value error, ")
+        if problem.get("type") not in ("value_error", "missing") and "input" in problem:
+            message += f" (got {problem['input']!r})"
+        return cls(field, message[0].lower() + message[1:])
+
 
 class UnknownModel(InvalidRequest):
     def __init__(self, model_id: str, known: list[str]):

@@ -26,6 +26,7 @@ RESOLUTIONS: dict[str, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1
 MIN_SIDE, MAX_SIDE = 64, 1920
 MAX_SECONDS = 20.0
 MAX_SEED = 2**32 - 1
+INPUT_FIELDS = ("image", "video")  # Request fields that name input files
 
 
 def output_size(aspect: str, resolution: str) -> tuple[int, int]:
@@ -101,12 +102,7 @@ class Request(BaseModel):
         try:
             return cls(**{k: v for k, v in fields.items() if v is not None})
         except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "request"
-            message = first["msg"].removeprefix("Value error, ")
-            if first["type"] not in ("value_error", "missing") and "input" in first:
-                message += f" (got {first['input']!r})"
-            raise InvalidRequest(field, message[0].lower() + message[1:]) from None
+            raise InvalidRequest.from_problem(err.errors()[0]) from None
 
 
 @dataclass(frozen=True)

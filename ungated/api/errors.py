@@ -44,12 +44,9 @@ def install(app: FastAPI) -> None:
         return error_response(400, str(err), err.field, "invalid_value")
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, err: RequestValidationError) -> JSONResponse:
-        first = err.errors()[0]
-        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        param = ".".join(location) or None
-        message = first.get("msg", "invalid request").removeprefix("Value error, ")
-        return error_response(400, f"{param}: {message}" if param else message, param, "invalid_value")
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        problem = InvalidRequest.from_problem(err.errors()[0], skip=("body", "query", "path", "header"))
+        return await invalid_request(request, problem)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, err: HTTPException) -> JSONResponse:

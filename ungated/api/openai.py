@@ -24,6 +24,7 @@ from ..errors import InvalidRequest
 from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.pipeline import companion_paths
+from ..request import INPUT_FIELDS
 from .errors import ApiError, not_found
 from .service import MAX_IMAGE_BYTES, Studio
 
@@ -120,9 +121,7 @@ async def create_video(request: Request, studio: Studio = Depends(studio)) -> JS
     try:
         body = CreateVideo(**fields)
     except ValidationError as err:
-        first = err.errors()[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidRequest(param or "body", first["msg"]) from None
+        raise InvalidRequest.from_problem(err.errors()[0]) from None
     image = None
     if upload is not None:
         image = studio.save_image(await upload.read(), "input_reference")
@@ -162,13 +161,11 @@ def video_content(video_id: str, variant: Literal["video", "thumbnail", "sprites
     video = studio.get(video_id)
     if video.status != queue.COMPLETED or not video.result:
         raise ApiError(404, f"video {video_id!r} has no content: it is {video.status}", "video_id", "not_ready")
-    files = companion_paths(studio.storage.resolve(video.result))
-    path = {"video": files.video, "thumbnail": files.thumbnail, "spritesheet": files.spritesheet}[variant]
+    path = getattr(companion_paths(studio.storage.resolve(video.result)), variant)
     if not path.is_file():
         raise not_found("content", video_id)
-    suffix = "mp4" if variant == "video" else "jpg"
-    return FileResponse(path, media_type=CONTENT_TYPES[variant], filename=f"{video_id}.{variant}.{suffix}"
-                        if variant != "video" else f"{video_id}.mp4")
+    filename = f"{video_id}.mp4" if variant == "video" else f"{video_id}.{variant}.jpg"
+    return FileResponse(path, media_type=CONTENT_TYPES[variant], filename=filename)
 
 
 class Remix(BaseModel):
@@ -181,7 +178,7 @@ def remix_video(video_id: str, body: Remix, request: Request, studio: Studio = D
     """A new video with the source's model, settings and seed, and a new prompt."""
     source = studio.get(video_id)
     fields = {**source.request, "prompt": body.prompt, "seed": source.seed}
-    for name in ("image", "video"):  # the remix keeps its own copy: deleting the source must not break it
+    for name in INPUT_FIELDS:  # the remix keeps its own copy: deleting the source must not break it
         if fields.get(name):
             original = studio.storage.resolve(fields[name])
             copy = studio.storage.input_path(f"{queue.new_id('input_')}{original.suffix}")

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 
 from ..engines.base import Engine
 from ..engines.catalog import get_engine, model_ids
@@ -17,7 +17,7 @@ from ..jobs import queue
 from ..jobs.schema import Video, Worker
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from ..request import Request, plan
+from ..request import INPUT_FIELDS, Request, plan
 from .errors import ApiError, not_found
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -28,7 +28,6 @@ class ServiceConfig:
     models: list[str] = field(default_factory=lambda: ["builtin"])  # served by this server's own workers
     # OpenAI's model names -> the ungated model that answers them (config.toml [openai] section).
     aliases: dict[str, str] = field(default_factory=lambda: {"sora-2": "builtin", "sora-2-pro": "builtin"})
-    public: bool = False
 
 
 class Studio:
@@ -77,20 +76,19 @@ class Studio:
                artist: str = "") -> list[Video]:
         """Validate a request against its model and queue one job per variant. Input files named in
         fields are under the storage root; on a refused request they are removed again."""
-        inputs = [fields[name] for name in ("image", "video") if fields.get(name)]
+        inputs = {name: fields[name] for name in INPUT_FIELDS if fields.get(name)}
         try:
             model_id = self.model_for(requested_model)
-            request = Request.build(**{**fields, **{name: self.storage.resolve(fields[name])
-                                                    for name in ("image", "video") if fields.get(name)}},
-                                    model=model_id)
+            resolved = {name: self.storage.resolve(relative) for name, relative in inputs.items()}
+            request = Request.build(**{**fields, **resolved}, model=model_id)
             engine = self.engine(model_id)
             the_plan = plan(request, engine.capabilities, engine.id)
         except Exception:
-            for relative in inputs:
+            for relative in inputs.values():
                 self.storage.resolve(relative).unlink(missing_ok=True)
             raise
         stored = request.model_dump(mode="json", exclude_none=True, exclude={"seed", "variants", "model"})
-        stored |= {name: fields[name] for name in ("image", "video") if fields.get(name)}
+        stored |= inputs  # kept relative to the storage root, which workers elsewhere mount
         jobs = [
             queue.NewJob(model=model_id, requested_model=requested_model or "sora-2", request=stored,
                          prompt=request.prompt, size=f"{the_plan.out_width}x{the_plan.out_height}",
@@ -119,13 +117,8 @@ class Studio:
             query = query.where(Video.client == client)
         if after:
             anchor = self.get(after)
-            if newest_first:
-                later = or_(Video.created_at < anchor.created_at,
-                            and_(Video.created_at == anchor.created_at, Video.id < anchor.id))
-            else:
-                later = or_(Video.created_at > anchor.created_at,
-                            and_(Video.created_at == anchor.created_at, Video.id > anchor.id))
-            query = query.where(later)
+            position, mark = tuple_(Video.created_at, Video.id), tuple_(anchor.created_at, anchor.id)
+            query = query.where(position < mark if newest_first else position > mark)
         with self.store.read() as session:
             rows = list(session.scalars(query))
         return rows[:limit], len(rows) > limit
@@ -137,7 +130,7 @@ class Studio:
             video = session.get(Video, video_id)
             if video is None:
                 raise not_found("video", video_id)
-            inputs = [video.request.get(name) for name in ("image", "video") if video.request.get(name)]
+            inputs = [video.request[name] for name in INPUT_FIELDS if video.request.get(name)]
             session.delete(video)
         self.storage.remove_video(video_id)
         for relative in inputs:

@@ -103,7 +103,9 @@ def claim(store: Store, worker: str, models: list[str]) -> Video | None:
 
 
 def _guarded(video_id: str, token: str):
-    return update(Video).where(Video.id == video_id, Video.lease_token == token, Video.status == RUNNING)
+    """An UPDATE of a job that only the worker holding its lease token can make."""
+    return (update(Video).where(Video.id == video_id, Video.lease_token == token, Video.status == RUNNING)
+            .execution_options(synchronize_session=False))
 
 
 def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, total: int | None = None) -> bool:
@@ -113,7 +115,7 @@ def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, 
         values |= {"step": step, "progress": min(99, int(100 * step / total))}
     statement = _guarded(video_id, token).values(**values).returning(Video.cancel_requested)
     with store.write() as session:
-        cancel = session.scalars(statement.execution_options(synchronize_session=False)).first()
+        cancel = session.scalars(statement).first()
     if cancel is None:
         raise LeaseLost(video_id)
     return cancel
@@ -126,7 +128,7 @@ def complete(store: Store, video_id: str, token: str, result: str, seconds_per_s
         statement = _guarded(video_id, token).values(
             status=COMPLETED, progress=100, completed_at=now, result=result, lease_token=None, lease_until=None,
             error_code=None, error_message=None).returning(Video.model)
-        model = session.scalars(statement.execution_options(synchronize_session=False)).first()
+        model = session.scalars(statement).first()
         if model is None:
             return False
         if seconds_per_step:
@@ -173,7 +175,7 @@ def release(store: Store, video_id: str, token: str) -> None:
         statement = _guarded(video_id, token).values(
             status=QUEUED, worker=None, lease_token=None, lease_until=None, progress=0, step=0,
             attempts=Video.attempts - 1)
-        session.execute(statement.execution_options(synchronize_session=False))
+        session.execute(statement)
 
 
 def finish_cancelled(store: Store, video_id: str, token: str) -> None:
@@ -181,7 +183,7 @@ def finish_cancelled(store: Store, video_id: str, token: str) -> None:
         statement = _guarded(video_id, token).values(
             status=CANCELLED, completed_at=time.time(), worker=None, lease_token=None, lease_until=None,
             error_code="cancelled", error_message="cancelled before it finished")
-        session.execute(statement.execution_options(synchronize_session=False))
+        session.execute(statement)
 
 
 def cancel(store: Store, video_id: str) -> str | None:

@@ -19,7 +19,6 @@ MAX_PAUSE_SECONDS = 30.0
 class Supervisor(threading.Thread):
     def __init__(self, count: int, db_url: str, storage_root: str, models: list[str]):
         super().__init__(daemon=True, name="worker-supervisor")
-        self.count = count
         self.command = [sys.executable, "-m", "ungated", "worker", "--db", db_url, "--storage", storage_root,
                         "--models", ",".join(models), "--parent-pid", str(os.getpid())]
         self.processes: list[subprocess.Popen | None] = [None] * count

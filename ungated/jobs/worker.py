@@ -18,7 +18,7 @@ from ..engines.catalog import get_engine
 from ..errors import GenerationCancelled, UngatedError
 from ..generate import generate_clips
 from ..media.pipeline import companion_paths
-from ..request import Request, plan
+from ..request import INPUT_FIELDS, Request, plan
 from . import queue
 from .schema import Video
 from .storage import Storage
@@ -30,6 +30,11 @@ HEARTBEAT_SECONDS = 5.0  # lease renewal when nothing else is written; LEASE_SEC
 PROGRESS_SECONDS = 0.25  # progress is written at most this often
 IDLE_POLL_SECONDS = 0.1
 REAP_SECONDS = 5.0
+
+
+def parent_gone(parent_pid: int | None) -> bool:
+    """Whether the process that started this worker (serve) has died: the worker was re-parented."""
+    return parent_pid is not None and os.getppid() != parent_pid
 
 
 class LeaseKeeper(threading.Thread):
@@ -57,7 +62,7 @@ class LeaseKeeper(threading.Thread):
     def run(self) -> None:
         written, last_beat = None, time.monotonic()
         while not self._done.wait(PROGRESS_SECONDS):
-            if self.parent_pid and os.getppid() != self.parent_pid:
+            if parent_gone(self.parent_pid):
                 self.orphaned = True
             current = (self.step, self.total)
             if current == written and time.monotonic() - last_beat < HEARTBEAT_SECONDS:
@@ -90,7 +95,7 @@ class Worker:
         log.info("worker %s serving %s", self.id, ", ".join(self.models))
         last_reap = 0.0
         try:
-            while not stop.is_set() and not self._orphaned():
+            while not stop.is_set() and not parent_gone(self.parent_pid):
                 if time.monotonic() - last_reap > REAP_SECONDS:
                     queue.reap(self.store, self.host)
                     queue.touch_worker(self.store, self.id)
@@ -104,9 +109,6 @@ class Worker:
             with suppress(Exception):
                 queue.unregister_worker(self.store, self.id)
 
-    def _orphaned(self) -> bool:
-        return self.parent_pid is not None and os.getppid() != self.parent_pid
-
     def engine(self, model_id: str) -> Engine:
         """The model's engine, loaded once and kept warm. Only one open model stays loaded: a
         second would rarely fit beside the first."""
@@ -119,7 +121,7 @@ class Worker:
 
     def request_of(self, video: Video) -> Request:
         fields = dict(video.request)
-        for name in ("image", "video"):
+        for name in INPUT_FIELDS:
             if fields.get(name):
                 fields[name] = self.storage.resolve(fields[name])
         return Request.build(**fields, seed=video.seed, variants=1)
