@@ -289,6 +289,7 @@ def eval_builtin(
 
 app.command()(serve.serve)
 app.command()(serve.worker)
+app.add_typer(serve.keys_app, name="keys")
 
 
 @app.command()

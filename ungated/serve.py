@@ -47,9 +47,11 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes to run here (0: only workers started elsewhere).",
                                          min=0, max=64)] = 1,
     models: ModelsOption = "builtin",
+    public: Annotated[bool, typer.Option("--public", help="Creating videos needs an API key (`ungated keys "
+                                                          "create`); reading shared videos stays open.")] = False,
 ) -> None:
-    """Run the studio: the OpenAI-compatible API at /v1 and worker processes, with the store and
-    files under the data directory (UNGATED_HOME, default ~/.ungated)."""
+    """Run the studio: the OpenAI-compatible API at /v1, the studio API at /api and worker
+    processes, with the store and files under the data directory (UNGATED_HOME, default ~/.ungated)."""
     import uvicorn
 
     from .api.app import create_app
@@ -64,7 +66,7 @@ def serve(
     store, files = Store(db), Storage(storage)
     store.migrate()
     aliases = {**ServiceConfig().aliases, **settings.config().get("openai", {}).get("models", {})}
-    app = create_app(store, files, ServiceConfig(models=served, aliases=aliases))
+    app = create_app(store, files, ServiceConfig(models=served, aliases=aliases, public=public))
     queue.reap(store, socket.gethostname())  # jobs of this machine's workers that died with the last server
     supervisor = Supervisor(workers, store.url, str(files.root), served)
     supervisor.start()
@@ -94,3 +96,58 @@ def worker(
         signal.signal(signum, lambda *_: runner.stopping.set())
     runner.serve()
     os._exit(0)  # skip slow interpreter teardown of loaded models
+
+
+keys_app = typer.Typer(help="API keys for a public server (`serve --public`).", no_args_is_help=True)
+
+
+@keys_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Argument(help="Who the key is for, e.g. an artist's name.")],
+    admin: Annotated[bool, typer.Option("--admin", help="May delete anyone's videos.")] = False,
+    per_minute: Annotated[int, typer.Option(help="Videos it may ask for per minute.", min=1)] = 10,
+    concurrent: Annotated[int, typer.Option(help="Of its videos queued or running at once.", min=1)] = 4,
+    db: DbOption = None,
+) -> None:
+    """Create a key and print its secret (shown only this once)."""
+    from .jobs import keys
+    from .jobs.store import Store
+
+    store = Store(db)
+    store.migrate()
+    key, secret = keys.create(store, name, admin=admin, per_minute=per_minute, concurrent=concurrent)
+    print(secret)
+    typer.echo(f"key {key.id} for {name!r}{' (admin)' if admin else ''}: {per_minute}/min, {concurrent} at once. "
+               "Keep the secret above; it is not stored.", err=True)
+
+
+@keys_app.command("list")
+def list_keys(db: DbOption = None) -> None:
+    """List keys (never their secrets)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .jobs import keys
+    from .jobs.store import Store
+
+    store = Store(db)
+    store.migrate()
+    table = Table("id", "name", "admin", "per minute", "at once", "state")
+    for key in keys.all_keys(store):
+        table.add_row(key.id, key.name, "yes" if key.admin else "", str(key.per_minute), str(key.concurrent),
+                      "revoked" if key.revoked_at else "live")
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (from `ungated keys list`).")],
+               db: DbOption = None) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    from .jobs import keys
+    from .jobs.store import Store
+
+    store = Store(db)
+    store.migrate()
+    if not keys.revoke(store, key_id):
+        raise UngatedError(f"KEY_ID: no live key {key_id!r}; see `ungated keys list`")
+    typer.echo(f"revoked {key_id}", err=True)

@@ -14,7 +14,8 @@ from .. import __version__
 from ..jobs import queue
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from . import errors, events, openai
+from . import errors, events, openai, studio
+from .limits import BodyLimit
 from .service import ServiceConfig, Studio
 
 log = logging.getLogger("ungated.api")
@@ -29,10 +30,13 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
         reaper.cancel()
 
     app = FastAPI(title="ungated", version=__version__, lifespan=lifespan,
-                  description="Open text-to-video studio: an OpenAI-compatible Videos API at /v1.")
+                  description="Open text-to-video studio: an OpenAI-compatible Videos API at /v1 "
+                              "and the studio API at /api.")
     app.state.studio = Studio(store, storage, config)
     errors.install(app)
+    app.add_middleware(BodyLimit)
     app.include_router(openai.router)
+    app.include_router(studio.router)
     app.include_router(events.router)
     return app
 

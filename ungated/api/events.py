@@ -12,7 +12,8 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ..jobs import queue
 from ..jobs.schema import Video
-from .openai import studio
+from .access import studio
+from .studio import links
 from .service import Studio
 
 router = APIRouter(prefix="/api")
@@ -25,6 +26,7 @@ def progress_event(video: Video, outlook: queue.Outlook) -> dict:
         "queue_position": outlook.position,
         "eta_seconds": None if outlook.eta_seconds is None else round(outlook.eta_seconds, 1),
         "error": video.error_message if video.status in (queue.FAILED, queue.CANCELLED) else None,
+        "preview": links(video)["preview"],
     }
 
 

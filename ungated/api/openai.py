@@ -9,24 +9,20 @@ others ungated allows; the video object reports what is actually made. Fields be
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import shutil
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.datastructures import UploadFile
 
 from ..errors import InvalidRequest
 from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.pipeline import companion_paths
-from ..request import INPUT_FIELDS
+from .access import Caller, may_change, signed_in, studio
 from .errors import ApiError, not_found
-from .service import MAX_IMAGE_BYTES, Studio
+from .bodies import data_url_bytes, read_body
+from .service import Studio
 
 router = APIRouter(prefix="/v1")
 POLL_AFTER_MS = "500"  # the openai client's poll helper waits this long between polls
@@ -55,12 +51,13 @@ class CreateVideo(BaseModel):
     artist: str | None = Field(default=None, max_length=100)
 
 
-def studio(request: Request) -> Studio:
-    return request.app.state.studio
-
-
-def client_of(request: Request) -> str:
-    return getattr(request.state, "client", "local")
+# POST /v1/videos reads its body itself (JSON or multipart); this documents both for the schema.
+CREATE_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": CreateVideo.model_json_schema()},
+    "multipart/form-data": {"schema": {**CreateVideo.model_json_schema(), "properties": {
+        **CreateVideo.model_json_schema()["properties"],
+        "input_reference": {"type": "string", "format": "binary"}}}},
+}}}
 
 
 def video_object(video: Video) -> dict:
@@ -87,58 +84,33 @@ def _seconds(value: str | float | None) -> float | None:
         raise InvalidRequest("seconds", f"must be a number of seconds, e.g. \"4\" (got {value!r})") from None
 
 
-def _data_url_image(studio: Studio, reference: dict) -> str:
-    url = reference.get("image_url")
-    if not isinstance(url, str) or not url.startswith("data:"):
-        raise InvalidRequest("input_reference", "give an image upload or {\"image_url\": \"data:image/...;base64,...\"}"
-                                                " (ungated fetches nothing from the internet)")
-    try:
-        data = base64.b64decode(url.partition(",")[2], validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest("input_reference", "the data URL is not valid base64") from None
-    return studio.save_image(data, "input_reference")
-
-
-async def _create_body(request: Request) -> tuple[dict, UploadFile | None]:
-    kind = request.headers.get("content-type", "")
-    if kind.startswith("multipart/form-data") or kind.startswith("application/x-www-form-urlencoded"):
-        form = await request.form(max_part_size=MAX_IMAGE_BYTES + 1)
-        upload = form.get("input_reference")
-        fields = {key: value for key, value in form.items() if key != "input_reference"}
-        return fields, upload if isinstance(upload, UploadFile) else None
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "the body is not valid JSON", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object", code="invalid_json")
-    return body, None
-
-
-@router.post("/videos")
-async def create_video(request: Request, studio: Studio = Depends(studio)) -> JSONResponse:
-    fields, upload = await _create_body(request)
+@router.post("/videos", openapi_extra=CREATE_BODY)
+async def create_video(request: Request, studio: Studio = Depends(studio),
+                       who: Caller = Depends(signed_in)) -> JSONResponse:
+    fields, files = await read_body(request, ("input_reference",))
     try:
         body = CreateVideo(**fields)
     except ValidationError as err:
         raise InvalidRequest.from_problem(err.errors()[0]) from None
     image = None
-    if upload is not None:
-        image = studio.save_image(await upload.read(), "input_reference")
+    if "input_reference" in files:
+        image = studio.save_image(files["input_reference"], "input_reference")
     elif body.input_reference:
-        image = _data_url_image(studio, body.input_reference)
+        image = studio.save_image(data_url_bytes(body.input_reference.get("image_url"), "input_reference"),
+                                  "input_reference")
     wanted = body.model_dump(exclude={"model", "input_reference", "artist"}, exclude_none=True)
     wanted["seconds"] = _seconds(body.seconds)
     if image:
         wanted["image"] = image
-    videos = studio.create(wanted, client_of(request), body.model, artist=body.artist or "")
+    videos = studio.create(wanted, who.client, body.model, artist=body.artist, limits=who.limits)
     return JSONResponse(video_object(videos[0]))
 
 
 @router.get("/videos")
-def list_videos(request: Request, after: str | None = None, limit: int = Query(20, ge=1, le=100),
-                order: Literal["asc", "desc"] = "desc", studio: Studio = Depends(studio)) -> dict:
-    videos, more = studio.page(client_of(request), after, limit, order)
+def list_videos(after: str | None = None, limit: int = Query(20, ge=1, le=100),
+                order: Literal["asc", "desc"] = "desc", studio: Studio = Depends(studio),
+                who: Caller = Depends(signed_in)) -> dict:
+    videos, more = studio.page(after, limit, order, *studio.owned_by(who.client))
     return {"object": "list", "data": [video_object(video) for video in videos],
             "first_id": videos[0].id if videos else None, "last_id": videos[-1].id if videos else None,
             "has_more": more}
@@ -150,7 +122,8 @@ def retrieve_video(video_id: str, studio: Studio = Depends(studio)) -> JSONRespo
 
 
 @router.delete("/videos/{video_id}")
-def delete_video(video_id: str, studio: Studio = Depends(studio)) -> dict:
+def delete_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    may_change(who, studio.get(video_id))
     studio.delete(video_id)
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
@@ -174,16 +147,8 @@ class Remix(BaseModel):
 
 
 @router.post("/videos/{video_id}/remix")
-def remix_video(video_id: str, body: Remix, request: Request, studio: Studio = Depends(studio)) -> JSONResponse:
+def remix_video(video_id: str, body: Remix, studio: Studio = Depends(studio),
+                who: Caller = Depends(signed_in)) -> JSONResponse:
     """A new video with the source's model, settings and seed, and a new prompt."""
-    source = studio.get(video_id)
-    fields = {**source.request, "prompt": body.prompt, "seed": source.seed}
-    for name in INPUT_FIELDS:  # the remix keeps its own copy: deleting the source must not break it
-        if fields.get(name):
-            original = studio.storage.resolve(fields[name])
-            copy = studio.storage.input_path(f"{queue.new_id('input_')}{original.suffix}")
-            shutil.copyfile(original, copy)
-            fields[name] = studio.storage.relative(copy)
-    videos = studio.create(fields, client_of(request), source.requested_model, remixed_from=source.id,
-                           artist=source.artist)
+    videos = studio.remix(studio.get(video_id), {"prompt": body.prompt}, who.client, who.limits)
     return JSONResponse(video_object(videos[0]))

@@ -4,6 +4,7 @@ queue its clips, find, list and delete videos. Both /v1 (OpenAI's shapes) and /a
 from __future__ import annotations
 
 import io
+import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -14,13 +15,14 @@ from ..engines.base import Engine
 from ..engines.catalog import get_engine, model_ids
 from ..errors import InvalidRequest
 from ..jobs import queue
-from ..jobs.schema import Video, Worker
+from ..jobs.schema import Favourite, Profile, Video, Worker
 from ..jobs.storage import Storage
 from ..jobs.store import Store
 from ..request import INPUT_FIELDS, Request, plan
 from .errors import ApiError, not_found
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_VIDEO_BYTES = 60 * 1024 * 1024
 
 
 @dataclass
@@ -28,6 +30,7 @@ class ServiceConfig:
     models: list[str] = field(default_factory=lambda: ["builtin"])  # served by this server's own workers
     # OpenAI's model names -> the ungated model that answers them (config.toml [openai] section).
     aliases: dict[str, str] = field(default_factory=lambda: {"sora-2": "builtin", "sora-2-pro": "builtin"})
+    public: bool = False  # creating needs an API key (see access.py)
 
 
 class Studio:
@@ -60,22 +63,44 @@ class Studio:
 
     def save_image(self, data: bytes, param: str) -> str:
         """Check an uploaded image and keep it; returns its path under the storage root."""
-        if len(data) > MAX_IMAGE_BYTES:
-            raise ApiError(413, f"{param}: the image is over {MAX_IMAGE_BYTES // 2**20} MB", param)
+        self._check_size(data, MAX_IMAGE_BYTES, param, "image")
         try:
             with Image.open(io.BytesIO(data)) as image:
                 image.verify()
                 kind = (image.format or "png").lower()
         except (UnidentifiedImageError, OSError, ValueError):
             raise InvalidRequest(param, "not an image PIL can read (use PNG, JPEG or WebP)") from None
-        path = self.storage.input_path(f"{queue.new_id('input_')}.{kind}")
+        return self._keep(data, kind)
+
+    def save_video(self, data: bytes, param: str) -> str:
+        """Check an uploaded video (it has a video stream PyAV can decode) and keep it."""
+        import av
+
+        self._check_size(data, MAX_VIDEO_BYTES, param, "video")
+        try:
+            with av.open(io.BytesIO(data)) as container:
+                if not container.streams.video:
+                    raise InvalidRequest(param, "the file has no video stream")
+                next(container.decode(video=0))
+        except (av.error.FFmpegError, StopIteration, ValueError):
+            raise InvalidRequest(param, "not a video FFmpeg can read (use MP4, WebM, MOV or GIF)") from None
+        return self._keep(data, "video")
+
+    @staticmethod
+    def _check_size(data: bytes, limit: int, param: str, what: str) -> None:
+        if len(data) > limit:
+            raise ApiError(413, f"{param}: the {what} is over {limit // 2**20} MB", param, "too_large")
+
+    def _keep(self, data: bytes, suffix: str) -> str:
+        path = self.storage.input_path(f"{queue.new_id('input_')}.{suffix}")
         path.write_bytes(data)
         return self.storage.relative(path)
 
     def create(self, fields: dict, client: str, requested_model: str | None, remixed_from: str | None = None,
-               artist: str = "") -> list[Video]:
+               artist: str | None = None, public: bool = True, limits: queue.Limits | None = None) -> list[Video]:
         """Validate a request against its model and queue one job per variant. Input files named in
-        fields are under the storage root; on a refused request they are removed again."""
+        fields are under the storage root; on a refused request they are removed again. The artist
+        defaults to the client's profile."""
         inputs = {name: fields[name] for name in INPUT_FIELDS if fields.get(name)}
         try:
             model_id = self.model_for(requested_model)
@@ -83,19 +108,40 @@ class Studio:
             request = Request.build(**{**fields, **resolved}, model=model_id)
             engine = self.engine(model_id)
             the_plan = plan(request, engine.capabilities, engine.id)
+            stored = request.model_dump(mode="json", exclude_none=True, exclude={"seed", "variants", "model"})
+            stored |= inputs  # kept relative to the storage root, which workers elsewhere mount
+            jobs = [
+                queue.NewJob(model=model_id, requested_model=requested_model or "sora-2", request=stored,
+                             prompt=request.prompt, size=f"{the_plan.out_width}x{the_plan.out_height}",
+                             seconds=the_plan.seconds, seed=seed, steps=the_plan.steps, remixed_from=remixed_from)
+                for seed in the_plan.seeds
+            ]
+            artist = self.artist_of(client) if artist is None else artist
+            return queue.submit(self.store, jobs, client=client, artist=artist, public=public, limits=limits)
+        except queue.OverLimit as err:
+            self._remove_inputs(inputs.values())
+            raise ApiError(429, str(err), code="rate_limit_exceeded") from None
         except Exception:
-            for relative in inputs.values():
-                self.storage.resolve(relative).unlink(missing_ok=True)
+            self._remove_inputs(inputs.values())
             raise
-        stored = request.model_dump(mode="json", exclude_none=True, exclude={"seed", "variants", "model"})
-        stored |= inputs  # kept relative to the storage root, which workers elsewhere mount
-        jobs = [
-            queue.NewJob(model=model_id, requested_model=requested_model or "sora-2", request=stored,
-                         prompt=request.prompt, size=f"{the_plan.out_width}x{the_plan.out_height}",
-                         seconds=the_plan.seconds, seed=seed, steps=the_plan.steps, remixed_from=remixed_from)
-            for seed in the_plan.seeds
-        ]
-        return queue.submit(self.store, jobs, client=client, artist=artist)
+
+    def remix(self, source: Video, changes: dict, client: str, limits: queue.Limits | None = None,
+              **options) -> list[Video]:
+        """New videos from a source's request and seed with some fields changed."""
+        changes = dict(changes)
+        requested_model = changes.pop("model", None) or source.requested_model
+        fields = {**source.request, "seed": source.seed, **changes}
+        for name in INPUT_FIELDS:  # the remix keeps its own copy: deleting the source must not break it
+            if fields.get(name) and fields[name] == source.request.get(name):
+                original = self.storage.resolve(fields[name])
+                copy = self.storage.input_path(f"{queue.new_id('input_')}{original.suffix}")
+                shutil.copyfile(original, copy)
+                fields[name] = self.storage.relative(copy)
+        return self.create(fields, client, requested_model, remixed_from=source.id, limits=limits, **options)
+
+    def _remove_inputs(self, relatives) -> None:
+        for relative in relatives:
+            self.storage.resolve(relative).unlink(missing_ok=True)
 
     def get(self, video_id: str) -> Video:
         with self.store.read() as session:
@@ -108,13 +154,12 @@ class Studio:
         with self.store.read() as session:
             return queue.outlook(session, video)
 
-    def page(self, client: str | None, after: str | None, limit: int, order: str) -> tuple[list[Video], bool]:
-        """One page of videos, newest (or oldest) first, after the video with id `after`."""
+    def page(self, after: str | None, limit: int, order: str = "desc", *conditions) -> tuple[list[Video], bool]:
+        """One page of the videos meeting conditions, newest (or oldest) first, after the video
+        with id `after`; and whether there are more."""
         newest_first = order == "desc"
         ordering = (Video.created_at.desc(), Video.id.desc()) if newest_first else (Video.created_at, Video.id)
-        query = select(Video).order_by(*ordering).limit(limit + 1)
-        if client is not None:
-            query = query.where(Video.client == client)
+        query = select(Video).where(*conditions).order_by(*ordering).limit(limit + 1)
         if after:
             anchor = self.get(after)
             position, mark = tuple_(Video.created_at, Video.id), tuple_(anchor.created_at, anchor.id)
@@ -122,6 +167,55 @@ class Studio:
         with self.store.read() as session:
             rows = list(session.scalars(query))
         return rows[:limit], len(rows) > limit
+
+    @staticmethod
+    def in_feed():
+        return (Video.public.is_(True), Video.status == queue.COMPLETED)
+
+    @staticmethod
+    def owned_by(client: str):
+        return (Video.client == client,)
+
+    @staticmethod
+    def favourites_of(client: str):
+        return (Video.id.in_(select(Favourite.video_id).where(Favourite.client == client)),)
+
+    def favourite_ids(self, client: str | None, videos: list[Video]) -> set[str]:
+        """Which of videos the client has marked as a favourite."""
+        if client is None or not videos:
+            return set()
+        with self.store.read() as session:
+            return set(session.scalars(select(Favourite.video_id).where(
+                Favourite.client == client, Favourite.video_id.in_([video.id for video in videos]))))
+
+    def set_favourite(self, client: str, video_id: str, on: bool) -> None:
+        self.get(video_id)
+        with self.store.write() as session:
+            row = session.get(Favourite, (client, video_id))
+            if on and row is None:
+                session.add(Favourite(client=client, video_id=video_id, created_at=time.time()))
+            elif not on and row is not None:
+                session.delete(row)
+
+    def artist_of(self, client: str) -> str:
+        with self.store.read() as session:
+            profile = session.get(Profile, client)
+        return profile.artist if profile else ""
+
+    def set_artist(self, client: str, artist: str) -> None:
+        with self.store.write() as session:
+            session.merge(Profile(client=client, artist=artist))
+
+    def update(self, video_id: str, public: bool | None = None, artist: str | None = None) -> Video:
+        with self.store.write() as session:
+            video = session.get(Video, video_id)
+            if video is None:
+                raise not_found("video", video_id)
+            if public is not None:
+                video.public = public
+            if artist is not None:
+                video.artist = artist
+        return video
 
     def delete(self, video_id: str) -> None:
         """Delete a video and its files; a running job is told to stop and its result is dropped."""

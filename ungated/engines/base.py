@@ -93,6 +93,11 @@ class Engine(ABC):
     def generate(self, plan: Plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
         """Yield the frames of one clip for plan, drawn from seed."""
 
+    def preview(self) -> np.ndarray | None:
+        """The middle frame of the clip being sampled as far as it has got (uint8 RGB, small), or
+        None. Only meaningful from within on_progress, between steps."""
+        return None
+
     def memory_estimates(self) -> dict[str, float]:
         """Estimated peak GPU memory in GB per memory mode, for models that need a GPU."""
         return {}

@@ -34,6 +34,16 @@ QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "queued", "in_progress", "comple
 FINISHED = (COMPLETED, FAILED, CANCELLED)
 
 
+class OverLimit(Exception):
+    """A client asked for more than its key allows; the message says which limit."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_minute: int  # clips asked for in any 60 seconds
+    concurrent: int  # clips queued or running at once
+
+
 class LeaseLost(Exception):
     """The job is no longer this worker's: its lease expired and it was requeued, or it was deleted."""
 
@@ -57,11 +67,15 @@ class NewJob:
     remixed_from: str | None = None
 
 
-def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str = "", priority: int = 0) -> list[Video]:
-    """Queue the clips of one request (one per variant) and return their rows."""
+def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str = "", priority: int = 0,
+           public: bool = True, limits: Limits | None = None) -> list[Video]:
+    """Queue the clips of one request (one per variant) and return their rows. With limits, raises
+    OverLimit instead when the client would go over them (checked and queued in one transaction)."""
     now = time.time()
     batch = new_id("batch_")
     with store.write() as session:
+        if limits is not None:
+            _check_limits(session, client, len(jobs), limits, now)
         waiting = session.scalar(select(func.min(Video.fair_key)).where(Video.status == QUEUED))
         if waiting is None:
             waiting = session.scalar(select(func.max(Video.fair_key)).where(Video.status == RUNNING)) or 0
@@ -71,12 +85,25 @@ def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str 
             Video(id=new_id(), created_at=now, status=QUEUED, model=job.model, requested_model=job.requested_model,
                   request=job.request, prompt=job.prompt, size=job.size, seconds=job.seconds, seed=job.seed,
                   steps=job.steps, client=client, artist=artist, batch_id=batch, variant=index,
-                  remixed_from=job.remixed_from, priority=priority, fair_key=first + index, not_before=0.0,
+                  remixed_from=job.remixed_from, public=public, preview_step=0, priority=priority, fair_key=first + index, not_before=0.0,
                   attempts=0, cancel_requested=False, progress=0, step=0)
             for index, job in enumerate(jobs)
         ]
         session.add_all(rows)
     return rows
+
+
+def _check_limits(session, client: str, wanted: int, limits: Limits, now: float) -> None:
+    if session.get_bind().dialect.name == "postgresql":  # SQLite's write transactions already queue up
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(client))))
+    recent = session.scalar(select(func.count()).where(Video.client == client, Video.created_at > now - 60))
+    if recent + wanted > limits.per_minute:
+        raise OverLimit(f"this key may ask for {limits.per_minute} videos a minute; it asked for {recent} in the "
+                        f"last minute (and {wanted} now); try again shortly")
+    active = session.scalar(select(func.count()).where(Video.client == client, Video.status.in_((QUEUED, RUNNING))))
+    if active + wanted > limits.concurrent:
+        raise OverLimit(f"this key may have {limits.concurrent} videos queued or running at once; it has {active} "
+                        f"(and asked for {wanted} more); wait for some to finish")
 
 
 def claim(store: Store, worker: str, models: list[str]) -> Video | None:
@@ -94,7 +121,7 @@ def claim(store: Store, worker: str, models: list[str]) -> Video | None:
         update(Video)
         .where(Video.id == first, Video.status == QUEUED)
         .values(status=RUNNING, worker=worker, lease_token=secrets.token_hex(8), lease_until=now + LEASE_SECONDS,
-                attempts=Video.attempts + 1, started_at=now, step=0, progress=0)
+                attempts=Video.attempts + 1, started_at=now, step=0, progress=0, preview_step=0)
         .returning(Video)
         .execution_options(synchronize_session=False)
     )
@@ -108,11 +135,15 @@ def _guarded(video_id: str, token: str):
             .execution_options(synchronize_session=False))
 
 
-def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, total: int | None = None) -> bool:
-    """Renew the lease (and record progress); returns whether a cancel was asked for."""
+def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, total: int | None = None,
+              preview_step: int = 0) -> bool:
+    """Renew the lease (and record progress and the latest preview frame's step); returns whether
+    a cancel was asked for."""
     values = {"lease_until": time.time() + LEASE_SECONDS}
     if step is not None and total:
         values |= {"step": step, "progress": min(99, int(100 * step / total))}
+    if preview_step:
+        values["preview_step"] = preview_step
     statement = _guarded(video_id, token).values(**values).returning(Video.cancel_requested)
     with store.write() as session:
         cancel = session.scalars(statement).first()

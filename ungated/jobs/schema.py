@@ -7,7 +7,7 @@ queue.py) that machines with NTP agree well within them.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -35,6 +35,7 @@ class Video(Base):
     batch_id: Mapped[str] = mapped_column(String(40))
     variant: Mapped[int] = mapped_column(Integer, default=0)
     remixed_from: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)  # in the feed; any video opens by its link
 
     # Queue order: priority first, then the fair-share tag (see queue.submit), then age.
     priority: Mapped[int] = mapped_column(Integer, default=0)
@@ -51,6 +52,7 @@ class Video(Base):
     # Progress and the outcome.
     progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
     step: Mapped[int] = mapped_column(Integer, default=0)  # in the engine's progress units
+    preview_step: Mapped[int] = mapped_column(Integer, default=0)  # the step of the latest preview frame; 0: none
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     result: Mapped[str | None] = mapped_column(String(200), nullable=True)  # MP4 path under the storage root
@@ -61,7 +63,40 @@ class Video(Base):
         Index("videos_claim", "status", "model", "priority", "fair_key", "created_at"),
         Index("videos_listing", "client", "created_at"),
         Index("videos_created", "created_at"),
+        Index("videos_feed", "public", "status", "created_at"),
     )
+
+
+class Favourite(Base):
+    __tablename__ = "favourites"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    video_id: Mapped[str] = mapped_column(String(40), ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Profile(Base):
+    """What a client is credited as; the default for the artist name on its videos."""
+
+    __tablename__ = "profiles"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    artist: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ApiKey(Base):
+    """A key for a public server. Only a hash of the secret is kept; the secret is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "key_" + 48 random bits; the client name
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole key
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    per_minute: Mapped[int] = mapped_column(Integer)  # videos it may ask for per minute
+    concurrent: Mapped[int] = mapped_column(Integer)  # of its videos queued or running at once
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ModelStats(Base):

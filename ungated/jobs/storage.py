@@ -20,6 +20,10 @@ class Storage:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{token}.mp4"
 
+    def preview_path(self, video_id: str) -> Path:
+        """The latest low-resolution preview frame of a job being sampled."""
+        return self.root / "videos" / video_id / "preview.jpg"
+
     def input_path(self, name: str) -> Path:
         folder = self.root / "inputs"
         folder.mkdir(parents=True, exist_ok=True)

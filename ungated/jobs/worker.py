@@ -18,6 +18,7 @@ from ..engines.catalog import get_engine
 from ..errors import GenerationCancelled, UngatedError
 from ..generate import generate_clips
 from ..media.pipeline import companion_paths
+from ..media.previews import save_preview
 from ..request import INPUT_FIELDS, Request, plan
 from . import queue
 from .schema import Video
@@ -28,6 +29,7 @@ log = logging.getLogger("ungated.worker")
 
 HEARTBEAT_SECONDS = 5.0  # lease renewal when nothing else is written; LEASE_SECONDS is 6x this
 PROGRESS_SECONDS = 0.25  # progress is written at most this often
+PREVIEW_SECONDS = 1.5  # a preview frame is drawn at most this often
 IDLE_POLL_SECONDS = 0.1
 REAP_SECONDS = 5.0
 
@@ -46,11 +48,15 @@ class LeaseKeeper(threading.Thread):
         self.store, self.video_id, self.token, self.parent_pid = store, video.id, video.lease_token, parent_pid
         self.step: int | None = None
         self.total: int | None = None
+        self.preview_step = 0
         self.cancelled = self.lost = self.orphaned = False
         self._done = threading.Event()
 
     def progress(self, step: int, total: int) -> None:
         self.step, self.total = step, total
+
+    def previewed(self, step: int) -> None:
+        self.preview_step = step
 
     def should_stop(self) -> bool:
         return self.cancelled or self.lost or self.orphaned
@@ -64,7 +70,7 @@ class LeaseKeeper(threading.Thread):
         while not self._done.wait(PROGRESS_SECONDS):
             if parent_gone(self.parent_pid):
                 self.orphaned = True
-            current = (self.step, self.total)
+            current = (self.step, self.total, self.preview_step)
             if current == written and time.monotonic() - last_beat < HEARTBEAT_SECONDS:
                 continue
             try:
@@ -136,7 +142,7 @@ class Worker:
             the_plan = plan(self.request_of(video), engine.capabilities, engine.id)
             engine.load()
             started = time.monotonic()
-            generate_clips(engine, the_plan, [path], lambda _variant, step, total: keeper.progress(step, total),
+            generate_clips(engine, the_plan, [path], self._progress(engine, keeper, video.id),
                            lambda: keeper.should_stop() or self.stopping.is_set())
             seconds_per_step = (time.monotonic() - started) / max(1, the_plan.steps)
         except GenerationCancelled:
@@ -163,6 +169,24 @@ class Worker:
             self._discard(path)  # another worker took the job over, or it was deleted
             return
         log.info("%s: completed", video.id)
+
+    def _progress(self, engine: Engine, keeper: LeaseKeeper, video_id: str):
+        """Progress for the lease keeper, and every PREVIEW_SECONDS a preview frame on disk. Runs
+        between sampling steps, on the generating thread, so the engine's state is consistent."""
+        next_preview = time.monotonic() + PREVIEW_SECONDS / 2
+
+        def on_progress(_variant: int, step: int, total: int) -> None:
+            nonlocal next_preview
+            keeper.progress(step, total)
+            if time.monotonic() < next_preview:
+                return
+            next_preview = time.monotonic() + PREVIEW_SECONDS
+            frame = engine.preview()
+            if frame is not None:
+                save_preview(frame, self.storage.preview_path(video_id))
+                keeper.previewed(step)
+
+        return on_progress
 
     def _failed(self, keeper: LeaseKeeper, video: Video, path, code: str, message: str, retry: bool) -> None:
         keeper.finish()

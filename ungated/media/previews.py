@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 THUMBNAIL_LONG_SIDE = 480
+PREVIEW_LONG_SIDE = 256
 SPRITE_TILES = 10
 SPRITE_COLUMNS = 5
 SPRITE_LONG_SIDE = 160
@@ -45,3 +46,14 @@ class PreviewCollector:
         for i, tile in enumerate(self.tiles):
             sheet.paste(tile, ((i % columns) * tile_w, (i // columns) * tile_h))
         sheet.save(path, format="JPEG", quality=85)
+
+
+def save_preview(frame: np.ndarray, path: Path) -> None:
+    """A preview frame as a small JPEG, replaced in one step so readers never see half of one."""
+    image = Image.fromarray(frame)
+    scale = PREVIEW_LONG_SIDE / max(image.size)
+    image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.part")
+    image.save(partial, format="JPEG", quality=80)
+    partial.replace(path)

@@ -28,6 +28,7 @@ class BuiltinEngine(Engine):
     def __init__(self, model_dir: Path | None = None):
         self.model_dir = model_dir or SHIPPED_DIR
         self.model: BuiltinModel | None = None
+        self._estimate: torch.Tensor | None = None  # the clean tracks as the sampler sees them now
         self.capabilities = Capabilities(
             sizes=((64, 64),),
             fps=(8,),
@@ -65,6 +66,14 @@ class BuiltinEngine(Engine):
         ]
 
     @torch.inference_mode()
+    def preview(self) -> np.ndarray | None:
+        if self._estimate is None:
+            return None
+        cfg = self.model.config
+        layout = tracks.draw_layouts(self._estimate, cfg.frames, cfg.size, 1)[0, cfg.frames // 2]
+        return ((layout.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+
+    @torch.inference_mode()
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
         self.load()
         model = self.model
@@ -81,7 +90,9 @@ class BuiltinEngine(Engine):
 
         def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             captioned, caption_free = model.tracks(x.repeat(2, 1, 1), t.repeat(2), both_texts).chunk(2)
-            return (caption_free + plan.guidance * (captioned - caption_free)) * mask
+            velocity = (caption_free + plan.guidance * (captioned - caption_free)) * mask
+            self._estimate = x - t[:, None, None] * velocity
+            return velocity
 
         # 1. Sample the whole clip's object tracks from seeded noise.
         noise = torch.randn((1, *mask.shape), generator=torch.Generator().manual_seed(seed)) * mask
@@ -91,6 +102,8 @@ class BuiltinEngine(Engine):
             )
         except Cancelled:
             raise GenerationCancelled() from None
+        finally:
+            self._estimate = None
         # 2. Draw them as layout frames and paint each full-size frame, handing it on at once.
         layouts = tracks.draw_layouts(sampled, cfg.frames, cfg.size, cfg.layout_downscale)[0]
         for k in range(frames):

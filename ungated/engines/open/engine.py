@@ -18,6 +18,7 @@ import torch
 from ...errors import GenerationCancelled
 from ...media.inputs import read_image, read_video
 from ..base import CancelFn, Engine, EngineOptions, ProgressFn
+from ..preview import false_colour, middle_latent_frame
 from . import decode, hub, memory, speed
 from .models import OpenModel
 
@@ -47,6 +48,7 @@ class OpenModelEngine(Engine):
         self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling,
                                     options.quantize)
         self.pipe = None  # the pipeline of the task last run; others are built from its components
+        self._latents: tuple[torch.Tensor, int, int] | None = None  # while sampling: latents, height, width
 
     def weights_present(self) -> bool:
         return hub.find_weights(self.model, self.model_path) is not None
@@ -123,6 +125,8 @@ class OpenModelEngine(Engine):
         """One pipeline pass, its frames streamed out as uint8 [height, width, 3] window by window."""
 
         def step_end(pipeline, index: int, timestep, tensors: dict) -> dict:
+            if "latents" in tensors:
+                self._latents = (tensors["latents"], arguments["height"], arguments["width"])
             on_progress(index + 1, getattr(pipeline, "num_timesteps", None) or arguments["num_inference_steps"])
             if should_cancel():
                 raise _Stop
@@ -138,11 +142,21 @@ class OpenModelEngine(Engine):
             raise GenerationCancelled from None
         except decode.DecodeCall as intercepted:
             call = intercepted
+        finally:
+            self._latents = None
         try:
             frames = len(arguments.get("video") or ()) or arguments["num_frames"]
             yield from decode.stream(pipe.vae, call, frames, arguments["width"] * arguments["height"], should_cancel)
         finally:
             pipe.maybe_free_model_hooks()  # what the pipeline does after its own decode
+
+    @torch.inference_mode()
+    def preview(self) -> np.ndarray | None:
+        if self._latents is None:
+            return None
+        latents, height, width = self._latents
+        frame = middle_latent_frame(latents, self.model.family.latent_layout, height, width)
+        return None if frame is None else false_colour(frame)
 
     @torch.inference_mode()
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:

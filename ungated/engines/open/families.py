@@ -20,6 +20,7 @@ class Family:
     fps_argument: str | None = None  # pipelines that condition on the frame rate
     call_arguments: dict[str, object] = field(default_factory=dict)
     strength: float = 0.8  # v2v: how much of the input video is re-noised
+    latent_layout: str = "bcfhw"  # how the pipeline holds its latents while sampling (see engines.preview)
 
 
 COGVIDEOX = Family(
@@ -27,12 +28,14 @@ COGVIDEOX = Family(
     pipelines={"t2v": "CogVideoXPipeline", "i2v": "CogVideoXImageToVideoPipeline",
                "v2v": "CogVideoXVideoToVideoPipeline"},
     text_length_key="max_text_seq_length",
+    latent_layout="bfchw",
 )
 MOCHI = Family(name="Mochi", pipelines={"t2v": "MochiPipeline"})
 LTX = Family(
     name="LTX-Video",
     pipelines={"t2v": "LTXPipeline", "i2v": "LTXImageToVideoPipeline", "extend": "LTXConditionPipeline"},
     fps_argument="frame_rate",
+    latent_layout="packed",
 )
 WAN = Family(
     name="Wan",

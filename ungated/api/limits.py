@@ -1,0 +1,60 @@
+"""A cap on request bodies, enforced before anything reads them: by Content-Length when it is
+given, and by counting otherwise (a chunked upload stops at the limit)."""
+
+from __future__ import annotations
+
+import json
+
+from .service import MAX_VIDEO_BYTES
+
+MAX_BODY_BYTES = MAX_VIDEO_BYTES + 2 * 2**20  # the largest upload plus its form fields
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _error_body() -> bytes:
+    message = f"the request body is over {MAX_BODY_BYTES // 2**20} MB"
+    return json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                 "code": "request_too_large"}}).encode()
+
+
+class BodyLimit:
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            return await self._refuse(send)
+        seen, started = 0, False
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    @staticmethod
+    async def _refuse(send) -> None:
+        body = _error_body()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,250 @@
+"""The studio API at /api, for the web studio and scripts: every request field, variants, the
+public feed, one's own videos, favourites, artist credit, and share links.
+
+A video's id is 128 random bits, so its share link (/v/{id}) cannot be guessed; anyone holding it
+can watch the video, and nobody's approval is needed to share it. `public` only decides whether
+it is also listed in the feed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..engines.base import Capabilities
+from ..engines.catalog import model_ids
+from ..errors import InvalidRequest
+from ..jobs import queue
+from ..jobs.schema import Video
+from ..request import INPUT_FIELDS, Request as GenerationRequest
+from .access import Caller, caller, may_change, signed_in, studio
+from .bodies import data_url_bytes, read_body
+from .errors import ApiError
+from .service import Studio
+
+router = APIRouter(prefix="/api")
+PAGE_LIMIT = Query(24, ge=1, le=100)
+
+
+class Extras(BaseModel):
+    """What a studio request adds to the generation request's own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    artist: str | None = Field(default=None, max_length=100)
+    public: bool = True
+
+
+class Changes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    public: bool | None = None
+    artist: str | None = Field(default=None, max_length=100)
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    artist: str = Field(max_length=100)
+
+
+def links(video: Video) -> dict:
+    base = f"/api/videos/{video.id}"
+    files = {} if video.status != queue.COMPLETED else {
+        "video": f"/v1/videos/{video.id}/content", "thumbnail": f"/v1/videos/{video.id}/content?variant=thumbnail",
+        "spritesheet": f"/v1/videos/{video.id}/content?variant=spritesheet"}
+    preview = f"{base}/preview?step={video.preview_step}" if video.preview_step and video.status == queue.RUNNING else None
+    return {"share": f"/v/{video.id}", "events": f"{base}/events", "preview": preview, **files}
+
+
+def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Outlook | None = None) -> dict:
+    request = {name: value for name, value in video.request.items() if name not in INPUT_FIELDS}
+    return {
+        "id": video.id, "status": video.status, "prompt": video.prompt, "model": video.model,
+        "requested_model": video.requested_model, "size": video.size, "seconds": video.seconds,
+        "seed": video.seed, "steps": video.steps, "request": request,
+        "inputs": sorted(name for name in INPUT_FIELDS if video.request.get(name)),
+        "artist": video.artist, "public": video.public, "mine": who.owns(video), "favourite": favourite,
+        "batch_id": video.batch_id, "variant": video.variant, "remixed_from": video.remixed_from,
+        "created_at": video.created_at, "started_at": video.started_at, "completed_at": video.completed_at,
+        "progress": video.progress, "step": video.step, "attempts": video.attempts,
+        "queue_position": outlook.position if outlook else None,
+        "eta_seconds": round(outlook.eta_seconds, 1) if outlook and outlook.eta_seconds is not None else None,
+        "error": {"code": video.error_code, "message": video.error_message} if video.status in (
+            queue.FAILED, queue.CANCELLED) else None,
+        "links": links(video),
+    }
+
+
+def page_of(studio: Studio, who: Caller, videos: list[Video], more: bool) -> dict:
+    favourites = studio.favourite_ids(who.client, videos)
+    return {"data": [studio_object(video, who, video.id in favourites) for video in videos],
+            "last_id": videos[-1].id if videos else None, "has_more": more}
+
+
+def capabilities(caps: Capabilities) -> dict:
+    return {
+        "sizes": [f"{w}x{h}" for w, h in caps.sizes], "fps": list(caps.fps), "default_fps": caps.default_fps,
+        "frames": {"min": caps.frames_min, "max": caps.frames_max, "step": caps.frames_step},
+        "max_seconds": caps.max_seconds, "default_seconds": caps.default_seconds,
+        "default_aspect": caps.default_aspect, "default_resolution": caps.default_resolution,
+        "default_steps": caps.default_steps, "max_steps": caps.max_steps, "default_guidance": caps.default_guidance,
+        "image_input": caps.image_input, "video_input": caps.video_input, "image_required": caps.image_required,
+        "upscale_output": caps.upscale_output,
+    }
+
+
+@router.get("/models")
+def list_models(studio: Studio = Depends(studio)) -> dict:
+    """Every model ungated knows: what it can do, whether its weights are here, whether it is served."""
+    served = studio.served_models()
+    data = []
+    for model_id in model_ids():
+        engine = studio.engine(model_id)
+        data.append({"id": model_id, "title": engine.title, "served": model_id in served,
+                     "weights_present": engine.weights_present(), "licence": engine.licence,
+                     "licence_restrictions": engine.licence_restrictions, "download_gb": engine.download_gb,
+                     "capabilities": capabilities(engine.capabilities)})
+    return {"data": data, "aliases": studio.config.aliases}
+
+
+@router.get("/me")
+def me(studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> dict:
+    return {"client": who.client, "admin": who.admin, "public_server": studio.config.public,
+            "artist": studio.artist_of(who.client) if who.client else "",
+            "limits": {"per_minute": who.limits.per_minute, "concurrent": who.limits.concurrent}
+            if who.limits else None}
+
+
+@router.put("/me")
+def set_profile(body: Profile, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    """The artist name credited on one's new videos (and in their provenance)."""
+    studio.set_artist(who.client, body.artist.strip())
+    return me(studio, who)
+
+
+@router.post("/videos", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {**GenerationRequest.model_json_schema(), "additionalProperties": True}},
+    "multipart/form-data": {"schema": {"type": "object", "additionalProperties": True}}}}})
+async def create_videos(request: Request, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    """Queue a request: one video per variant, sharing a batch id. Files (image, video) come as
+    multipart parts or as data URLs in JSON."""
+    fields, files = await read_body(request, INPUT_FIELDS)
+    extras = {name: fields.pop(name) for name in ("artist", "public") if name in fields}
+    try:
+        options = Extras(**extras)
+    except ValidationError as err:
+        raise InvalidRequest.from_problem(err.errors()[0]) from None
+    for name in INPUT_FIELDS:
+        data = files.get(name) or (data_url_bytes(fields[name], name) if fields.get(name) else None)
+        if data is not None:
+            fields[name] = (studio.save_image if name == "image" else studio.save_video)(data, name)
+    model = fields.pop("model", None)
+    if model is not None and not isinstance(model, str):
+        raise InvalidRequest("model", f"must be a model id (got {model!r})")
+    videos = studio.create(fields, who.client, model, artist=options.artist, public=options.public,
+                           limits=who.limits)
+    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+
+
+@router.get("/feed")
+def feed(after: str | None = None, limit: int = PAGE_LIMIT, studio: Studio = Depends(studio),
+         who: Caller = Depends(caller)) -> dict:
+    """Everyone's finished public videos, newest first."""
+    return page_of(studio, who, *studio.page(after, limit, "desc", *studio.in_feed()))
+
+
+@router.get("/me/videos")
+def my_videos(after: str | None = None, limit: int = PAGE_LIMIT, status: Literal["active", "all"] = "all",
+              studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    """One's own videos in any state, newest first (status=active: only queued and running)."""
+    conditions = studio.owned_by(who.client)
+    if status == "active":
+        conditions += (Video.status.in_((queue.QUEUED, queue.RUNNING)),)
+    return page_of(studio, who, *studio.page(after, limit, "desc", *conditions))
+
+
+@router.get("/me/favourites")
+def my_favourites(after: str | None = None, limit: int = PAGE_LIMIT, studio: Studio = Depends(studio),
+                  who: Caller = Depends(signed_in)) -> dict:
+    return page_of(studio, who, *studio.page(after, limit, "desc", *studio.favourites_of(who.client)))
+
+
+@router.get("/videos/{video_id}")
+def one_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> dict:
+    video = studio.get(video_id)
+    favourite = video.id in studio.favourite_ids(who.client, [video])
+    return studio_object(video, who, favourite, studio.outlook(video))
+
+
+@router.patch("/videos/{video_id}")
+def change_video(video_id: str, body: Changes, studio: Studio = Depends(studio),
+                 who: Caller = Depends(signed_in)) -> dict:
+    """Show it in the feed or not, or change its artist credit."""
+    may_change(who, studio.get(video_id))
+    video = studio.update(video_id, public=body.public, artist=body.artist)
+    return one_video(video.id, studio, who)
+
+
+@router.delete("/videos/{video_id}")
+def delete_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    may_change(who, studio.get(video_id))
+    studio.delete(video_id)
+    return {"id": video_id, "deleted": True}
+
+
+@router.post("/videos/{video_id}/cancel")
+def cancel_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    may_change(who, studio.get(video_id))
+    queue.cancel(studio.store, video_id)
+    return one_video(video_id, studio, who)
+
+
+@router.post("/videos/{video_id}/retry")
+def retry_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    """The same request and seed again, as a new video (for one that failed or was cancelled)."""
+    source = studio.get(video_id)
+    videos = studio.remix(source, {}, who.client, who.limits, artist=source.artist if who.owns(source) else None,
+                          public=source.public)
+    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+
+
+@router.post("/videos/{video_id}/remix")
+async def remix_video(video_id: str, request: Request, studio: Studio = Depends(studio),
+                      who: Caller = Depends(signed_in)) -> dict:
+    """A new video from this one's request and seed, with the fields given changed (any request
+    field, and artist / public)."""
+    source = studio.get(video_id)
+    changes, _ = await read_body(request, ())
+    extras = {name: changes.pop(name) for name in ("artist", "public") if name in changes}
+    try:
+        options = Extras(**extras)
+    except ValidationError as err:
+        raise InvalidRequest.from_problem(err.errors()[0]) from None
+    if any(name in changes for name in INPUT_FIELDS):
+        raise InvalidRequest(next(n for n in INPUT_FIELDS if n in changes),
+                             "a remix keeps the source's inputs; create a new video to use others")
+    videos = studio.remix(source, changes, who.client, who.limits, artist=options.artist, public=options.public)
+    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+
+
+@router.put("/videos/{video_id}/favourite")
+def add_favourite(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    studio.set_favourite(who.client, video_id, True)
+    return {"id": video_id, "favourite": True}
+
+
+@router.delete("/videos/{video_id}/favourite")
+def remove_favourite(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    studio.set_favourite(who.client, video_id, False)
+    return {"id": video_id, "favourite": False}
+
+
+@router.get("/videos/{video_id}/preview")
+def preview_frame(video_id: str, studio: Studio = Depends(studio)) -> FileResponse:
+    """The latest low-resolution preview frame of a video being made."""
+    studio.get(video_id)
+    path = studio.storage.preview_path(video_id)
+    if not path.is_file():
+        raise ApiError(404, f"video {video_id!r} has no preview frame yet", "video_id", "not_ready")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
