@@ -20,8 +20,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, db_url: str, workers: int = 1, port: int | None = None):
-        self.home, self.db_url, self.workers = home, db_url, workers
+    def __init__(self, home: Path, db_url: str, workers: int = 1, port: int | None = None, extra: tuple = ()):
+        self.home, self.db_url, self.workers, self.extra = home, db_url, workers, tuple(extra)
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -29,7 +29,7 @@ class Server:
     def start(self) -> "Server":
         env = {**os.environ, "UNGATED_HOME": str(self.home)}
         command = [sys.executable, "-m", "ungated", "serve", "--port", str(self.port), "--db", self.db_url,
-                   "--workers", str(self.workers)]
+                   "--workers", str(self.workers), *self.extra]
         log = open(self.home / "serve.log", "ab")
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -37,7 +37,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited: {(self.home / 'serve.log').read_text()[-2000:]}")
             try:
-                httpx.get(f"{self.base}/v1/videos", timeout=1)
+                httpx.get(f"{self.base}/api/me", timeout=1)
                 return self
             except httpx.TransportError:
                 time.sleep(0.2)

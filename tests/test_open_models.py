@@ -47,11 +47,18 @@ def run(engine: OpenModelEngine, plan: Plan, seed: int = 0, cancel=lambda: False
 def test_each_family_makes_the_planned_frames_deterministically(kind, tiny_folders):
     model_id, frames = FAMILIES[kind]
     engine = engine_for(model_id, tiny_folders[kind])
-    steps = []
+    steps, previews = [], []
     plan = tiny_plan(frames)
-    first = run(engine, plan, seed=5, progress=lambda step, total: steps.append((step, total)))
+
+    def progress(step: int, total: int) -> None:
+        steps.append((step, total))
+        previews.append(engine.preview())
+
+    first = run(engine, plan, seed=5, progress=progress)
     assert first.shape == (frames, 32, 32, 3) and first.dtype == np.uint8
     assert steps == [(1, 2), (2, 2)]
+    assert all(p is not None and p.dtype == np.uint8 and p.shape[2] == 3 and p.std() > 0 for p in previews)
+    assert engine.preview() is None  # only while sampling
     assert np.array_equal(first, run(engine, plan, seed=5))
     assert not np.array_equal(first, run(engine, plan, seed=6))
 

@@ -129,3 +129,23 @@ def test_position_and_eta_follow_the_measured_speed(store):
         outlook = queue.outlook(session, session.get(Video, third))
     assert outlook.position == 1
     assert outlook.eta_seconds == pytest.approx((10 + 10) * 2.0)
+
+
+def test_a_worker_writes_preview_frames_while_sampling(store, tmp_path, tiny_model_dir, monkeypatch):
+    from PIL import Image
+
+    from ungated.engines.builtin.engine import BuiltinEngine
+    from ungated.jobs import worker as worker_module
+    from ungated.jobs.storage import Storage
+
+    monkeypatch.setattr(worker_module, "PREVIEW_SECONDS", 0.0)  # a preview at every step
+    storage = Storage(tmp_path / "files")
+    runner = worker_module.Worker(store, storage, ["builtin"])
+    runner.engines["builtin"] = BuiltinEngine(model_dir=tiny_model_dir)
+    [video] = queue.submit(store, [job(steps=6)])
+    runner.run(queue.claim(store, runner.id, ["builtin"]))
+    with store.read() as session:
+        done = session.get(Video, video.id)
+    assert done.status == queue.COMPLETED
+    with Image.open(storage.preview_path(video.id)) as preview:
+        assert preview.format == "JPEG" and max(preview.size) == 256

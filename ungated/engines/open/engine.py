@@ -48,7 +48,7 @@ class OpenModelEngine(Engine):
         self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling,
                                     options.quantize)
         self.pipe = None  # the pipeline of the task last run; others are built from its components
-        self._latents: tuple[torch.Tensor, int, int] | None = None  # while sampling: latents, height, width
+        self._latents: tuple | None = None  # while sampling: (latents, height, width, spatial ratio)
 
     def weights_present(self) -> bool:
         return hub.find_weights(self.model, self.model_path) is not None
@@ -126,7 +126,8 @@ class OpenModelEngine(Engine):
 
         def step_end(pipeline, index: int, timestep, tensors: dict) -> dict:
             if "latents" in tensors:
-                self._latents = (tensors["latents"], arguments["height"], arguments["width"])
+                ratio = getattr(pipeline, "vae_spatial_compression_ratio", None) or 32
+                self._latents = (tensors["latents"], arguments["height"], arguments["width"], ratio)
             on_progress(index + 1, getattr(pipeline, "num_timesteps", None) or arguments["num_inference_steps"])
             if should_cancel():
                 raise _Stop
@@ -154,8 +155,8 @@ class OpenModelEngine(Engine):
     def preview(self) -> np.ndarray | None:
         if self._latents is None:
             return None
-        latents, height, width = self._latents
-        frame = middle_latent_frame(latents, self.model.family.latent_layout, height, width)
+        latents, height, width, ratio = self._latents
+        frame = middle_latent_frame(latents, self.model.family.latent_layout, height, width, ratio)
         return None if frame is None else false_colour(frame)
 
     @torch.inference_mode()
