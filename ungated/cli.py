@@ -12,6 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__, serve
+from .options import (AttentionOption, CacheOption, CompileOption, Fp8Option, OffloadOption, QuantizeOption,
+                      VaeTilingOption)
 from .errors import GenerationCancelled, InvalidRequest, UngatedError
 
 app = typer.Typer(
@@ -35,24 +37,6 @@ FLAGS = {
     "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
     "model": "--model", "image": "--image", "video": "--video", "steps": "--steps", "guidance": "--guidance",
 }
-
-# How to run an open model on this machine (the built-in model ignores these).
-OffloadOption = Annotated[Optional[str], typer.Option(
-    "--offload", help="Memory mode: none, model, group or sequential (default: the fastest that fits).")]
-Fp8Option = Annotated[Optional[bool], typer.Option(
-    "--fp8/--no-fp8", help="Store the transformer's weights in fp8 (default: only when needed to fit).")]
-QuantizeOption = Annotated[Optional[str], typer.Option(
-    help="Quantize the transformer and text encoder: nf4 or int8 (needs bitsandbytes; default: only when "
-         "nothing else fits).")]
-VaeTilingOption = Annotated[Optional[bool], typer.Option(
-    "--vae-tiling/--no-vae-tiling", help="Decode the video in tiles (default: unless memory is plentiful).")]
-CacheOption = Annotated[str, typer.Option(
-    help="Step caching: none, first-block, taylorseer or faster (faster, slightly different output).")]
-CompileOption = Annotated[bool, typer.Option("--compile", help="torch.compile the transformer blocks (GPU; "
-                                                                 "slow first clip, faster after).")]
-AttentionOption = Annotated[Optional[str], typer.Option(
-    help="Attention kernel as diffusers names it: native, flash, sage, _native_cudnn, ...")]
-
 
 def _progress_bar() -> Progress:
     return Progress(

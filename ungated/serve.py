@@ -12,7 +12,10 @@ from typing import Annotated, Optional
 import typer
 
 from . import settings
+from .engines.base import EngineOptions
 from .errors import UngatedError
+from .options import (AttentionOption, CacheOption, CompileOption, Fp8Option, OffloadOption, QuantizeOption,
+                      VaeTilingOption, worker_arguments)
 
 DbOption = Annotated[Optional[str], typer.Option(
     "--db", help="Database URL: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/NAME "
@@ -34,6 +37,20 @@ def _models(text: str) -> list[str]:
     return models
 
 
+def _engine_options(models: list[str], **chosen) -> EngineOptions:
+    """The options, checked against every served model now (building an engine loads no weights),
+    so a wrong flag stops the command instead of failing every job."""
+    from .engines.catalog import get_engine
+    from .engines.open import memory, speed
+
+    options = EngineOptions(**chosen)
+    speed.check(options)
+    memory.check_names(options.offload, options.quantize)
+    for model_id in models:
+        get_engine(model_id, options=options)
+    return options
+
+
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -49,6 +66,13 @@ def serve(
     models: ModelsOption = "builtin",
     public: Annotated[bool, typer.Option("--public", help="Creating videos needs an API key (`ungated keys "
                                                           "create`); reading shared videos stays open.")] = False,
+    offload: OffloadOption = None,
+    fp8: Fp8Option = None,
+    quantize: QuantizeOption = None,
+    vae_tiling: VaeTilingOption = None,
+    cache: CacheOption = "none",
+    compile: CompileOption = False,
+    attention: AttentionOption = None,
 ) -> None:
     """Run the studio: the OpenAI-compatible API at /v1, the studio API at /api and worker
     processes, with the store and files under the data directory (UNGATED_HOME, default ~/.ungated)."""
@@ -63,12 +87,14 @@ def serve(
 
     _logging()
     served = _models(models)
+    options = _engine_options(served, offload=offload, fp8=fp8, quantize=quantize, vae_tiling=vae_tiling,
+                              cache=cache, compile=compile, attention=attention)
     store, files = Store(db), Storage(storage)
     store.migrate()
     aliases = {**ServiceConfig().aliases, **settings.config().get("openai", {}).get("models", {})}
     app = create_app(store, files, ServiceConfig(models=served, aliases=aliases, public=public))
     queue.reap(store, socket.gethostname())  # jobs of this machine's workers that died with the last server
-    supervisor = Supervisor(workers, store.url, str(files.root), served)
+    supervisor = Supervisor(workers, store.url, str(files.root), served, worker_arguments(options))
     supervisor.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
@@ -80,6 +106,13 @@ def worker(
     db: DbOption = None,
     storage: StorageOption = None,
     models: ModelsOption = "builtin",
+    offload: OffloadOption = None,
+    fp8: Fp8Option = None,
+    quantize: QuantizeOption = None,
+    vae_tiling: VaeTilingOption = None,
+    cache: CacheOption = "none",
+    compile: CompileOption = False,
+    attention: AttentionOption = None,
     parent_pid: Annotated[Optional[int], typer.Option(hidden=True)] = None,
 ) -> None:
     """Run one worker process: it claims jobs for MODELS from the store, keeps those models loaded
@@ -89,9 +122,12 @@ def worker(
     from .jobs.worker import Worker
 
     _logging()
+    served = _models(models)
+    options = _engine_options(served, offload=offload, fp8=fp8, quantize=quantize, vae_tiling=vae_tiling,
+                              cache=cache, compile=compile, attention=attention)
     store = Store(db)
     store.migrate()
-    runner = Worker(store, Storage(storage), _models(models), parent_pid=parent_pid)
+    runner = Worker(store, Storage(storage), served, options, parent_pid=parent_pid)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: runner.stopping.set())
     runner.serve()

@@ -17,10 +17,10 @@ MAX_PAUSE_SECONDS = 30.0
 
 
 class Supervisor(threading.Thread):
-    def __init__(self, count: int, db_url: str, storage_root: str, models: list[str]):
+    def __init__(self, count: int, db_url: str, storage_root: str, models: list[str], options: list[str] = ()):
         super().__init__(daemon=True, name="worker-supervisor")
         self.command = [sys.executable, "-m", "ungated", "worker", "--db", db_url, "--storage", storage_root,
-                        "--models", ",".join(models), "--parent-pid", str(os.getpid())]
+                        "--models", ",".join(models), *options, "--parent-pid", str(os.getpid())]
         self.processes: list[subprocess.Popen | None] = [None] * count
         self.pauses = [1.0] * count
         self._stop = threading.Event()

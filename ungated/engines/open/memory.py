@@ -81,13 +81,8 @@ def estimate_gb(model: OpenModel, mode: str, fp8: bool = False, quantize: str | 
     return resident + model.working_gb
 
 
-def choose(model: OpenModel, hardware: Hardware, mode: str | None = None, fp8: bool | None = None,
-           vae_tiling: bool | None = None, quantize: str | None = None) -> MemoryPlan:
-    """The fastest setup whose estimate fits the free memory; flags given by the user win.
-
-    Order tried: no offload, then model, group and sequential offload, each first in 16-bit and
-    then with fp8 weights; when none fits and bitsandbytes is installed, nf4 with model offload.
-    """
+def check_names(mode: str | None, quantize: str | None) -> None:
+    """The memory mode and quantization asked for exist (and the quantization can run here)."""
     if mode is not None and mode not in MODES:
         raise InvalidRequest("--offload", f"must be one of {', '.join(MODES)} (got {mode!r})")
     if quantize is not None:
@@ -96,6 +91,17 @@ def choose(model: OpenModel, hardware: Hardware, mode: str | None = None, fp8: b
         package = QUANTIZATIONS[quantize][1]
         if not installed(package):
             raise InvalidRequest("--quantize", f"{quantize} needs {package}: pip install {package}")
+
+
+def choose(model: OpenModel, hardware: Hardware, mode: str | None = None, fp8: bool | None = None,
+           vae_tiling: bool | None = None, quantize: str | None = None) -> MemoryPlan:
+    """The fastest setup whose estimate fits the free memory; flags given by the user win.
+
+    Order tried: no offload, then model, group and sequential offload, each first in 16-bit and
+    then with fp8 weights; when none fits and bitsandbytes is installed, nf4 with model offload.
+    """
+    check_names(mode, quantize)
+
     def first_asked(offload_asked: bool) -> str | None:
         asked = (("--offload", offload_asked), ("--fp8", bool(fp8)), ("--quantize", bool(quantize)))
         return next((flag for flag, on in asked if on), None)
