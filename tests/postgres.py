@@ -18,8 +18,8 @@ def binaries() -> Path | None:
 
 
 class TemporaryPostgres:
-    def __init__(self, bin_dir: Path):
-        self.bin = bin_dir
+    def __init__(self, bin_dir: Path, durable: bool = False):
+        self.bin, self.durable = bin_dir, durable  # durable: fsync on, as a real server runs
         self.root = Path(tempfile.mkdtemp(prefix="ungated-pg-"))
         self.data, self.socket = self.root / "data", self.root
         # initdb refuses to run as root: run the server as Debian's postgres user then.
@@ -32,7 +32,9 @@ class TemporaryPostgres:
 
     def start(self) -> "TemporaryPostgres":
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        options = f"-k {self.socket} -c listen_addresses='' -c fsync=off -c max_connections=200"
+        options = f"-k {self.socket} -c listen_addresses='' -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l",
                   str(self.root / "log"), "start")
         return self

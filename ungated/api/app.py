@@ -33,6 +33,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
                   description="Open text-to-video studio: an OpenAI-compatible Videos API at /v1 "
                               "and the studio API at /api.")
     app.state.studio = Studio(store, storage, config)
+    app.state.progress_hub = events.ProgressHub(app.state.studio)
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(openai.router)

@@ -1,22 +1,29 @@
 """Live progress by Server-Sent Events: GET /api/videos/{id}/events streams a `progress` event
-whenever the job's state, progress, queue position or ETA changes, and a last `done` event when
-it has finished (completed, failed or cancelled)."""
+whenever the job's state, progress, queue position, ETA or preview frame changes, and a last
+`done` event when it has finished (completed, failed or cancelled) or been deleted.
+
+However many clients watch, one task per server reads the store: every POLL_SECONDS it reads all
+watched jobs in one go and hands each change to the watchers of that job.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy import select
 
 from ..jobs import queue
 from ..jobs.schema import Video
 from .access import studio
-from .studio import links
 from .service import Studio
+from .studio import links
 
 router = APIRouter(prefix="/api")
+log = logging.getLogger("ungated.api")
 POLL_SECONDS = 0.5
 
 
@@ -30,6 +37,58 @@ def progress_event(video: Video, outlook: queue.Outlook) -> dict:
     }
 
 
+class ProgressHub:
+    """Fans the store's state of watched jobs out to their watchers (asyncio queues)."""
+
+    def __init__(self, studio: Studio):
+        self.studio = studio
+        self.watchers: dict[str, set[asyncio.Queue]] = {}
+        self.latest: dict[str, dict] = {}
+        self._task: asyncio.Task | None = None
+
+    def subscribe(self, video_id: str) -> asyncio.Queue:
+        inbox: asyncio.Queue = asyncio.Queue()
+        self.watchers.setdefault(video_id, set()).add(inbox)
+        if video_id in self.latest:
+            inbox.put_nowait(self.latest[video_id])
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        return inbox
+
+    def unsubscribe(self, video_id: str, inbox: asyncio.Queue) -> None:
+        watching = self.watchers.get(video_id, set())
+        watching.discard(inbox)
+        if not watching:
+            self.watchers.pop(video_id, None)
+            self.latest.pop(video_id, None)
+
+    async def _run(self) -> None:
+        while self.watchers:
+            try:
+                states = await asyncio.to_thread(self._read, list(self.watchers))
+            except Exception:  # the store is briefly unavailable: watchers wait for the next round
+                log.exception("reading progress failed")
+                states = {}
+            for video_id, state in states.items():
+                if state != self.latest.get(video_id):
+                    self.latest[video_id] = state
+                    for inbox in self.watchers.get(video_id, ()):
+                        inbox.put_nowait(state)
+            await asyncio.sleep(POLL_SECONDS)
+
+    def _read(self, ids: list[str]) -> dict[str, dict]:
+        with self.studio.store.read() as session:
+            videos = list(session.scalars(select(Video).where(Video.id.in_(ids))))
+            outlooks = queue.outlooks(session, videos)
+        states = {video_id: {"id": video_id, "status": "deleted"} for video_id in ids}
+        states |= {video.id: progress_event(video, outlooks[video.id]) for video in videos}
+        return states
+
+
+def hub(request: Request) -> ProgressHub:
+    return request.app.state.progress_hub
+
+
 def existing_video(video_id: str, studio: Studio = Depends(studio)) -> str:
     studio.get(video_id)  # raises the 404 here, before the stream starts
     return video_id
@@ -37,19 +96,14 @@ def existing_video(video_id: str, studio: Studio = Depends(studio)) -> str:
 
 @router.get("/videos/{video_id}/events", response_class=EventSourceResponse)
 async def video_events(video_id: str = Depends(existing_video),
-                       studio: Studio = Depends(studio)) -> AsyncIterator[ServerSentEvent]:
-    last = None
-    while True:
-        try:
-            video = await asyncio.to_thread(studio.get, video_id)
-        except Exception:  # deleted while watched
-            yield ServerSentEvent(event="done", data={"id": video_id, "status": "deleted"})
-            return
-        payload = progress_event(video, await asyncio.to_thread(studio.outlook, video))
-        if payload != last:
-            finished = video.status in queue.FINISHED
-            yield ServerSentEvent(event="done" if finished else "progress", data=payload)
+                       hub: ProgressHub = Depends(hub)) -> AsyncIterator[ServerSentEvent]:
+    inbox = hub.subscribe(video_id)
+    try:
+        while True:
+            state = await inbox.get()
+            finished = state["status"] in (*queue.FINISHED, "deleted")
+            yield ServerSentEvent(event="done" if finished else "progress", data=state)
             if finished:
                 return
-            last = payload
-        await asyncio.sleep(POLL_SECONDS)
+    finally:
+        hub.unsubscribe(video_id, inbox)

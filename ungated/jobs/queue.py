@@ -125,7 +125,7 @@ def claim(store: Store, worker: str, models: list[str]) -> Video | None:
         .returning(Video)
         .execution_options(synchronize_session=False)
     )
-    with store.write() as session:
+    with store.write(durable=False) as session:  # a claim lost in a crash leaves the job queued: harmless
         return session.scalars(statement).first()
 
 
@@ -145,7 +145,7 @@ def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, 
     if preview_step:
         values["preview_step"] = preview_step
     statement = _guarded(video_id, token).values(**values).returning(Video.cancel_requested)
-    with store.write() as session:
+    with store.write(durable=False) as session:
         cancel = session.scalars(statement).first()
     if cancel is None:
         raise LeaseLost(video_id)
@@ -294,30 +294,36 @@ class Outlook:
 
 
 def outlook(session, video: Video) -> Outlook:
-    """Where a job stands: its place in the queue and when it should be done, from the measured
-    speed of its model and the workers serving it."""
-    if video.status in FINISHED:
-        return Outlook(None, None)
-    stats = session.get(ModelStats, video.model)
-    per_step = stats.seconds_per_step if stats else DEFAULT_SECONDS_PER_STEP
-    if video.status == RUNNING:
-        return Outlook(None, video.steps * (1 - video.progress / 100) * per_step)
-    ahead_of_it = (
-        (Video.priority > video.priority)
-        | ((Video.priority == video.priority) & (Video.fair_key < video.fair_key))
-        | ((Video.priority == video.priority) & (Video.fair_key == video.fair_key)
-           & (Video.created_at < video.created_at))
-    )
-    position, queued_steps = session.execute(
-        select(func.count(), func.coalesce(func.sum(Video.steps), 0))
-        .where(Video.status == QUEUED, Video.model == video.model, ahead_of_it)
-    ).one()
-    running_steps = session.scalar(
-        select(func.coalesce(func.sum(Video.steps * (100 - Video.progress) / 100.0), 0))
-        .where(Video.status == RUNNING, Video.model == video.model)
-    )
+    """Where a job stands: its place in the queue and when it should be done."""
+    return outlooks(session, [video])[video.id]
+
+
+def outlooks(session, videos: list[Video]) -> dict[str, Outlook]:
+    """Where each job stands, from the measured speed of its model and the workers serving it; a
+    few queries per model, however many jobs are asked about."""
+    result = {video.id: Outlook(None, None) for video in videos if video.status in FINISHED}
     seen = time.time() - WORKER_GONE_SECONDS
-    workers = sum(video.model in worker.models
-                  for worker in session.scalars(select(Worker).where(Worker.seen_at > seen)))
-    work = (queued_steps + running_steps) / max(1, workers) + video.steps
-    return Outlook(position, work * per_step)
+    live_workers = session.scalars(select(Worker.models).where(Worker.seen_at > seen)).all()
+    for model in {video.model for video in videos if video.id not in result}:
+        stats = session.get(ModelStats, model)
+        per_step = stats.seconds_per_step if stats else DEFAULT_SECONDS_PER_STEP
+        workers = max(1, sum(model in models for models in live_workers))
+        running_steps = session.scalar(
+            select(func.coalesce(func.sum(Video.steps * (100 - Video.progress) / 100.0), 0))
+            .where(Video.status == RUNNING, Video.model == model))
+        waiting = session.execute(
+            select(Video.id, Video.steps).where(Video.status == QUEUED, Video.model == model)
+            .order_by(Video.priority.desc(), Video.fair_key, Video.created_at, Video.id)).all()
+        ahead_steps, place = 0, {}
+        for position, (video_id, steps) in enumerate(waiting):
+            place[video_id] = (position, ahead_steps)
+            ahead_steps += steps
+        for video in (v for v in videos if v.model == model and v.id not in result):
+            if video.status == RUNNING:
+                result[video.id] = Outlook(None, video.steps * (1 - video.progress / 100) * per_step)
+            elif video.id in place:
+                position, ahead = place[video.id]
+                result[video.id] = Outlook(position, ((ahead + running_steps) / workers + video.steps) * per_step)
+            else:  # changed state since it was read
+                result[video.id] = Outlook(None, None)
+    return result

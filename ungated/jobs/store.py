@@ -53,9 +53,13 @@ class Store:
         self._writer = self.engine.execution_options(write=True)
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A session whose work commits together at the end (or not at all)."""
+    def write(self, durable: bool = True) -> Iterator[Session]:
+        """A session whose work commits together at the end (or not at all). durable=False lets
+        PostgreSQL acknowledge the commit before it is on disk: for writes whose loss in a database
+        crash is harmless (a claim or a lease renewal: the job just goes back to the queue)."""
         with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            if not durable and not self.sqlite:
+                session.execute(text("SET LOCAL synchronous_commit = off"))
             yield session
 
     @contextmanager
