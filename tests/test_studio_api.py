@@ -94,7 +94,8 @@ def test_events_follow_a_job_from_the_queue_to_done(server):
     seen = events(server.base, made[-1]["id"])
     positions = [data["queue_position"] for name, data in seen if data["status"] == "queued"]
     assert positions[0] == 2 and positions == sorted(positions, reverse=True)
-    assert all(data["eta_seconds"] > 0 for name, data in seen if name == "progress")
+    assert all(data["eta_seconds"] > 0 for name, data in seen if data["status"] == "queued")
+    assert all(data["eta_seconds"] is not None for name, data in seen if name == "progress")
     assert [name for name, _ in seen].count("done") == 1 and seen[-1][0] == "done"
     assert seen[-1][1]["status"] == "completed" and seen[-1][1]["progress"] == 100
 
