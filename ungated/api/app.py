@@ -14,7 +14,7 @@ from .. import __version__
 from ..jobs import queue
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from . import errors, events, openai, studio
+from . import errors, events, openai, studio, web
 from .limits import BodyLimit
 from .service import ServiceConfig, Studio
 
@@ -39,6 +39,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.include_router(openai.router)
     app.include_router(studio.router)
     app.include_router(events.router)
+    web.install(app)
     return app
 
 

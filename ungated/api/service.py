@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select, tuple_
@@ -18,7 +18,7 @@ from ..jobs import queue
 from ..jobs.schema import Favourite, Profile, Video, Worker
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from ..request import INPUT_FIELDS, Request, plan
+from ..request import INPUT_FIELDS, Plan, Request, plan
 from .errors import ApiError, not_found
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -124,6 +124,13 @@ class Studio:
         except Exception:
             self._remove_inputs(inputs.values())
             raise
+
+    def plan(self, fields: dict, requested_model: str | None) -> Plan:
+        """What a request would make, without queueing it (input files are not needed to know)."""
+        model_id = self.model_for(requested_model)
+        request = Request.build(**{k: v for k, v in fields.items() if k not in INPUT_FIELDS}, model=model_id)
+        engine = self.engine(model_id)
+        return plan(request, replace(engine.capabilities, image_required=False), engine.id)
 
     def remix(self, source: Video, changes: dict, client: str, limits: queue.Limits | None = None,
               **options) -> list[Video]:

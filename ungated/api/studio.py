@@ -8,6 +8,7 @@ it is also listed in the feed.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,6 +20,7 @@ from ..engines.catalog import model_ids
 from ..errors import InvalidRequest
 from ..jobs import queue
 from ..jobs.schema import Video
+from ..media.gif import write_gif
 from ..request import INPUT_FIELDS, Request as GenerationRequest
 from .access import Caller, caller, may_change, signed_in, studio
 from .bodies import data_url_bytes, read_body
@@ -52,7 +54,7 @@ def links(video: Video) -> dict:
     base = f"/api/videos/{video.id}"
     files = {} if video.status != queue.COMPLETED else {
         "video": f"/v1/videos/{video.id}/content", "thumbnail": f"/v1/videos/{video.id}/content?variant=thumbnail",
-        "spritesheet": f"/v1/videos/{video.id}/content?variant=spritesheet"}
+        "spritesheet": f"/v1/videos/{video.id}/content?variant=spritesheet", "gif": f"{base}/gif"}
     preview = f"{base}/preview?step={video.preview_step}" if video.preview_step and video.status == queue.RUNNING else None
     return {"share": f"/v/{video.id}", "events": f"{base}/events", "preview": preview, **files}
 
@@ -92,6 +94,13 @@ def capabilities(caps: Capabilities) -> dict:
         "image_input": caps.image_input, "video_input": caps.video_input, "image_required": caps.image_required,
         "upscale_output": caps.upscale_output,
     }
+
+
+def _pop_model(fields: dict) -> str | None:
+    model = fields.pop("model", None)
+    if model is not None and not isinstance(model, str):
+        raise InvalidRequest("model", f"must be a model id (got {model!r})")
+    return model
 
 
 @router.get("/models")
@@ -139,12 +148,25 @@ async def create_videos(request: Request, studio: Studio = Depends(studio), who:
         data = files.get(name) or (data_url_bytes(fields[name], name) if fields.get(name) else None)
         if data is not None:
             fields[name] = (studio.save_image if name == "image" else studio.save_video)(data, name)
-    model = fields.pop("model", None)
-    if model is not None and not isinstance(model, str):
-        raise InvalidRequest("model", f"must be a model id (got {model!r})")
+    model = _pop_model(fields)
     videos = studio.create(fields, who.client, model, artist=options.artist, public=options.public,
                            limits=who.limits)
     return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+
+
+@router.post("/plan", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {**GenerationRequest.model_json_schema(), "additionalProperties": True}}}}})
+async def plan_request(request: Request, studio: Studio = Depends(studio)) -> dict:
+    """What a request would make on its model (size, length, frames, steps) and every value that
+    had to change to fit the model, without queueing anything."""
+    fields, _ = await read_body(request, ())
+    for name in ("artist", "public"):
+        fields.pop(name, None)
+    model = _pop_model(fields)
+    the_plan = studio.plan(fields, model)
+    return {"size": f"{the_plan.out_width}x{the_plan.out_height}", "native_size": f"{the_plan.width}x{the_plan.height}",
+            "seconds": round(the_plan.seconds, 3), "frames": the_plan.frames, "fps": the_plan.fps,
+            "steps": the_plan.steps, "guidance": the_plan.guidance, "adjustments": list(the_plan.adjustments)}
 
 
 @router.get("/feed")
@@ -238,6 +260,19 @@ def add_favourite(video_id: str, studio: Studio = Depends(studio), who: Caller =
 def remove_favourite(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
     studio.set_favourite(who.client, video_id, False)
     return {"id": video_id, "favourite": False}
+
+
+@router.get("/videos/{video_id}/gif")
+async def video_gif(video_id: str, studio: Studio = Depends(studio)) -> FileResponse:
+    """The clip as an animated GIF (made on first request, then kept beside the MP4)."""
+    video = studio.get(video_id)
+    if video.status != queue.COMPLETED or not video.result:
+        raise ApiError(404, f"video {video_id!r} has no content: it is {video.status}", "video_id", "not_ready")
+    mp4 = studio.storage.resolve(video.result)
+    gif = mp4.with_suffix(".gif")
+    if not gif.is_file():
+        await asyncio.to_thread(write_gif, mp4, gif)
+    return FileResponse(gif, media_type="image/gif", filename=f"{video_id}.gif")
 
 
 @router.get("/videos/{video_id}/preview")
