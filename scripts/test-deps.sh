@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs beyond pip: PostgreSQL, for the store tests that run against
-# both SQLite and a real PostgreSQL server (started by the tests themselves, in a temporary folder).
+# both SQLite and a real PostgreSQL server (started by the tests themselves, in a temporary folder),
+# and Chromium, for the web studio's browser tests (driven by Playwright).
 set -euo pipefail
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
     SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -1,0 +1,157 @@
+"""The web studio in a real browser: Debian's Chromium driven by Playwright against `ungated serve`."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import httpx
+import pytest
+
+from .service import Server
+
+CHROMIUM = "/usr/bin/chromium"
+XSS = '<img src=x onerror="document.title=\'pwned\'"> <b>bold?</b>'
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("web")
+    running = Server(home, f"sqlite:///{home / 'store.db'}").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Chromium is not installed; run scripts/test-deps.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    yield page
+    context.close()
+    assert not problems, problems
+
+
+def until(page, expression: str, timeout: float = 30.0):
+    """Poll a JavaScript expression until it is truthy (the page's CSP forbids Playwright's eval-based waits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{expression} stayed false for {timeout} s")
+
+
+def create(page, prompt: str, steps: int | None = None, variants: int = 1) -> None:
+    page.goto("/")
+    page.wait_for_selector("#model option", state="attached")
+    page.fill("#prompt", prompt)
+    page.select_option("#variants", str(variants))
+    if steps:
+        page.click("summary")
+        page.fill("#steps", str(steps))
+    page.press("#prompt", "Control+Enter")
+
+
+def job_for(page, text: str):
+    """The queue panel's entry for the prompt containing text, once it is there."""
+    job = page.locator(".job").filter(has=page.locator(".job-prompt", has_text=text)).first
+    job.wait_for()
+    return job
+
+
+def test_make_watch_play_find_and_share(page, browser, server):
+    create(page, "a large yellow star bouncing on a purple background", steps=200)
+    job = job_for(page, "yellow star")
+    job.locator(".job-state").filter(has_text="Making").wait_for(timeout=30000)  # live progress by SSE
+    job.locator(".job-state").filter(has_text="Done").wait_for(timeout=60000)
+    assert job.locator("progress").evaluate("bar => bar.value") == 100
+
+    job.locator(".job-open").click()
+    until(page, "document.querySelector('#player').readyState >= 3")
+    assert page.evaluate("document.querySelector('#player').duration") == pytest.approx(2.0, abs=0.1)
+    share = page.url
+    facts = page.locator("#video-facts").inner_text()
+    assert "builtin" in facts and "480x480" in facts
+
+    page.click("nav a[data-view=feed]")
+    page.wait_for_selector(".card")
+    assert page.locator(".card-prompt").first.inner_text() == "a large yellow star bouncing on a purple background"
+
+    private = browser.new_context()  # a fresh browser: no storage, no history
+    visitor = private.new_page()
+    visitor.goto(share)
+    until(visitor, "document.querySelector('#player').readyState >= 3")
+    assert visitor.locator("#video-title").inner_text() == "a large yellow star bouncing on a purple background"
+    private.close()
+
+
+def test_remix_prefills_the_form(page, server):
+    made = httpx.post(f"{server.base}/api/videos", json={"prompt": "a small red circle moving left", "seed": 1234,
+                                                         "steps": 20}).json()["data"][0]
+    page.goto(f"/v/{made['id']}")
+    page.wait_for_selector("#video-title:has-text('a small red circle moving left')")
+    page.click("#remix")
+    assert page.input_value("#prompt") == "a small red circle moving left"
+    assert page.input_value("#seed") == "1234" and page.is_checked("#seed-lock")
+    assert page.input_value("#steps") == "20"
+
+
+def test_cancel_a_waiting_job(page):
+    create(page, "a green square growing on a white background", steps=200, variants=4)
+    jobs = page.locator(".job").filter(has=page.locator(".job-prompt", has_text="green square"))
+    jobs.nth(3).wait_for()
+    job = jobs.first  # the last variant: still queued behind the others
+    job.locator(".job-cancel").click()
+    job.locator(".job-state").filter(has_text="Cancelled").wait_for(timeout=30000)
+    assert job.locator(".job-retry").is_visible()
+
+
+def test_prompts_render_as_text(page, server):
+    create(page, XSS, steps=4)
+    job = job_for(page, "bold?")
+    assert job.locator(".job-prompt").inner_text() == XSS
+    job.locator(".job-state").filter(has_text="Done").wait_for(timeout=60000)
+    page.click("nav a[data-view=feed]")
+    page.wait_for_selector(".card")
+    assert page.locator(".card-prompt").first.inner_text() == XSS
+    assert page.locator(".card img[src='x']").count() == 0 and page.locator(".card b").count() == 0
+    assert page.title() != "pwned"
+
+
+def test_a_phone_screen_has_no_sideways_scroll(browser, server):
+    context = browser.new_context(base_url=server.base, viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+    phone = context.new_page()
+    for path in ("/", "/feed", "/me"):
+        phone.goto(path)
+        phone.wait_for_selector("#model option", state="attached")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+    context.close()
+
+
+def test_the_page_is_small_labelled_and_locked_down(server):
+    page = httpx.get(f"{server.base}/")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    weight = len(page.content) + sum(len(httpx.get(f"{server.base}/static/{name}").content)
+                                     for name in ("app.js", "style.css", "icon.svg"))
+    assert weight < 200 * 1024, weight
+    html = page.text
+    for control in ("prompt", "model", "resolution", "variants", "seconds", "seed", "negative", "steps", "guidance"):
+        assert f'for="{control}"' in html, control  # every control has a label
