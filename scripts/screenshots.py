@@ -1,0 +1,82 @@
+"""Screenshots of the web studio for the README: the create page, the feed and a video page, on a
+desktop and on a phone, in Debian's Chromium against a fresh `ungated serve` with a few clips.
+
+    python scripts/screenshots.py [--out docs/images]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.service
+
+from tests.service import Server  # noqa: E402
+
+PROMPTS = [
+    "a large yellow star bouncing on a purple background",
+    "a small red circle moving right on a blue background",
+    "a green square growing on a white background",
+    "a large white triangle spinning on a black background",
+    "a small orange circle moving up on a green background",
+    "a large blue star moving left on a yellow background",
+]
+SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def wait_done(api: httpx.Client, ids: list[str]) -> None:
+    while any(api.get(f"/api/videos/{i}").json()["status"] != "completed" for i in ids):
+        time.sleep(0.3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("docs/images"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        server = Server(home, f"sqlite:///{home / 'store.db'}").start()
+        try:
+            api = httpx.Client(base_url=server.base, timeout=60)
+            api.put("/api/me", json={"artist": "Ada"})
+            ids = [api.post("/api/videos", json={"prompt": p, "seed": 7 + i}).json()["data"][0]["id"]
+                   for i, p in enumerate(PROMPTS)]
+            wait_done(api, ids)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                     args=["--no-sandbox", "--disable-gpu"])
+                for screen, viewport in SCREENS.items():
+                    page = browser.new_context(base_url=server.base, viewport=viewport,
+                                               is_mobile=screen == "phone", device_scale_factor=1).new_page()
+                    page.goto("/")
+                    page.wait_for_selector("#model option", state="attached")
+                    page.fill("#prompt", "a large pink star spinning on a black background")
+                    page.select_option("#variants", "2")
+                    page.click("#submit")
+                    page.locator(".job").nth(1).wait_for()
+                    time.sleep(1.0)
+                    page.evaluate("scrollTo(0, 0)")
+                    page.screenshot(path=args.out / f"studio-create-{screen}.png")
+                    page.goto("/feed")
+                    page.wait_for_selector(".card >> nth=5")
+                    time.sleep(0.5)
+                    page.screenshot(path=args.out / f"studio-feed-{screen}.png")
+                    page.goto(f"/v/{ids[0]}")
+                    page.wait_for_selector("#video-facts dt")
+                    time.sleep(1.0)
+                    page.screenshot(path=args.out / f"studio-video-{screen}.png")
+                browser.close()
+        finally:
+            server.stop()
+    print(f"wrote {len(SCREENS) * 3} screenshots to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
