@@ -158,3 +158,21 @@ def test_switching_task_keeps_the_component_hooks_applied_once(tiny_folders, tmp
     assert restyled.shape == (9, 32, 32, 3)
     stored = {parameter.dtype for parameter in engine.pipe.transformer.parameters()}
     assert torch.float8_e4m3fn in stored
+
+
+def test_extend_continues_a_finished_clip(tiny_folders, tmp_path):
+    from dataclasses import replace
+
+    from ungated.media.inputs import read_video
+
+    source = tmp_path / "source.mp4"
+    with Mp4Writer(source, 32, 32, 24, {}) as writer:
+        for i in range(12):
+            writer.write(np.full((32, 32, 3), i * 20, np.uint8))
+    engine = engine_for("ltx-video", tiny_folders["ltx"])
+    plan = replace(tiny_plan(17, fps=24, extend=source), kept_frames=12)
+    video = run(engine, plan)
+    assert video.shape == (12 + 17, 32, 32, 3)
+    kept = np.stack([np.asarray(image) for image in read_video(source, 32, 32, 24, 12)])
+    assert np.array_equal(video[:12], kept)  # the clip itself, then what follows it
+    assert type(engine.pipe).__name__ == "LTXConditionPipeline"

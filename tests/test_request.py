@@ -83,3 +83,24 @@ def test_steps_above_the_model_limit_are_errors():
 def test_unseeded_requests_get_a_reported_random_seed():
     seeds = {plan(Request.build(prompt="x"), CAPS, "builtin").seeds[0] for _ in range(5)}
     assert len(seeds) > 1
+
+
+def test_extend_plans_the_kept_clip_plus_the_new_seconds(tmp_path):
+    from dataclasses import replace as replace_caps
+
+    import numpy as np
+
+    from ungated.media.encode import Mp4Writer
+
+    clip = tmp_path / "clip.mp4"
+    with Mp4Writer(clip, 64, 64, 8, {}) as writer:
+        for _ in range(16):
+            writer.write(np.zeros((64, 64, 3), np.uint8))
+    request = Request.build(prompt="more of the same", extend=clip, seconds=2)
+    with pytest.raises(InvalidRequest, match="does not continue clips"):
+        plan(request, CAPS, "tiny")
+    extending = replace_caps(CAPS, extend_input=True)
+    the_plan = plan(request, extending, "tiny")
+    assert the_plan.kept_frames == 2 * the_plan.fps and the_plan.seconds == pytest.approx(4.0, abs=0.2)
+    with pytest.raises(InvalidRequest, match="extend"):
+        Request.build(prompt="x", extend=clip, image=clip)

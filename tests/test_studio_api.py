@@ -71,6 +71,10 @@ def test_variants_feed_favourites_credit_and_sharing(server):
     api.delete(f"/api/videos/{second['id']}/favourite")
     assert api.get("/api/me/favourites").json()["data"] == []
 
+    refused = api.post(f"/api/videos/{first['id']}/extend", json={"seconds": 2})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "extend"
+    assert "does not continue clips" in refused.json()["error"]["message"]
+
     remix = api.post(f"/api/videos/{first['id']}/remix", json={"prompt": "a green star spinning",
                                                                "guidance": 3.0}).json()["data"][0]
     assert remix["remixed_from"] == first["id"] and remix["seed"] == 41

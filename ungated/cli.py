@@ -35,7 +35,8 @@ console = Console(stderr=True, soft_wrap=True)
 FLAGS = {
     "prompt": "PROMPT", "negative_prompt": "--negative", "seconds": "--seconds", "aspect": "--aspect",
     "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
-    "model": "--model", "image": "--image", "video": "--video", "steps": "--steps", "guidance": "--guidance",
+    "model": "--model", "image": "--image", "video": "--video", "extend": "--extend", "steps": "--steps",
+    "guidance": "--guidance",
 }
 
 def _progress_bar() -> Progress:
@@ -76,6 +77,8 @@ def generate(
     guidance: Annotated[Optional[float], typer.Option(help="Guidance scale (model default if unset).")] = None,
     image: Annotated[Optional[Path], typer.Option(help="Start from this image (image-to-video models).")] = None,
     video: Annotated[Optional[Path], typer.Option(help="Restyle this video (video-to-video models).")] = None,
+    extend: Annotated[Optional[Path], typer.Option(
+        help="Continue this clip: the result is it followed by --seconds more (models that extend).")] = None,
     offload: OffloadOption = None,
     fp8: Fp8Option = None,
     quantize: QuantizeOption = None,
@@ -99,7 +102,7 @@ def generate(
         request = Request.build(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
             variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance, image=image,
-            video=video,
+            video=video, extend=extend,
         )
         options = EngineOptions(offload=offload, fp8=fp8, quantize=quantize, vae_tiling=vae_tiling, cache=cache,
                                 compile=compile, attention=attention)

@@ -37,6 +37,6 @@ def generate_clips(engine: Engine, plan: Plan, outputs: list[Path], on_progress:
         )
         written.append(write_clip(
             frames, path, width=plan.out_width, height=plan.out_height, fps=plan.fps,
-            total_frames=plan.frames, metadata=clip_metadata(plan, seed, engine.id),
+            total_frames=plan.total_frames, metadata=clip_metadata(plan, seed, engine.id),
         ))
     return written

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .engines.base import Capabilities
 from .errors import InvalidRequest
+from .media.inputs import count_frames
 
 Aspect = Literal["16:9", "9:16", "1:1"]
 Resolution = Literal["360p", "480p", "720p", "1080p"]
@@ -26,7 +27,7 @@ RESOLUTIONS: dict[str, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1
 MIN_SIDE, MAX_SIDE = 64, 1920
 MAX_SECONDS = 20.0
 MAX_SEED = 2**32 - 1
-INPUT_FIELDS = ("image", "video")  # Request fields that name input files
+INPUT_FIELDS = ("image", "video", "extend")  # Request fields that name input files
 
 
 def output_size(aspect: str, resolution: str) -> tuple[int, int]:
@@ -65,6 +66,7 @@ class Request(BaseModel):
     model: str = "builtin"
     image: Path | None = None
     video: Path | None = None
+    extend: Path | None = None  # a clip to continue: the result is it followed by `seconds` more
     steps: int | None = Field(default=None, ge=1, le=500)
     guidance: float | None = Field(default=None, ge=0, le=30)
 
@@ -83,7 +85,7 @@ class Request(BaseModel):
         w, h = parse_size(size)
         return f"{w}x{h}"
 
-    @field_validator("image", "video")
+    @field_validator("image", "video", "extend")
     @classmethod
     def _input_exists(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
@@ -94,6 +96,8 @@ class Request(BaseModel):
     def _size_or_aspect(self) -> "Request":
         if self.size and (self.aspect or self.resolution):
             raise ValueError("give either size or aspect/resolution, not both")
+        if self.extend and (self.image or self.video):
+            raise ValueError("extend continues a clip; it does not combine with image or video")
         return self
 
     @classmethod
@@ -120,10 +124,16 @@ class Plan:
     guidance: float
     seeds: tuple[int, ...]  # one per variant
     adjustments: tuple[str, ...]
+    kept_frames: int = 0  # extend: frames of the clip being continued, written before the new ones
+
+    @property
+    def total_frames(self) -> int:
+        """Frames in the written clip."""
+        return self.kept_frames + self.frames
 
     @property
     def seconds(self) -> float:
-        return self.frames / self.fps
+        return self.total_frames / self.fps
 
 
 def _aspect_name(w: int, h: int) -> str:
@@ -144,6 +154,8 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         raise InvalidRequest("image", f"model {model_id} does not take an input image")
     if request.video and not caps.video_input:
         raise InvalidRequest("video", f"model {model_id} does not take an input video")
+    if request.extend and not caps.extend_input:
+        raise InvalidRequest("extend", f"model {model_id} does not continue clips")
     if caps.image_required and not request.image:
         raise InvalidRequest("image", f"model {model_id} makes a video from an image; give one")
     if request.steps is not None and request.steps > caps.max_steps:
@@ -175,6 +187,12 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         notes.append(f"fps {request.fps} -> {fps} ({model_id} makes {', '.join(map(str, caps.fps))} fps)")
     seconds = request.seconds or caps.default_seconds
     frames = caps.nearest_frames(round(seconds * fps))
+    kept = 0
+    if request.extend:
+        kept = count_frames(request.extend, fps)
+        if (kept + frames) / fps > MAX_SECONDS:
+            raise InvalidRequest("extend", f"the clip is {kept / fps:.1f} s; with {frames / fps:.1f} s more it would "
+                                           f"pass the {MAX_SECONDS:g} s limit")
     if request.seconds is not None and abs(frames / fps - request.seconds) > 0.5 / fps:
         notes.append(
             f"seconds {request.seconds:g} -> {frames / fps:.2f} ({model_id} makes "
@@ -189,5 +207,5 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         frames=frames, fps=fps,
         steps=request.steps or caps.default_steps,
         guidance=request.guidance if request.guidance is not None else caps.default_guidance,
-        seeds=seeds, adjustments=tuple(notes),
+        seeds=seeds, adjustments=tuple(notes), kept_frames=kept,
     )

@@ -9,6 +9,7 @@ it is also listed in the feed.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -91,7 +92,8 @@ def capabilities(caps: Capabilities) -> dict:
         "max_seconds": caps.max_seconds, "default_seconds": caps.default_seconds,
         "default_aspect": caps.default_aspect, "default_resolution": caps.default_resolution,
         "default_steps": caps.default_steps, "max_steps": caps.max_steps, "default_guidance": caps.default_guidance,
-        "image_input": caps.image_input, "video_input": caps.video_input, "image_required": caps.image_required,
+        "image_input": caps.image_input, "video_input": caps.video_input, "extend_input": caps.extend_input,
+        "image_required": caps.image_required,
         "upscale_output": caps.upscale_output,
     }
 
@@ -165,7 +167,7 @@ async def plan_request(request: Request, studio: Studio = Depends(studio)) -> di
     model = _pop_model(fields)
     the_plan = studio.plan(fields, model)
     return {"size": f"{the_plan.out_width}x{the_plan.out_height}", "native_size": f"{the_plan.width}x{the_plan.height}",
-            "seconds": round(the_plan.seconds, 3), "frames": the_plan.frames, "fps": the_plan.fps,
+            "seconds": round(the_plan.seconds, 3), "frames": the_plan.total_frames, "fps": the_plan.fps,
             "steps": the_plan.steps, "guidance": the_plan.guidance, "adjustments": list(the_plan.adjustments)}
 
 
@@ -247,6 +249,34 @@ async def remix_video(video_id: str, request: Request, studio: Studio = Depends(
         raise InvalidRequest(next(n for n in INPUT_FIELDS if n in changes),
                              "a remix keeps the source's inputs; create a new video to use others")
     videos = studio.remix(source, changes, who.client, who.limits, artist=options.artist, public=options.public)
+    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+
+
+class Extension(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str | None = Field(default=None, max_length=2000)
+    seconds: float | None = None
+    model: str | None = None
+    public: bool = True
+
+
+@router.post("/videos/{video_id}/extend")
+def extend_video(video_id: str, body: Extension, studio: Studio = Depends(studio),
+                 who: Caller = Depends(signed_in)) -> dict:
+    """A longer clip: this finished video followed by `seconds` more, continued by a model that
+    can (its capabilities say `extend_input`), by default this video's model and prompt."""
+    source = studio.get(video_id)
+    if source.status != queue.COMPLETED or not source.result:
+        raise ApiError(409, f"video {video_id!r} is {source.status}; only a finished video can be extended",
+                       "video_id", "not_ready")
+    clip = studio.storage.resolve(source.result)
+    copy = studio.storage.input_path(f"{queue.new_id('input_')}.mp4")
+    shutil.copyfile(clip, copy)
+    fields = {name: value for name, value in source.request.items() if name not in INPUT_FIELDS}
+    fields |= {"prompt": body.prompt or source.prompt, "seconds": body.seconds, "seed": source.seed,
+               "extend": studio.storage.relative(copy)}
+    videos = studio.create(fields, who.client, body.model or source.requested_model, remixed_from=source.id,
+                           public=body.public, limits=who.limits)
     return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
 
 

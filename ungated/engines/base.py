@@ -39,6 +39,7 @@ class Capabilities:
     max_steps: int = 200
     image_input: bool = False
     video_input: bool = False
+    extend_input: bool = False  # continues a finished clip (the request's `extend`) from its last frames
     image_required: bool = False  # image-to-video models that cannot start from text alone
     upscale_output: bool = False  # written at the requested size rather than the native one
 

@@ -37,3 +37,17 @@ def read_video(path: Path, width: int, height: int, fps: int, frames: int) -> li
         raise InvalidRequest("video", f"{path} is not a video ungated can read (MP4, WebM, MOV, ...)") from None
     raise InvalidRequest("video", f"{path} has {len(picked)} frames at {fps} fps; this model needs {frames} "
                          f"({frames / fps:.2f} s)")
+
+
+def count_frames(path: Path, fps: int) -> int:
+    """How many frames a video has when resampled to fps (its duration times fps)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = sum(1 for _ in container.decode(stream)) / float(stream.average_rate or fps)
+    except (av.error.FFmpegError, OSError, IndexError):
+        raise InvalidRequest("extend", f"{path} is not a video ungated can read (MP4, WebM, MOV, ...)") from None
+    return max(1, round(seconds * fps))

@@ -449,6 +449,15 @@ async function showVideo(id) {
     catch { $("#copy-state").textContent = url; }
   };
   $("#remix").onclick = () => { go("/"); prefill(video); $("#prompt").focus(); };
+  const extendable = state.models.find((m) => m.id === video.model)?.capabilities.extend_input;
+  $("#extend").hidden = !(done && extendable && state.me?.client);
+  $("#extend").onclick = async () => {
+    try {
+      const made = await api(`/api/videos/${video.id}/extend`, { method: "POST", json: {} });
+      go("/");
+      made.data.forEach((v) => watch(v, true));
+    } catch (error) { $("#video-state").textContent = error.message; }
+  };
   const favourite = $("#video-favourite");
   favourite.hidden = !state.me?.client;
   setFavourite(favourite, video.favourite);

@@ -163,24 +163,35 @@ class OpenModelEngine(Engine):
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
         task = pick_task(plan.request.image, plan.request.video)
         one_pass = self.model.frames[2]
+        if plan.request.extend:
+            kept = read_video(plan.request.extend, plan.width, plan.height, plan.fps, plan.kept_frames)
+            for image in kept:
+                yield np.asarray(image)
+            tail = kept[-self.model.extend_overlap:]
+            yield from self._extended(plan, seed, "t2v", on_progress, should_cancel, tail)
+            return
         if plan.frames <= one_pass:
             pipe = self.pipeline_for(task)
             yield from self._run(pipe, self.call_arguments(plan, seed, task, pipe), on_progress, should_cancel)
             return
         yield from self._extended(plan, seed, task, on_progress, should_cancel)
 
-    def _extended(self, plan, seed: int, task: str, on_progress: ProgressFn,
-                  should_cancel: CancelFn) -> Iterator[np.ndarray]:
-        """A clip longer than one pass: a first segment as usual, then segments conditioned on the
-        last frames of the one before, each streamed out as soon as it is decoded."""
+    def _extended(self, plan, seed: int, task: str, on_progress: ProgressFn, should_cancel: CancelFn,
+                  tail: list | None = None) -> Iterator[np.ndarray]:
+        """A clip longer than one pass: a first segment as usual (or, given the tail frames of a
+        clip to continue, conditioned on them), then segments conditioned on the last frames of the
+        one before, each streamed out as soon as it is decoded."""
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
         from PIL import Image
 
         fewest, step, one_pass = self.model.frames
         overlap = self.model.extend_overlap
         new_per_segment = one_pass - overlap
-        segments = 1 + -(-(plan.frames - one_pass) // new_per_segment)
-        made, tail = 0, None
+        if tail is None:
+            segments = 1 + -(-(plan.frames - one_pass) // new_per_segment)
+        else:
+            segments = -(-plan.frames // new_per_segment)
+        made = 0
         for index in range(segments):
             def progress(done: int, total: int, index=index) -> None:
                 on_progress(index * total + done, segments * total)
