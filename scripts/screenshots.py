@@ -57,7 +57,7 @@ def main() -> None:
                                                is_mobile=screen == "phone", device_scale_factor=1).new_page()
                     page.goto("/")
                     page.wait_for_selector("#model option", state="attached")
-                    page.fill("#prompt", "a large pink star spinning on a black background")
+                    page.fill("#prompt", "a large red star spinning on a white background")
                     page.select_option("#variants", "2")
                     page.click("#submit")
                     page.locator(".job").nth(1).wait_for()
@@ -72,10 +72,16 @@ def main() -> None:
                     page.wait_for_selector("#video-facts dt")
                     time.sleep(1.0)
                     page.screenshot(path=args.out / f"studio-video-{screen}.png")
+                dark = browser.new_context(base_url=server.base, viewport=SCREENS["desktop"], color_scheme="dark")
+                page = dark.new_page()
+                page.goto("/feed")
+                page.wait_for_selector(".card >> nth=5")
+                time.sleep(0.5)
+                page.screenshot(path=args.out / "studio-feed-dark.png")
                 browser.close()
         finally:
             server.stop()
-    print(f"wrote {len(SCREENS) * 3} screenshots to {args.out}")
+    print(f"wrote {len(SCREENS) * 3 + 1} screenshots to {args.out}")
 
 
 if __name__ == "__main__":

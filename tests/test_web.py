@@ -155,3 +155,19 @@ def test_the_page_is_small_labelled_and_locked_down(server):
     html = page.text
     for control in ("prompt", "model", "resolution", "variants", "seconds", "seed", "negative", "steps", "guidance"):
         assert f'for="{control}"' in html, control  # every control has a label
+
+
+def test_the_keyboard_reaches_and_opens_videos(page, server):
+    made = httpx.post(f"{server.base}/api/videos", json={"prompt": "a white circle", "steps": 4}).json()["data"][0]
+    while httpx.get(f"{server.base}/api/videos/{made['id']}").json()["status"] != "completed":
+        time.sleep(0.2)
+    page.goto("/feed")
+    page.wait_for_selector(".card")
+    page.keyboard.press("Tab")  # the first Tab stop is the skip link
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.focus(".card-link")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/v/video_*")
+    until(page, "document.querySelector('#player').readyState >= 1")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") in ("A", "VIDEO", "BUTTON")
