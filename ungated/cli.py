@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__, serve
+from . import __version__, serve, settings
 from .options import (AttentionOption, CacheOption, CompileOption, Fp8Option, OffloadOption, QuantizeOption,
                       VaeTilingOption)
 from .errors import GenerationCancelled, InvalidRequest, UngatedError
@@ -36,7 +36,8 @@ FLAGS = {
     "prompt": "PROMPT", "negative_prompt": "--negative", "seconds": "--seconds", "aspect": "--aspect",
     "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
     "model": "--model", "image": "--image", "video": "--video", "extend": "--extend", "steps": "--steps",
-    "guidance": "--guidance",
+    "guidance": "--guidance", "provenance.mark_text": "--mark", "provenance.mark_corner": "--mark-corner",
+    "provenance.mark_opacity": "--mark-opacity",
 }
 
 def _progress_bar() -> Progress:
@@ -79,6 +80,14 @@ def generate(
     video: Annotated[Optional[Path], typer.Option(help="Restyle this video (video-to-video models).")] = None,
     extend: Annotated[Optional[Path], typer.Option(
         help="Continue this clip: the result is it followed by --seconds more (models that extend).")] = None,
+    artist: Annotated[Optional[str], typer.Option(
+        help="Your name, credited in the clip's signed manifest [default: config.toml [provenance] artist].")] = None,
+    private_prompt: Annotated[bool, typer.Option(
+        "--private-prompt", help="Leave the prompt and seed out of the manifest and metadata.")] = False,
+    watermark: Annotated[bool, typer.Option(help="Embed the invisible watermark.")] = True,
+    mark: Annotated[Optional[str], typer.Option(help="A visible mark: your text in a corner of every frame.")] = None,
+    mark_corner: Annotated[str, typer.Option(help="top-left, top-right, bottom-left or bottom-right.")] = "bottom-right",
+    mark_opacity: Annotated[float, typer.Option(help="The visible mark's opacity, 0.05-1.")] = 0.6,
     offload: OffloadOption = None,
     fp8: Fp8Option = None,
     quantize: QuantizeOption = None,
@@ -103,6 +112,8 @@ def generate(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
             variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance, image=image,
             video=video, extend=extend,
+            provenance={"publish_prompt": not private_prompt, "watermark": watermark, "mark_text": mark,
+                        "mark_corner": mark_corner, "mark_opacity": mark_opacity},
         )
         options = EngineOptions(offload=offload, fp8=fp8, quantize=quantize, vae_tiling=vae_tiling, cache=cache,
                                 compile=compile, attention=attention)
@@ -123,7 +134,8 @@ def generate(
             bar.update(task, description="generating", total=total * len(paths), completed=variant * total + step,
                        info=f"variant {variant + 1}/{len(paths)}  step {step}/{total}")
 
-        written = generate_clips(engine, the_plan, paths, on_progress)
+        credit = settings.config().get("provenance", {}).get("artist", "") if artist is None else artist
+        written = generate_clips(engine, the_plan, paths, on_progress, artist=credit)
     files = ", ".join(str(f.video) for f in written)
     print(
         f"wrote {files} ({the_plan.out_width}x{the_plan.out_height}, {the_plan.seconds:g} s at {the_plan.fps} fps, "
@@ -274,6 +286,49 @@ def eval_builtin(
     Console().print(table)
 
 
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="The video to check.")],
+    db: serve.DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+) -> None:
+    """Check a video's provenance: its C2PA manifest (and whether the file still matches it), the
+    invisible watermark and the video it points to, and the MP4's metadata. Exit code 1 when the
+    manifest does not validate."""
+    import json
+
+    from .provenance.verify import describe, verify as check
+
+    if not file.is_file():
+        raise InvalidRequest("FILE", f"no such file: {file}")
+    result = check(file, _video_finder(db))
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print("\n".join(describe(result)))
+    if result.verdict == "tampered":
+        raise typer.Exit(1)
+
+
+def _video_finder(db: str | None):
+    """id prefix -> video ids, from the store (the default one, when it exists)."""
+    from .jobs.store import Store, default_url
+
+    if db is None and not (settings.home() / "ungated.db").is_file():
+        return None
+    store = Store(db or default_url())
+
+    def find(prefix: str) -> list[str]:
+        from sqlalchemy import select
+
+        from .jobs.schema import Video
+
+        with store.read() as session:
+            return list(session.scalars(select(Video.id).where(Video.id.startswith(prefix))))
+
+    return find
+
+
 app.command()(serve.serve)
 app.command()(serve.worker)
 app.add_typer(serve.keys_app, name="keys")
@@ -287,7 +342,9 @@ def version() -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # Click returns the code of a typer.Exit here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):

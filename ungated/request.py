@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .engines.base import Capabilities
 from .errors import InvalidRequest
 from .media.inputs import count_frames
+from .provenance.choices import ProvenanceChoices
 
 Aspect = Literal["16:9", "9:16", "1:1"]
 Resolution = Literal["360p", "480p", "720p", "1080p"]
@@ -69,6 +70,7 @@ class Request(BaseModel):
     extend: Path | None = None  # a clip to continue: the result is it followed by `seconds` more
     steps: int | None = Field(default=None, ge=1, le=500)
     guidance: float | None = Field(default=None, ge=0, le=30)
+    provenance: ProvenanceChoices = ProvenanceChoices()
 
     @field_validator("prompt")
     @classmethod

@@ -143,7 +143,8 @@ class Worker:
             engine.load()
             started = time.monotonic()
             generate_clips(engine, the_plan, [path], self._progress(engine, keeper, video.id),
-                           lambda: keeper.should_stop() or self.stopping.is_set())
+                           lambda: keeper.should_stop() or self.stopping.is_set(), artist=video.artist,
+                           video_ids=[video.id])
             seconds_per_step = (time.monotonic() - started) / max(1, the_plan.steps)
         except GenerationCancelled:
             keeper.finish()

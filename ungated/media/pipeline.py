@@ -7,7 +7,7 @@ failure or a cancel never leaves a half-written clip behind.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
@@ -39,7 +39,11 @@ def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def write_clip(frames: Iterable[np.ndarray], video: Path, *, width: int, height: int, fps: int,
-               total_frames: int, metadata: dict[str, str]) -> ClipFiles:
+               total_frames: int, metadata: dict[str, str],
+               transform: Callable[[int, np.ndarray], np.ndarray] | None = None,
+               finish: Callable[[Path], None] | None = None) -> ClipFiles:
+    """Encode frames (each passed through transform, e.g. provenance marks) into video and its
+    companions; finish (e.g. signing) gets the complete MP4 before it takes its final name."""
     final = companion_paths(video)
     temp = ClipFiles(*(p.with_name(f".{p.name}.part") for p in final))
     previews = PreviewCollector(total_frames)
@@ -47,10 +51,14 @@ def write_clip(frames: Iterable[np.ndarray], video: Path, *, width: int, height:
         with Mp4Writer(temp.video, width, height, fps, metadata) as writer:
             for index, frame in enumerate(frames):
                 frame = resize_frame(frame, width, height)
+                if transform is not None:
+                    frame = transform(index, frame)
                 writer.write(frame)
                 previews.add(index, frame)
         previews.save_thumbnail(temp.thumbnail)
         previews.save_spritesheet(temp.spritesheet)
+        if finish is not None:
+            finish(temp.video)
     except BaseException:
         for path in temp:
             with contextlib.suppress(FileNotFoundError):

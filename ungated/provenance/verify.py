@@ -1,0 +1,76 @@
+"""What a file says about where it came from: its C2PA manifest and whether it validates, the
+invisible watermark (and the video record it points to, when the store knows it), and the MP4's
+own metadata. Used by `ungated verify`, POST /api/verify and the studio's provenance badge."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import c2pa_manifest, watermark
+
+
+@dataclass
+class Verification:
+    manifest: c2pa_manifest.ManifestReport
+    watermark: watermark.Detection
+    watermark_id: str | None  # the mark as hex
+    videos: list[str]  # records in the store the mark points to
+    metadata: dict[str, str]
+
+    @property
+    def verdict(self) -> str:
+        """signed (the manifest validates), tampered (it does not), or unsigned (there is none)."""
+        if not self.manifest.found:
+            return "unsigned"
+        return "signed" if self.manifest.state in ("Valid", "Trusted") else "tampered"
+
+    def as_dict(self) -> dict:
+        report = asdict(self)
+        report["verdict"] = self.verdict
+        return report
+
+
+def verify(path: Path, find_videos=None) -> Verification:
+    """find_videos: id prefix -> matching video ids (from a store), or None."""
+    import av
+
+    from ..media.encode import read_metadata
+
+    manifest = c2pa_manifest.read(path)
+    try:
+        metadata = read_metadata(path)
+        detection = watermark.detect(path)
+    except (av.error.FFmpegError, IndexError) as err:
+        metadata, detection = {"error": f"not a video ungated can read ({err})"}, watermark.Detection(None, 0, 0)
+    mark = None if detection.mark is None else f"{detection.mark:08x}"
+    videos = find_videos(watermark.id_prefix(detection.mark)) if find_videos and detection.mark is not None else []
+    return Verification(manifest, detection, mark, videos, metadata)
+
+
+def describe(result: Verification) -> list[str]:
+    """The report as lines for a person."""
+    m = result.manifest
+    lines = []
+    if not m.found:
+        lines.append("C2PA: no manifest (this file is not signed)")
+    elif result.verdict == "tampered":
+        lines.append("C2PA: INVALID: the file was changed after it was signed, or the signature is bad")
+        lines += [f"  {problem}" for problem in m.problems]
+    else:
+        trust = "signed by this machine's ungated CA" if m.state == "Trusted" else "signature valid; signer not in your trust list"
+        lines.append(f"C2PA: valid ({trust}; certificate: {m.signed_by or 'unnamed'})")
+    if m.found:
+        lines.append(f"  made with an AI model: {'yes' if m.ai_generated else 'not stated'}")
+        lines.append(f"  artist: {m.artist or 'not credited'}")
+        lines.append(f"  generator: {m.generator or 'unknown'}, model {m.model or 'unknown'}")
+        lines.append(f"  prompt: {m.prompt!r}, seed {m.seed}" if m.prompt is not None else "  prompt: kept private by the artist")
+    w = result.watermark
+    if result.watermark_id:
+        where = f"; video {', '.join(result.videos)}" if result.videos else ""
+        lines.append(f"watermark: found, id {result.watermark_id} ({w.frames_agreeing} of {w.frames_checked} frames{where})")
+    else:
+        lines.append(f"watermark: none found ({w.frames_checked} frames checked)")
+    if result.metadata:
+        lines.append("MP4 metadata: " + ", ".join(f"{key}={value!r}" for key, value in sorted(result.metadata.items())))
+    return lines
