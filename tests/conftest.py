@@ -21,6 +21,14 @@ TINY = BuiltinConfig(
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory for the session, so no test writes to the user's (signing keys included)."""
+    home = tmp_path_factory.mktemp("ungated-home")
+    os.environ["UNGATED_HOME"] = str(home)
+    return home
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from pathlib import Path
 import time
 from dataclasses import dataclass, field, replace
 
@@ -63,7 +64,7 @@ class Studio:
 
     def save_image(self, data: bytes, param: str) -> str:
         """Check an uploaded image and keep it; returns its path under the storage root."""
-        self._check_size(data, MAX_IMAGE_BYTES, param, "image")
+        self.check_size(data, MAX_IMAGE_BYTES, param, "image")
         try:
             with Image.open(io.BytesIO(data)) as image:
                 image.verify()
@@ -76,7 +77,7 @@ class Studio:
         """Check an uploaded video (it has a video stream PyAV can decode) and keep it."""
         import av
 
-        self._check_size(data, MAX_VIDEO_BYTES, param, "video")
+        self.check_size(data, MAX_VIDEO_BYTES, param, "video")
         try:
             with av.open(io.BytesIO(data)) as container:
                 if not container.streams.video:
@@ -87,7 +88,7 @@ class Studio:
         return self._keep(data, "video")
 
     @staticmethod
-    def _check_size(data: bytes, limit: int, param: str, what: str) -> None:
+    def check_size(data: bytes, limit: int, param: str, what: str) -> None:
         if len(data) > limit:
             raise ApiError(413, f"{param}: the {what} is over {limit // 2**20} MB", param, "too_large")
 
@@ -131,6 +132,16 @@ class Studio:
         request = Request.build(**{k: v for k, v in fields.items() if k not in INPUT_FIELDS}, model=model_id)
         engine = self.engine(model_id)
         return plan(request, replace(engine.capabilities, image_required=False), engine.id)
+
+    def provenance_of(self, path: Path) -> dict:
+        """The provenance report of a video file, with the records its watermark points to."""
+        from ..provenance.verify import verify
+
+        def find(prefix: str) -> list[str]:
+            with self.store.read() as session:
+                return list(session.scalars(select(Video.id).where(Video.id.startswith(prefix))))
+
+        return verify(path, find).as_dict()
 
     def remix(self, source: Video, changes: dict, client: str, limits: queue.Limits | None = None,
               **options) -> list[Video]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import tempfile
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,7 +28,7 @@ from ..request import INPUT_FIELDS, Request as GenerationRequest
 from .access import Caller, caller, may_change, signed_in, studio
 from .bodies import data_url_bytes, read_body
 from .errors import ApiError
-from .service import Studio
+from .service import MAX_VIDEO_BYTES, Studio
 
 router = APIRouter(prefix="/api")
 PAGE_LIMIT = Query(24, ge=1, le=100)
@@ -290,6 +292,30 @@ def add_favourite(video_id: str, studio: Studio = Depends(studio), who: Caller =
 def remove_favourite(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
     studio.set_favourite(who.client, video_id, False)
     return {"id": video_id, "favourite": False}
+
+
+@router.get("/videos/{video_id}/provenance")
+async def video_provenance(video_id: str, studio: Studio = Depends(studio)) -> dict:
+    """What the stored clip's C2PA manifest and watermark say (the studio's provenance badge)."""
+    video = studio.get(video_id)
+    if video.status != queue.COMPLETED or not video.result:
+        raise ApiError(404, f"video {video_id!r} has no content: it is {video.status}", "video_id", "not_ready")
+    return await asyncio.to_thread(studio.provenance_of, studio.storage.resolve(video.result))
+
+
+@router.post("/verify", openapi_extra={"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
+                                                                                   "format": "binary"}}}}}}})
+async def verify_upload(request: Request, studio: Studio = Depends(studio)) -> dict:
+    """Check an uploaded video's provenance, as `ungated verify` does (the file is not kept)."""
+    _, files = await read_body(request, ("file",))
+    if "file" not in files:
+        raise InvalidRequest("file", "upload the video as a multipart part named file")
+    studio.check_size(files["file"], MAX_VIDEO_BYTES, "file", "video")
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as upload:
+        upload.write(files["file"])
+        upload.flush()
+        return await asyncio.to_thread(studio.provenance_of, Path(upload.name))
 
 
 @router.get("/videos/{video_id}/gif")

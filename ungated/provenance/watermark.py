@@ -18,6 +18,9 @@ import numpy as np
 MARK_EVERY = 4
 ID_BITS, CRC_BITS = 32, 16
 METHOD = "dwtDctSvd"
+# Embedding strength per YUV channel. The library's default (U at 36) lost a quarter of the bits
+# of a flat, blurry 480p clip after H.264 at crf 23; U at 72 kept all of them (PSNR about 37 dB).
+SCALES = [0, 72, 0]
 MIN_SIDE = 256  # the method needs frames at least this large
 STANDARD_SHORT_SIDES = (360, 480, 720, 1080)  # where a rescaled frame is tried back at
 
@@ -60,7 +63,7 @@ class Marker:
         if index % MARK_EVERY or min(frame.shape[:2]) < MIN_SIDE:
             return frame
         bgr = np.ascontiguousarray(frame[..., ::-1])
-        return np.ascontiguousarray(self.encoder.encode(bgr, METHOD)[..., ::-1])
+        return np.ascontiguousarray(self.encoder.encode(bgr, METHOD, scales=SCALES)[..., ::-1])
 
 
 @dataclass(frozen=True)
@@ -70,39 +73,51 @@ class Detection:
     frames_checked: int
 
 
-def _rescaled(frame_bgr: np.ndarray) -> list[np.ndarray]:
-    """The frame brought back up to the larger standard sizes of its aspect ratio (for a clip that
-    was scaled down after it was made)."""
-    import cv2
-
-    height, width = frame_bgr.shape[:2]
-    out = []
+def _sizes(width: int, height: int) -> list[tuple[int, int]]:
+    """Where to read a frame: at its own size, then scaled back up to each larger standard size of
+    its aspect ratio (for a clip that was scaled down after it was made)."""
+    sizes = [(width, height)] if min(width, height) >= MIN_SIDE else []
     for short in STANDARD_SHORT_SIDES:
-        scale = short / min(height, width)
+        scale = short / min(width, height)
         if scale > 1.01:
-            size = (2 * round(width * scale / 2), 2 * round(height * scale / 2))
-            out.append(cv2.resize(frame_bgr, size, interpolation=cv2.INTER_CUBIC))
-    return out
+            sizes.append((2 * round(width * scale / 2), 2 * round(height * scale / 2)))
+    return sizes
 
 
 def detect(path: Path, max_frames: int = 64) -> Detection:
-    """Look for the mark in the first max_frames frames of a video: found when two frames agree.
-    Frames are read at their size first, then (if that finds nothing) at the standard sizes."""
+    """Look for the mark in the first max_frames frames of a video, at each size in turn. Found when
+    two frames decode to the same id, or when the bitwise majority of every MARK_EVERY-th frame
+    (for each of the possible offsets) carries a valid CRC."""
     import av
+    import cv2
     from imwatermark import WatermarkDecoder
 
     decoder = WatermarkDecoder("bits", ID_BITS + CRC_BITS)
     with av.open(str(path)) as container:
         frames = [frame.to_ndarray(format="bgr24") for _, frame in zip(range(max_frames), container.decode(video=0))]
-    for sizes in (lambda f: [f] if min(f.shape[:2]) >= MIN_SIDE else [], _rescaled):
-        votes: dict[int, int] = {}
+    if not frames:
+        return Detection(None, 0, 0)
+    height, width = frames[0].shape[:2]
+    best = 0
+    for size in _sizes(width, height):
+        decoded = []
         for frame in frames:
-            for candidate in sizes(frame):
-                mark = _mark_of(decoder.decode(candidate, METHOD))
+            if size != (width, height):
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC)
+            decoded.append(np.asarray(decoder.decode(frame, METHOD, scales=SCALES), dtype=np.uint8))
+        votes: dict[int, int] = {}
+        for bits in decoded:
+            mark = _mark_of(list(bits))
+            if mark is not None:
+                votes[mark] = votes.get(mark, 0) + 1
+        if votes and max(votes.values()) >= 2:
+            found = max(votes, key=votes.get)
+            return Detection(found, votes[found], len(frames))
+        for offset in range(min(MARK_EVERY, len(decoded))):
+            group = decoded[offset::MARK_EVERY]
+            if len(group) >= 2:
+                mark = _mark_of(list((np.mean(group, axis=0) > 0.5).astype(int)))
                 if mark is not None:
-                    votes[mark] = votes.get(mark, 0) + 1
-                    break
-            if votes and max(votes.values()) >= 2:
-                best = max(votes, key=votes.get)
-                return Detection(best, votes[best], len(frames))
-    return Detection(None, max(votes.values(), default=0), len(frames))
+                    return Detection(mark, len(group), len(frames))
+        best = max(best, *votes.values(), 0)
+    return Detection(None, best, len(frames))

@@ -428,7 +428,8 @@ async function showVideo(id) {
   const facts = [
     ["Model", video.model], ["Seed", video.seed], ["Size", video.size], ["Length", `${video.seconds.toFixed(1)} s`],
     ["Created", new Date(video.created_at * 1000).toLocaleString()], ["Artist", video.artist || "not credited"],
-    ["Provenance", "not signed"], ["Listed in feed", video.public ? "yes" : "no (open by link)"],
+    ["Provenance", done ? "checking…" : "made when the clip is done"],
+    ["Listed in feed", video.public ? "yes" : "no (open by link)"],
   ];
   if (video.remixed_from) facts.push(["Remix of", video.remixed_from]);
   $("#video-facts").replaceChildren(...facts.flatMap(([name, value]) => {
@@ -438,6 +439,7 @@ async function showVideo(id) {
     dd.textContent = String(value);
     return [dt, dd];
   }));
+  if (done) showProvenance(video.id);
   for (const [selector, url] of [["#download-mp4", video.links.video], ["#download-gif", video.links.gif]]) {
     const link = $(selector);
     link.hidden = !url;
@@ -475,6 +477,27 @@ async function showVideo(id) {
   if (!done && !["failed", "cancelled"].includes(video.status)) setTimeout(() => {
     if (location.pathname === `/v/${id}`) showVideo(id);
   }, 1000);
+}
+
+async function showProvenance(id) {
+  const badge = [...document.querySelectorAll("#video-facts dt")].find((dt) => dt.textContent === "Provenance")
+    ?.nextElementSibling;
+  if (!badge) return;
+  try {
+    const report = await api(`/api/videos/${id}/provenance`);
+    const m = report.manifest;
+    const parts = {
+      signed: `✓ signed (C2PA${m.state === "Trusted" ? ", this server's certificate" : ""})`,
+      tampered: "✗ the file no longer matches its signature",
+      unsigned: "not signed",
+    }[report.verdict];
+    const details = [parts, m.ai_generated && "made with an AI model", m.artist && `by ${m.artist}`,
+      report.watermark_id && `watermark ${report.watermark_id}`].filter(Boolean);
+    badge.textContent = details.join(" · ");
+    badge.dataset.verdict = report.verdict;
+  } catch (error) {
+    badge.textContent = `could not check (${error.message})`;
+  }
 }
 
 // ---- start -------------------------------------------------------------------------------------

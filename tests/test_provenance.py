@@ -1,0 +1,132 @@
+"""Provenance: clips are signed with a C2PA manifest that credits the artist and says an AI model
+made them, carry an invisible watermark that survives re-encoding, and `verify` reports both."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from ungated.generate import generate_clips
+from ungated.media.encode import Mp4Writer
+from ungated.provenance import credentials, watermark
+from ungated.provenance.verify import verify
+from ungated.request import Request, plan
+
+PROMPT = "a large yellow star bouncing on a purple background"
+VIDEO_ID = "video_5eed1e55" + "0" * 24
+
+
+def make_clip(engine, folder: Path, **provenance) -> Path:
+    request = Request.build(prompt=PROMPT, seed=3, provenance=provenance)
+    the_plan = plan(request, engine.capabilities, engine.id)
+    path = folder / "clip.mp4"
+    generate_clips(engine, the_plan, [path], lambda *a: None, artist="Ada", video_ids=[VIDEO_ID])
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    from ungated.engines.builtin.engine import BuiltinEngine
+
+    return make_clip(BuiltinEngine(), tmp_path_factory.mktemp("clip"))
+
+
+def test_a_clip_is_signed_and_marked_and_verify_says_so(clip):
+    report = verify(clip)
+    assert report.verdict == "signed" and report.manifest.state == "Trusted"
+    m = report.manifest
+    assert m.ai_generated and m.artist == "Ada" and m.model == "builtin" and m.generator.startswith("ungated ")
+    assert m.prompt == PROMPT and m.seed == 3 and m.video_id == VIDEO_ID
+    assert report.watermark.mark == watermark.mark_id(VIDEO_ID) and report.watermark_id == "5eed1e55"
+    assert report.metadata["artist"] == "Ada"
+
+
+def test_changing_one_byte_of_video_data_fails_verification(clip, tmp_path):
+    data = bytearray(clip.read_bytes())
+    data[data.find(b"mdat") + 1000] ^= 0x01
+    changed = tmp_path / "changed.mp4"
+    changed.write_bytes(bytes(data))
+    report = verify(changed)
+    assert report.verdict == "tampered"
+    assert any("mismatch" in problem for problem in report.manifest.problems)
+    done = subprocess.run([sys.executable, "-m", "ungated", "verify", str(changed)], capture_output=True, text=True)
+    assert done.returncode == 1 and "INVALID" in done.stdout
+
+
+def reencode(source: Path, target: Path, crf: int) -> Path:
+    with av.open(str(source)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    with Mp4Writer(target, frames[0].shape[1], frames[0].shape[0], 8, crf=crf) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return target
+
+
+def test_the_watermark_survives_a_reencode(clip, tmp_path):
+    again = reencode(clip, tmp_path / "again.mp4", crf=23)
+    assert verify(again).verdict == "unsigned"  # a re-encode drops the manifest ...
+    assert watermark.detect(again).mark == watermark.mark_id(VIDEO_ID)  # ... the watermark stays
+
+
+def test_an_unmarked_clip_has_no_watermark(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "plain.mp4"
+    with Mp4Writer(path, 480, 480, 8) as writer:
+        base = rng.integers(0, 255, (480, 480, 3), dtype=np.uint8)
+        for i in range(16):
+            writer.write(np.roll(base, 4 * i, axis=1))
+    assert watermark.detect(path).mark is None
+
+
+def test_the_artist_decides_what_is_published(tmp_path):
+    from ungated.engines.builtin.engine import BuiltinEngine
+
+    private = make_clip(BuiltinEngine(), tmp_path, publish_prompt=False, watermark=False,
+                        mark_text="Ada", mark_corner="top-left", mark_opacity=1.0)
+    report = verify(private)
+    assert report.verdict == "signed" and report.manifest.prompt is None and report.manifest.seed is None
+    assert "prompt" not in report.metadata and "seed" not in report.metadata
+    assert report.watermark.mark is None
+    with av.open(str(private)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    corner, rest = first[:40, :100], first[-40:, -100:]
+    assert corner.max() > 240 and corner.min() < 30  # white text with a dark outline, top left
+    assert rest.std() < corner.std()
+
+
+def test_signing_keys_are_private_and_never_shown(isolated_home, clip, tmp_path):
+    folder = credentials.folder()
+    for key in ("ca.key", "signer.key"):
+        assert (folder / key).stat().st_mode & 0o777 == 0o600
+    secret = (folder / "signer.key").read_text().splitlines()[1]
+    assert secret not in repr(credentials.load())
+
+    from .service import Server
+
+    import httpx
+
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'store.db'}").start()
+    try:
+        api = httpx.Client(base_url=server.base, timeout=60)
+        video = api.post("/api/videos", json={"prompt": PROMPT, "steps": 4}).json()["data"][0]
+        while api.get(f"/api/videos/{video['id']}").json()["status"] != "completed":
+            pass
+        answers = [api.get(f"/api/videos/{video['id']}/provenance"), api.get(f"/api/videos/{video['id']}"),
+                   api.post("/api/verify", files={"file": ("clip.mp4", clip.read_bytes(), "video/mp4")})]
+        badge = answers[0].json()
+        assert badge["verdict"] == "signed" and badge["watermark_id"] == video["id"][6:14]
+        assert badge["videos"] == [video["id"]]
+        assert answers[2].json()["verdict"] == "signed"
+        server_keys = [line for key in ("ca.key", "signer.key")
+                       for line in (tmp_path / "provenance" / key).read_text().splitlines()[1:-1]]
+        shown = "".join(answer.text for answer in answers) + (tmp_path / "serve.log").read_text()
+        assert "PRIVATE KEY" not in shown and not any(line in shown for line in server_keys)
+    finally:
+        server.stop()
+    assert os.environ["UNGATED_HOME"] == str(isolated_home)
