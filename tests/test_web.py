@@ -88,6 +88,8 @@ def test_make_watch_play_find_and_share(page, browser, server):
     share = page.url
     facts = page.locator("#video-facts").inner_text()
     assert "builtin" in facts and "480x480" in facts
+    page.locator("#video-facts dd[data-verdict=signed]").wait_for()  # the provenance badge
+    assert "made with an AI model" in page.locator("#video-facts dd[data-verdict=signed]").inner_text()
 
     page.click("nav a[data-view=feed]")
     page.wait_for_selector(".card")
