@@ -130,3 +130,21 @@ def test_signing_keys_are_private_and_never_shown(isolated_home, clip, tmp_path)
     finally:
         server.stop()
     assert os.environ["UNGATED_HOME"] == str(isolated_home)
+
+
+def test_a_logo_can_be_the_visible_mark(tmp_path):
+    from PIL import Image
+
+    from ungated.engines.builtin.engine import BuiltinEngine
+
+    logo = tmp_path / "logo.png"
+    Image.new("RGBA", (64, 64), (255, 200, 0, 255)).save(logo)
+    engine = BuiltinEngine()
+    request = Request.build(prompt=PROMPT, seed=3, steps=4, provenance={"mark_corner": "top-right",
+                                                                        "mark_opacity": 1.0})
+    path = tmp_path / "logo.mp4"
+    generate_clips(engine, plan(request, engine.capabilities, engine.id), [path], lambda *a: None, mark_image=logo)
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    r, g, b = first[30, -40].astype(int)  # inside the logo, 60 px square in the top-right corner
+    assert r > 220 and 160 < g < 230 and b < 60

@@ -86,6 +86,8 @@ def generate(
         "--private-prompt", help="Leave the prompt and seed out of the manifest and metadata.")] = False,
     watermark: Annotated[bool, typer.Option(help="Embed the invisible watermark.")] = True,
     mark: Annotated[Optional[str], typer.Option(help="A visible mark: your text in a corner of every frame.")] = None,
+    mark_image: Annotated[Optional[Path], typer.Option(
+        help="A visible mark: your logo (a PNG, transparency kept) in a corner of every frame.")] = None,
     mark_corner: Annotated[str, typer.Option(help="top-left, top-right, bottom-left or bottom-right.")] = "bottom-right",
     mark_opacity: Annotated[float, typer.Option(help="The visible mark's opacity, 0.05-1.")] = 0.6,
     offload: OffloadOption = None,
@@ -121,6 +123,12 @@ def generate(
         the_plan = plan(request, engine.capabilities, engine.id)
     except InvalidRequest as err:
         raise InvalidRequest(FLAGS.get(err.field, err.field), err.message) from None
+    if mark_image is not None and not mark_image.is_file():
+        raise InvalidRequest("--mark-image", f"no such file: {mark_image}")
+    credit = settings.config().get("provenance", {}).get("artist", "") if artist is None else artist
+    if not credit:
+        console.print("note: no artist is credited in the signed manifest; add --artist NAME or set "
+                      "[provenance] artist in config.toml", highlight=False)
     if not engine.weights_present():
         engine.load()  # raises the one-line "how to get them" error
     for note in [*the_plan.adjustments, *engine.prompt_notes(request.prompt), *engine.setup_notes()]:
@@ -134,8 +142,7 @@ def generate(
             bar.update(task, description="generating", total=total * len(paths), completed=variant * total + step,
                        info=f"variant {variant + 1}/{len(paths)}  step {step}/{total}")
 
-        credit = settings.config().get("provenance", {}).get("artist", "") if artist is None else artist
-        written = generate_clips(engine, the_plan, paths, on_progress, artist=credit)
+        written = generate_clips(engine, the_plan, paths, on_progress, artist=credit, mark_image=mark_image)
     files = ", ".join(str(f.video) for f in written)
     print(
         f"wrote {files} ({the_plan.out_width}x{the_plan.out_height}, {the_plan.seconds:g} s at {the_plan.fps} fps, "

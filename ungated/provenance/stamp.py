@@ -20,14 +20,15 @@ FrameFilter = Callable[[int, np.ndarray], np.ndarray]
 
 class ClipStamp:
     def __init__(self, choices: ProvenanceChoices, model: str, prompt: str, seed: int, artist: str = "",
-                 video_id: str | None = None, credentials: Credentials | None = None):
+                 video_id: str | None = None, credentials: Credentials | None = None, mark_image: Path | None = None):
         self.mark = mark_id(video_id)
         self.authorship = Authorship(model=model, artist=artist, video_id=video_id,
                                      prompt=prompt if choices.publish_prompt else None,
                                      seed=seed if choices.publish_prompt else None)
         self.filters: list[FrameFilter] = []
-        if choices.mark_text:
-            self.filters.append(VisibleMark(choices.mark_text, choices.mark_corner, choices.mark_opacity))
+        if choices.mark_text or mark_image:
+            self.filters.append(VisibleMark(choices.mark_text or "", choices.mark_corner, choices.mark_opacity,
+                                            logo=mark_image))
         if choices.watermark:
             self.filters.append(Marker(self.mark))  # last: the mark must survive what is drawn on top
         self.credentials = credentials
