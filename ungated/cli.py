@@ -126,9 +126,6 @@ def generate(
     if mark_image is not None and not mark_image.is_file():
         raise InvalidRequest("--mark-image", f"no such file: {mark_image}")
     credit = settings.config().get("provenance", {}).get("artist", "") if artist is None else artist
-    if not credit:
-        console.print("note: no artist is credited in the signed manifest; add --artist NAME or set "
-                      "[provenance] artist in config.toml", highlight=False)
     if not engine.weights_present():
         engine.load()  # raises the one-line "how to get them" error
     for note in [*the_plan.adjustments, *engine.prompt_notes(request.prompt), *engine.setup_notes()]:
@@ -148,6 +145,9 @@ def generate(
         f"wrote {files} ({the_plan.out_width}x{the_plan.out_height}, {the_plan.seconds:g} s at {the_plan.fps} fps, "
         f"seed {', '.join(map(str, the_plan.seeds))}) with thumbnail and spritesheet beside each"
     )
+    if not credit:
+        console.print("note: no artist is credited in the signed manifest; add --artist NAME or set "
+                      "[provenance] artist in config.toml", highlight=False)
 
 
 @models_app.callback()
