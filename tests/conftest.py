@@ -85,3 +85,13 @@ def store(db_url: str):
     store.migrate()
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def server(tmp_path: Path, db_url: str):
+    """`ungated serve` with one worker, on each kind of store."""
+    from .service import Server
+
+    running = Server(tmp_path, db_url).start()
+    yield running
+    running.stop()

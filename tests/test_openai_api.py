@@ -17,13 +17,6 @@ from .service import Server
 PROMPT = "a small red circle moving right on a blue background"
 
 
-@pytest.fixture
-def server(tmp_path, db_url):
-    running = Server(tmp_path, db_url).start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture(scope="module")
 def sqlite_server(tmp_path_factory):
     """One server for the tests that only check validation (which does not depend on the store)."""

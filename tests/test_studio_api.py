@@ -10,18 +10,10 @@ import subprocess
 import sys
 
 import httpx
-import pytest
 
 from .service import Server
 
 PROMPT = "a small red circle moving right on a blue background"
-
-
-@pytest.fixture
-def server(tmp_path, db_url):
-    running = Server(tmp_path, db_url).start()
-    yield running
-    running.stop()
 
 
 def events(base: str, video_id: str) -> list[tuple[str, dict]]:
