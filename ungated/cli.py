@@ -304,10 +304,14 @@ def verify(
     manifest does not validate."""
     import json
 
-    from .provenance.verify import describe, verify as check
+    from .provenance.verify import check_video, describe, verify as check
 
     if not file.is_file():
         raise InvalidRequest("FILE", f"no such file: {file}")
+    try:
+        check_video(file)
+    except InvalidRequest as err:
+        raise InvalidRequest("FILE", err.message) from None
     result = check(file, _video_finder(db))
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))

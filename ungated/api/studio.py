@@ -24,6 +24,7 @@ from ..errors import InvalidRequest
 from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.gif import write_gif
+from ..provenance.verify import check_video
 from ..request import INPUT_FIELDS, Request as GenerationRequest
 from .access import Caller, caller, may_change, signed_in, studio
 from .bodies import data_url_bytes, read_body
@@ -315,6 +316,7 @@ async def verify_upload(request: Request, studio: Studio = Depends(studio)) -> d
     with tempfile.NamedTemporaryFile(suffix=".mp4") as upload:
         upload.write(files["file"])
         upload.flush()
+        check_video(Path(upload.name))
         return await asyncio.to_thread(studio.provenance_of, Path(upload.name))
 
 

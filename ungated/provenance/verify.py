@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..errors import InvalidRequest
 from . import c2pa_manifest, watermark
 
 
@@ -29,6 +30,22 @@ class Verification:
         report = asdict(self)
         report["verdict"] = self.verdict
         return report
+
+
+VIDEO_FORMATS = ("mov", "mp4", "matroska", "webm")  # as FFmpeg names the demuxers
+
+
+def check_video(path: Path) -> None:
+    """Raise InvalidRequest unless path is an MP4, MOV, MKV or WebM with a video stream."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            formats = set(container.format.name.split(","))
+            if not formats & set(VIDEO_FORMATS) or not container.streams.video:
+                raise InvalidRequest("file", "not a video with a video stream (MP4, MOV, MKV or WebM)")
+    except av.error.FFmpegError:
+        raise InvalidRequest("file", "not a video ungated can read (MP4, MOV, MKV or WebM)") from None
 
 
 def verify(path: Path, find_videos=None) -> Verification:

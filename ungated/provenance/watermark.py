@@ -75,11 +75,13 @@ class Detection:
 
 def _sizes(width: int, height: int) -> list[tuple[int, int]]:
     """Where to read a frame: at its own size, then scaled back up to each larger standard size of
-    its aspect ratio (for a clip that was scaled down after it was made)."""
+    its aspect ratio (for a clip that was scaled down after it was made, to half at the most)."""
+    if min(width, height) < MIN_SIDE // 2:
+        return []
     sizes = [(width, height)] if min(width, height) >= MIN_SIDE else []
     for short in STANDARD_SHORT_SIDES:
         scale = short / min(width, height)
-        if scale > 1.01:
+        if 1.01 < scale <= 2.01:
             sizes.append((2 * round(width * scale / 2), 2 * round(height * scale / 2)))
     return sizes
 
