@@ -114,7 +114,7 @@ def test_signing_keys_are_private_and_never_shown(isolated_home, clip, tmp_path)
     server = Server(tmp_path, f"sqlite:///{tmp_path / 'store.db'}").start()
     try:
         api = httpx.Client(base_url=server.base, timeout=60)
-        video = api.post("/api/videos", json={"prompt": PROMPT, "steps": 4}).json()["data"][0]
+        video = api.post("/api/videos", json={"prompt": PROMPT, "seed": 3}).json()["data"][0]
         while api.get(f"/api/videos/{video['id']}").json()["status"] != "completed":
             pass
         answers = [api.get(f"/api/videos/{video['id']}/provenance"), api.get(f"/api/videos/{video['id']}"),
