@@ -327,17 +327,10 @@ def _video_finder(db: str | None):
 
     if db is None and not (settings.home() / "ungated.db").is_file():
         return None
+    from .jobs.queue import ids_starting
+
     store = Store(db or default_url())
-
-    def find(prefix: str) -> list[str]:
-        from sqlalchemy import select
-
-        from .jobs.schema import Video
-
-        with store.read() as session:
-            return list(session.scalars(select(Video.id).where(Video.id.startswith(prefix))))
-
-    return find
+    return lambda prefix: ids_starting(store, prefix)
 
 
 app.command()(serve.serve)

@@ -20,7 +20,7 @@ from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.pipeline import companion_paths
 from .access import Caller, may_change, signed_in, studio
-from .errors import ApiError, not_found
+from .errors import not_found
 from .bodies import data_url_bytes, read_body
 from .service import Studio
 
@@ -131,10 +131,8 @@ def delete_video(video_id: str, studio: Studio = Depends(studio), who: Caller = 
 @router.get("/videos/{video_id}/content")
 def video_content(video_id: str, variant: Literal["video", "thumbnail", "spritesheet"] = "video",
                   studio: Studio = Depends(studio)) -> FileResponse:
-    video = studio.get(video_id)
-    if video.status != queue.COMPLETED or not video.result:
-        raise ApiError(404, f"video {video_id!r} has no content: it is {video.status}", "video_id", "not_ready")
-    path = getattr(companion_paths(studio.storage.resolve(video.result)), variant)
+    _, mp4 = studio.clip(video_id)
+    path = getattr(companion_paths(mp4), variant)
     if not path.is_file():
         raise not_found("content", video_id)
     filename = f"{video_id}.mp4" if variant == "video" else f"{video_id}.{variant}.jpg"

@@ -137,11 +137,7 @@ class Studio:
         """The provenance report of a video file, with the records its watermark points to."""
         from ..provenance.verify import verify
 
-        def find(prefix: str) -> list[str]:
-            with self.store.read() as session:
-                return list(session.scalars(select(Video.id).where(Video.id.startswith(prefix))))
-
-        return verify(path, find).as_dict()
+        return verify(path, lambda prefix: queue.ids_starting(self.store, prefix)).as_dict()
 
     def remix(self, source: Video, changes: dict, client: str, limits: queue.Limits | None = None,
               **options) -> list[Video]:
@@ -151,11 +147,21 @@ class Studio:
         fields = {**source.request, "seed": source.seed, **changes}
         for name in INPUT_FIELDS:  # the remix keeps its own copy: deleting the source must not break it
             if fields.get(name) and fields[name] == source.request.get(name):
-                original = self.storage.resolve(fields[name])
-                copy = self.storage.input_path(f"{queue.new_id('input_')}{original.suffix}")
-                shutil.copyfile(original, copy)
-                fields[name] = self.storage.relative(copy)
+                fields[name] = self.copy_input(self.storage.resolve(fields[name]))
         return self.create(fields, client, requested_model, remixed_from=source.id, limits=limits, **options)
+
+    def copy_input(self, original: Path) -> str:
+        """A copy of a stored file as a new input (under the storage root), for a new video to own."""
+        copy = self.storage.input_path(f"{queue.new_id('input_')}{original.suffix}")
+        shutil.copyfile(original, copy)
+        return self.storage.relative(copy)
+
+    def clip(self, video_id: str) -> tuple[Video, Path]:
+        """A finished video and its MP4, or the 404 a client gets for a video not made (yet)."""
+        video = self.get(video_id)
+        if video.status != queue.COMPLETED or not video.result:
+            raise ApiError(404, f"video {video_id!r} has no content: it is {video.status}", "video_id", "not_ready")
+        return video, self.storage.resolve(video.result)
 
     def _remove_inputs(self, relatives) -> None:
         for relative in relatives:

@@ -9,7 +9,6 @@ it is also listed in the feed.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -82,6 +81,19 @@ def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Out
     }
 
 
+def batch_of(videos: list[Video], who: Caller) -> dict:
+    """The answer to a request that queued videos: their batch and each video."""
+    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+
+
+def pop_extras(fields: dict) -> Extras:
+    """Take a studio request's own fields (artist, public) out of fields, checked."""
+    try:
+        return Extras(**{name: fields.pop(name) for name in ("artist", "public") if name in fields})
+    except ValidationError as err:
+        raise InvalidRequest.from_problem(err.errors()[0]) from None
+
+
 def page_of(studio: Studio, who: Caller, videos: list[Video], more: bool) -> dict:
     favourites = studio.favourite_ids(who.client, videos)
     return {"data": [studio_object(video, who, video.id in favourites) for video in videos],
@@ -144,11 +156,7 @@ async def create_videos(request: Request, studio: Studio = Depends(studio), who:
     """Queue a request: one video per variant, sharing a batch id. Files (image, video) come as
     multipart parts or as data URLs in JSON."""
     fields, files = await read_body(request, INPUT_FIELDS)
-    extras = {name: fields.pop(name) for name in ("artist", "public") if name in fields}
-    try:
-        options = Extras(**extras)
-    except ValidationError as err:
-        raise InvalidRequest.from_problem(err.errors()[0]) from None
+    options = pop_extras(fields)
     for name in INPUT_FIELDS:
         data = files.get(name) or (data_url_bytes(fields[name], name) if fields.get(name) else None)
         if data is not None:
@@ -156,7 +164,7 @@ async def create_videos(request: Request, studio: Studio = Depends(studio), who:
     model = _pop_model(fields)
     videos = studio.create(fields, who.client, model, artist=options.artist, public=options.public,
                            limits=who.limits)
-    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+    return batch_of(videos, who)
 
 
 @router.post("/plan", openapi_extra={"requestBody": {"required": True, "content": {
@@ -233,7 +241,7 @@ def retry_video(video_id: str, studio: Studio = Depends(studio), who: Caller = D
     source = studio.get(video_id)
     videos = studio.remix(source, {}, who.client, who.limits, artist=source.artist if who.owns(source) else None,
                           public=source.public)
-    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+    return batch_of(videos, who)
 
 
 @router.post("/videos/{video_id}/remix")
@@ -243,16 +251,12 @@ async def remix_video(video_id: str, request: Request, studio: Studio = Depends(
     field, and artist / public)."""
     source = studio.get(video_id)
     changes, _ = await read_body(request, ())
-    extras = {name: changes.pop(name) for name in ("artist", "public") if name in changes}
-    try:
-        options = Extras(**extras)
-    except ValidationError as err:
-        raise InvalidRequest.from_problem(err.errors()[0]) from None
+    options = pop_extras(changes)
     if any(name in changes for name in INPUT_FIELDS):
         raise InvalidRequest(next(n for n in INPUT_FIELDS if n in changes),
                              "a remix keeps the source's inputs; create a new video to use others")
     videos = studio.remix(source, changes, who.client, who.limits, artist=options.artist, public=options.public)
-    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+    return batch_of(videos, who)
 
 
 class Extension(BaseModel):
@@ -272,15 +276,12 @@ def extend_video(video_id: str, body: Extension, studio: Studio = Depends(studio
     if source.status != queue.COMPLETED or not source.result:
         raise ApiError(409, f"video {video_id!r} is {source.status}; only a finished video can be extended",
                        "video_id", "not_ready")
-    clip = studio.storage.resolve(source.result)
-    copy = studio.storage.input_path(f"{queue.new_id('input_')}.mp4")
-    shutil.copyfile(clip, copy)
     fields = {name: value for name, value in source.request.items() if name not in INPUT_FIELDS}
     fields |= {"prompt": body.prompt or source.prompt, "seconds": body.seconds, "seed": source.seed,
-               "extend": studio.storage.relative(copy)}
+               "extend": studio.copy_input(studio.storage.resolve(source.result))}
     videos = studio.create(fields, who.client, body.model or source.requested_model, remixed_from=source.id,
                            public=body.public, limits=who.limits)
-    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+    return batch_of(videos, who)
 
 
 @router.put("/videos/{video_id}/favourite")
@@ -298,10 +299,8 @@ def remove_favourite(video_id: str, studio: Studio = Depends(studio), who: Calle
 @router.get("/videos/{video_id}/provenance")
 async def video_provenance(video_id: str, studio: Studio = Depends(studio)) -> dict:
     """What the stored clip's C2PA manifest and watermark say (the studio's provenance badge)."""
-    video = studio.get(video_id)
-    if video.status != queue.COMPLETED or not video.result:
-        raise ApiError(404, f"video {video_id!r} has no content: it is {video.status}", "video_id", "not_ready")
-    return await asyncio.to_thread(studio.provenance_of, studio.storage.resolve(video.result))
+    _, mp4 = studio.clip(video_id)
+    return await asyncio.to_thread(studio.provenance_of, mp4)
 
 
 @router.post("/verify", openapi_extra={"requestBody": {"required": True, "content": {
@@ -323,10 +322,7 @@ async def verify_upload(request: Request, studio: Studio = Depends(studio)) -> d
 @router.get("/videos/{video_id}/gif")
 async def video_gif(video_id: str, studio: Studio = Depends(studio)) -> FileResponse:
     """The clip as an animated GIF (made on first request, then kept beside the MP4)."""
-    video = studio.get(video_id)
-    if video.status != queue.COMPLETED or not video.result:
-        raise ApiError(404, f"video {video_id!r} has no content: it is {video.status}", "video_id", "not_ready")
-    mp4 = studio.storage.resolve(video.result)
+    _, mp4 = studio.clip(video_id)
     gif = mp4.with_suffix(".gif")
     if not gif.is_file():
         await asyncio.to_thread(write_gif, mp4, gif)

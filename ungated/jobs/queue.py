@@ -287,6 +287,12 @@ def unregister_worker(store: Store, worker: str) -> None:
             session.delete(row)
 
 
+def ids_starting(store: Store, prefix: str) -> list[str]:
+    """The ids of the videos whose id starts with prefix (what a watermark's short id points to)."""
+    with store.read() as session:
+        return list(session.scalars(select(Video.id).where(Video.id.startswith(prefix))))
+
+
 @dataclass(frozen=True)
 class Outlook:
     position: int | None  # jobs ahead in the queue (0: next); None once it has started
