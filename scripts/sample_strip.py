@@ -1,6 +1,10 @@
-"""Draw the README's sample strip: a few prompts, six frames of each, from the shipped weights.
+"""Draw sample strips from the shipped built-in weights: six frames of each prompt, one row each.
 
-    python scripts/sample_strip.py [-o docs/images/samples.png] [--seed 0] [--model-dir DIR]
+    python scripts/sample_strip.py                 # the README's strip: docs/images/samples.png
+    python scripts/sample_strip.py --held-out 12   # held-out prompts, judged: docs/images/held-out.png
+
+With --held-out, the prompts are the first N of `ungated eval builtin`'s set (combinations the
+training world never draws), and each row says what the analytic judge read from the clip.
 """
 
 from __future__ import annotations
@@ -8,46 +12,64 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ungated.engines.builtin import evaluate
 from ungated.engines.builtin.engine import BuiltinEngine
-from ungated.request import Request, plan
 
 PROMPTS = [
     "a small red circle moving right on a blue background",
-    "a small yellow star bouncing on a purple background",
+    "a large yellow star bouncing on a purple background",
     "a large white triangle spinning on a black background",
-    "a large green square growing on a white background",
-    "a small orange circle moving up and a large blue star standing still on a gray background",
+    "a small green square moving up quickly and a large orange circle growing on a gray background",
+    "a large red circle left of a small blue square on a white background",
+    "a small purple circle and a large yellow triangle moving left slowly on a black background",
 ]
 FRAMES_SHOWN = 6
 TILE = 112
-CAPTION_HEIGHT = 22
+TEXT_LINE = 18
+
+
+def _verdict(scene, clip: np.ndarray) -> str:
+    """What the judge read, attribute by attribute: 'ok' or what it saw instead."""
+    rates = evaluate.score([scene], [evaluate.judge(clip)])
+    missed = sorted(name.split(" ", 1)[-1] for name, rate in rates.items() if rate < 1 and "exact" not in name)
+    return "judged: all attributes followed" if not missed else "judged: missed " + ", ".join(dict.fromkeys(missed))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path, default=Path("docs/images/samples.png"))
+    parser.add_argument("-o", "--output", type=Path, help="default: docs/images/samples.png, or held-out.png")
+    parser.add_argument("--held-out", type=int, metavar="N", help="draw the first N held-out prompts instead")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-dir", type=Path, help="a built-in model folder (default: the shipped one)")
     args = parser.parse_args()
     engine = BuiltinEngine(args.model_dir)
+    engine.load()
+    scenes = evaluate.held_out_scenes(args.held_out, args.seed) if args.held_out else None
+    prompts = [s.caption() for s in scenes] if scenes else PROMPTS
+    output = args.output or Path("docs/images") / ("held-out.png" if scenes else "samples.png")
+    lines = 2 if scenes else 1
     font = ImageFont.load_default(size=14)
-    row_height = TILE + CAPTION_HEIGHT
-    sheet = Image.new("RGB", (FRAMES_SHOWN * TILE, len(PROMPTS) * row_height), (24, 24, 28))
+    row_height = TILE + lines * TEXT_LINE + 6
+    sheet = Image.new("RGB", (FRAMES_SHOWN * TILE, len(prompts) * row_height), (24, 24, 28))
     draw = ImageDraw.Draw(sheet)
-    for row, prompt in enumerate(PROMPTS):
-        p = plan(Request.build(prompt=prompt, seed=args.seed), engine.capabilities, engine.id)
-        frames = list(engine.generate(p, args.seed, lambda *a: None, lambda: False))
-        picks = [round(i * (len(frames) - 1) / (FRAMES_SHOWN - 1)) for i in range(FRAMES_SHOWN)]
+    for row, prompt in enumerate(prompts):
+        # The seeds `ungated eval builtin` uses, so a row is the clip it judged.
+        seed = args.seed + row if scenes else args.seed
+        clip = np.stack(list(evaluate.generate(engine, prompt, seed)))
         top = row * row_height
         draw.text((6, top + 4), f'"{prompt}"', fill=(230, 230, 230), font=font)
+        if scenes:
+            draw.text((6, top + 4 + TEXT_LINE), _verdict(scenes[row], clip), fill=(160, 200, 160), font=font)
+        picks = [round(i * (len(clip) - 1) / (FRAMES_SHOWN - 1)) for i in range(FRAMES_SHOWN)]
         for col, index in enumerate(picks):
-            tile = Image.fromarray(frames[index]).resize((TILE, TILE), Image.LANCZOS)
-            sheet.paste(tile, (col * TILE, top + CAPTION_HEIGHT))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.output, optimize=True)
-    print(f"wrote {args.output}")
+            tile = Image.fromarray(clip[index]).resize((TILE, TILE), Image.LANCZOS)
+            sheet.paste(tile, (col * TILE, top + lines * TEXT_LINE + 6))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(output, optimize=True)
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from ungated.engines.builtin.weights import save_model, untrained_model
 
 TINY = BuiltinConfig(
     vocabulary=tuple(world.vocabulary()), width=32, depth=1, text_depth=1, heads=2,
-    decoder_channels=16, decoder_depth=1, decoder_text_width=32,
+    painter_width=16,
 )
 
 

@@ -88,7 +88,7 @@ def test_train_help_states_the_recipe_defaults(tmp_path):
     from ungated.train.builtin import TrainPlan
 
     help_text = " ".join(ungated("train", "builtin", "--help", cwd=tmp_path).stdout.split())
-    assert f"[default: {TrainPlan.decoder_steps}]" in help_text
+    assert f"[default: {TrainPlan.painter_steps}]" in help_text
     assert f"[default: {TrainPlan.track_steps}]" in help_text
 
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from ungated.engines.builtin import evaluate
 from ungated.engines.builtin.engine import BuiltinEngine
 from ungated.engines.builtin.judge import judge
 from ungated.engines.builtin.world import Scene, ShapeSpec
-from ungated.request import Request, plan
 
 SEEDS = range(3)
 
@@ -19,8 +19,7 @@ def engine() -> BuiltinEngine:
 
 
 def _clip(engine, prompt: str, seed: int) -> np.ndarray:
-    p = plan(Request.build(prompt=prompt, seed=seed), engine.capabilities, engine.id)
-    return np.stack(list(engine.generate(p, seed, lambda *a: None, lambda: False)))
+    return np.stack(list(evaluate.generate(engine, prompt, seed)))
 
 
 CASES = [

@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import random
 
 import torch
@@ -20,6 +21,42 @@ def _centroid(clip: torch.Tensor, color: str) -> list[tuple[float, float]]:
 def test_captions_read_as_english():
     scene = world.Scene((world.ShapeSpec("circle", "red", "small", "moving right"),), "orange")
     assert scene.caption() == "a small red circle moving right on an orange background"
+
+
+def test_pairs_speeds_and_relations_read_as_english():
+    red = world.ShapeSpec("circle", "red", "small", "moving left", "quickly")
+    blue = world.ShapeSpec("square", "blue", "large", "moving left", "quickly")
+    assert world.Scene((red, blue), "black").caption() == (
+        "a small red circle moving left quickly and a large blue square moving left quickly on a black background")
+    assert world.Scene((red, blue), "black", shared=True).caption() == (
+        "a small red circle and a large blue square moving left quickly on a black background")
+    still = [dataclasses.replace(o, motion="standing still", speed="") for o in (red, blue)]
+    assert world.Scene(tuple(still), "white", relation="above").caption() == (
+        "a small red circle above a large blue square on a white background")
+
+
+def test_sampled_pairs_never_touch_and_keep_their_relation():
+    rng = random.Random(5)
+    pairs = [world.sample_pair(rng, "black") for _ in range(150)]
+    assert {(bool(s.relation), s.shared) for s in pairs} == {(False, False), (False, True), (True, False)}
+    for scene, (first, second) in zip(pairs, world.paths(pairs, 16, random.Random(6))):
+        a, b = (world.OUTER_RADIUS[o.shape] for o in scene.objects)
+        assert all(math.dist(p[:2], q[:2]) >= a * p[2] + b * q[2] for p, q in zip(first, second))
+        dx, dy = second[0][0] - first[0][0], second[0][1] - first[0][1]
+        along = {"left of": dx, "right of": -dx, "above": dy, "below": -dy}.get(scene.relation, 1)
+        assert along >= world.RELATION_OFFSET
+        if scene.shared:
+            assert scene.objects[0].how() == scene.objects[1].how()
+
+
+def test_speed_words_set_how_far_a_move_goes():
+    def travel(speed: str) -> float:
+        scene = world.Scene((world.ShapeSpec("circle", "red", "small", "moving right", speed),), "black")
+        xs = _centroid(world.render([scene], frames=16, size=64, seed=1)[0], "red")
+        return xs[-1][0] - xs[0][0]
+
+    slow, usual, quick = travel("slowly"), travel(""), travel("quickly")
+    assert 10 < slow < usual - 5 and usual < quick - 5
 
 
 def test_every_caption_word_is_in_the_vocabulary():
@@ -82,20 +119,6 @@ def test_spinning_starts_upright_so_its_angle_follows_from_time():
     assert torch.equal(a[0], b[0]) and not torch.equal(a[4], b[4])
 
 
-def test_layout_is_a_downscaled_disc_on_the_same_path():
-    scene = world.Scene((world.ShapeSpec("star", "green", "large", "moving right"),), "purple")
-    real = world.render([scene], 16, 64, seed=6)[0]
-    layout = tracks.draw_layouts(tracks.encode([scene], 16, 2, seed=6), 16, 64, 4)[0]
-    assert layout.shape == (16, 3, 16, 16)
-    disc = world.render([world.Scene((dataclasses.replace(scene.objects[0], shape="circle"),), "purple")], 16, 64, seed=6)[0]
-    torch.testing.assert_close(layout, torch.nn.functional.avg_pool2d(disc, 4))
-    # The disc and the star travel together: their centres agree within a layout pixel.
-    stars, dots = _centroid(real, "green"), _centroid(torch.nn.functional.interpolate(layout, scale_factor=4), "green")
-    for star, dot in zip(stars, dots):
-        assert abs(star[0] - dot[0]) < 4 and abs(star[1] - dot[1]) < 4
-    assert stars[-1][0] - stars[0][0] > 20
-
-
 def test_tracks_hold_each_object_in_caption_order_and_mark_missing_ones():
     scenes = [
         world.Scene((world.ShapeSpec("circle", "red", "small", "moving up"),), "blue"),
@@ -105,9 +128,12 @@ def test_tracks_hold_each_object_in_caption_order_and_mark_missing_ones():
     encoded = tracks.encode(scenes, 8, 2, seed=3)
     presence = encoded[:, :2, -1]
     assert presence.tolist() == [[1, -1], [1, 1]]
-    x, y, radius = encoded[0, 0, :8], encoded[0, 0, 8:16], encoded[1, 0, 16:24]
+    decoded = tracks.decode(encoded, 8)
+    x, y, radius = decoded["x"][0, 0], decoded["y"][0, 0], decoded["radius"][1, 0]
     assert torch.all(y.diff() < 0) and torch.allclose(x, x[:1].expand(8))  # up, not sideways
     assert torch.all(radius.diff() > 0)  # growing
+    assert decoded["shape"].tolist() == [[0, 0], [1, 3]] and decoded["present"].tolist() == [[True, False], [True, True]]
     assert torch.equal(encoded * ~tracks.value_mask(8, 2), torch.zeros_like(encoded))
-    layouts = tracks.draw_layouts(encoded, 8, 64, 4)
-    assert layouts.shape == (2, 8, 3, 16, 16)
+    # Decoding gives back the world's own paths (frame units).
+    path = world.paths(scenes, 8, random.Random(3))[1][0]
+    torch.testing.assert_close(decoded["radius"][1, 0], torch.tensor([p[2] for p in path]))

@@ -220,19 +220,19 @@ def train_builtin(
     out: Annotated[Path, typer.Option(help="Folder to write the trained model to.")] = Path("builtin-model"),
     work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
-    decoder_steps: Annotated[Optional[int], typer.Option(help="Caption decoder training steps [default: 2000].")] = None,
+    painter_steps: Annotated[Optional[int], typer.Option(help="Shape painter training steps [default: 600].")] = None,
     track_steps: Annotated[Optional[int], typer.Option(help="Track network training steps [default: 3000].")] = None,
 ) -> None:
     """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
     from .train.builtin import STAGES, TrainPlan, train
 
-    steps = {"decoder_steps": decoder_steps, "track_steps": track_steps}
+    steps = {"painter_steps": painter_steps, "track_steps": track_steps}
     for name, value in steps.items():
         if value is not None and value < 1:
             raise InvalidRequest(f"--{name.replace('_', '-')}", f"must be at least 1 (got {value})")
     plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed,
                      **{k: v for k, v in steps.items() if v is not None})
-    titles = {"decoder": "caption decoder", "tracks": "track network"}
+    titles = {"painter": "shape painter", "tracks": "track network"}
     with _progress_bar() as bar:
         tasks = {stage: bar.add_task(titles[stage], total=plan.steps(stage), info="") for stage in STAGES}
 
@@ -248,7 +248,9 @@ def eval_builtin(
     model_path: Annotated[
         Optional[Path], typer.Option(help="A built-in model folder (default: the shipped weights).")
     ] = None,
-    prompts: Annotated[int, typer.Option(help="How many held-out prompts to generate (4-512).")] = 48,
+    prompts: Annotated[
+        int, typer.Option(help="How many held-out prompts to generate (4-512); every third has two objects.")
+    ] = 96,
     seed: Annotated[int, typer.Option(help="Seed for the prompt set and the clips.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
 ) -> None:

@@ -169,7 +169,7 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
     else:
         target = output_size(request.aspect or caps.default_aspect, request.resolution or caps.default_resolution)
     width, height = _nearest_size(caps, *target)
-    if caps.upscale_output:
+    if caps.any_output_size:
         short = min(target)
         scale = short / min(width, height)
         out_w, out_h = 2 * round(width * scale / 2), 2 * round(height * scale / 2)
@@ -178,8 +178,8 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
     asked_explicitly = request.size or request.aspect or request.resolution
     if asked_explicitly and (out_w, out_h) != target:
         why = f"{model_id} makes {_aspect_name(width, height)} clips at {width}x{height}"
-        if caps.upscale_output:
-            why += ", upscaled for display"
+        if caps.any_output_size:
+            why += ", drawn at the size asked for"
         notes.append(f"size {target[0]}x{target[1]} -> {out_w}x{out_h} ({why})")
 
     # 3. Time: fps, then the frame count the model's frame rule allows.

@@ -109,7 +109,7 @@ def capabilities(caps: Capabilities) -> dict:
         "default_steps": caps.default_steps, "max_steps": caps.max_steps, "default_guidance": caps.default_guidance,
         "image_input": caps.image_input, "video_input": caps.video_input, "extend_input": caps.extend_input,
         "image_required": caps.image_required,
-        "upscale_output": caps.upscale_output,
+        "any_output_size": caps.any_output_size,
     }
 
 

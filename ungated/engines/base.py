@@ -41,7 +41,7 @@ class Capabilities:
     video_input: bool = False
     extend_input: bool = False  # continues a finished clip (the request's `extend`) from its last frames
     image_required: bool = False  # image-to-video models that cannot start from text alone
-    upscale_output: bool = False  # written at the requested size rather than the native one
+    any_output_size: bool = False  # written at the requested size (drawn at it) rather than the native one
 
     @property
     def max_seconds(self) -> float:

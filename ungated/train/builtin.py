@@ -1,7 +1,7 @@
 """Training the built-in model from scratch on the shapes world.
 
-Two stages, each on its own: the caption decoder learns to paint 64x64 frames from layout
-frames and captions, and the track network learns to sample a clip's object tracks (tracks.py)
+Two stages, each on its own: the shape painter learns the four outlines from rendered frames
+and their true tracks, and the track network learns to sample a clip's object tracks (tracks.py)
 from its caption. Every batch is rendered fresh from a seed derived from
 (seed, stage, step), so a run is deterministic and resumes exactly where its checkpoint left off.
 """
@@ -21,13 +21,13 @@ import torch
 
 from ..engines.builtin import tracks, world
 from ..errors import InvalidRequest
-from ..engines.builtin.net import BuiltinConfig, CaptionDecoder, TrackNet, Tokenizer
+from ..engines.builtin.net import BuiltinConfig, ShapePainter, TrackNet, Tokenizer
 from ..engines.builtin.sampler import shift_time
 from ..engines.builtin.weights import BuiltinModel, save_model
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "loss.csv"
-STAGES = ("decoder", "tracks")
+STAGES = ("painter", "tracks")
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,10 @@ class TrainPlan:
     out_dir: Path
     work_dir: Path
     seed: int = 0
-    decoder_steps: int = 2000
-    decoder_clips: int = 8  # clips rendered per decoder step
-    decoder_batch_frames: int = 64  # frames drawn from them
-    decoder_lr: float = 1e-3
-    # Extra decoder loss weight on object pixels: most of a frame is background, and shapes are
-    # what the decoder is for. Only the decoder sees its target's object mask (docs/builtin-model.md).
-    object_weight: float = 8.0
-    layout_noise: float = 0.1  # up to this much noise on the decoder's input layout
+    painter_steps: int = 600
+    painter_clips: int = 8  # clips rendered per painter step
+    painter_frames: int = 4  # frames of each painted and compared
+    painter_lr: float = 3e-3
     track_steps: int = 3000
     track_clips: int = 128  # clips per track step
     track_lr: float = 1e-3
@@ -52,7 +48,7 @@ class TrainPlan:
     config: BuiltinConfig = dataclasses.field(default_factory=lambda: BuiltinConfig(tuple(world.vocabulary())))
 
     def steps(self, stage: str) -> int:
-        return {"decoder": self.decoder_steps, "tracks": self.track_steps}[stage]
+        return {"painter": self.painter_steps, "tracks": self.track_steps}[stage]
 
 
 # (stage, step, total steps, loss) -> None
@@ -72,12 +68,6 @@ def _scenes(plan: TrainPlan, stage: str, step: int, clips: int) -> tuple[list[wo
     return [world.sample_scene(rng) for _ in range(clips)], seed
 
 
-def _object_mask(scenes: list[world.Scene], clips: torch.Tensor) -> torch.Tensor:
-    """[B, T, 1, H, W]: 1 where a pixel is not the scene's background color."""
-    backgrounds = torch.tensor([world.BACKGROUNDS[s.background] for s in scenes], dtype=torch.float32) / 127.5 - 1
-    return ((clips - backgrounds[:, None, :, None, None]).abs().amax(2, keepdim=True) > 0.02).float()
-
-
 def _flow_times(count: int, gen: torch.Generator) -> torch.Tensor:
     """Half the batch at logit-normal times shifted toward noise as the sampler's steps are (the
     high-noise steps lay out the frame), half uniform: the shift alone leaves almost no low-noise
@@ -90,15 +80,15 @@ def _flow_times(count: int, gen: torch.Generator) -> torch.Tensor:
 class _State:
     """Everything a checkpoint holds."""
 
-    PARTS = ("decoder", "tracks", "ema", "decoder_opt", "tracks_opt")  # saved by state_dict()
+    PARTS = ("painter", "tracks", "ema", "painter_opt", "tracks_opt")  # saved by state_dict()
 
     def __init__(self, plan: TrainPlan):
         torch.manual_seed(plan.seed)
         self.config = plan.config
-        self.decoder = CaptionDecoder(plan.config)
+        self.painter = ShapePainter(plan.config)
         self.tracks = TrackNet(plan.config)
         self.ema = copy.deepcopy(self.tracks).requires_grad_(False)
-        self.decoder_opt = torch.optim.AdamW(self.decoder.parameters(), lr=plan.decoder_lr, weight_decay=0.0)
+        self.painter_opt = torch.optim.AdamW(self.painter.parameters(), lr=plan.painter_lr, weight_decay=0.0)
         self.tracks_opt = torch.optim.AdamW(self.tracks.parameters(), lr=plan.track_lr, weight_decay=0.0)
         self.step = dict.fromkeys(STAGES, 0)
 
@@ -129,26 +119,19 @@ def _optimise(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tens
     opt.step()
 
 
-def _decoder_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer) -> float:
+def _painter_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer) -> float:
     cfg = state.config
-    scenes, seed = _scenes(plan, "decoder", step, plan.decoder_clips)
+    scenes, seed = _scenes(plan, "painter", step, plan.painter_clips)
     clips = world.render(scenes, cfg.frames, cfg.size, seed)
-    true_tracks = tracks.encode(scenes, cfg.frames, cfg.max_objects, seed)
-    layouts = tracks.draw_layouts(true_tracks, cfg.frames, cfg.size, cfg.layout_downscale)
     gen = torch.Generator().manual_seed(seed)
-    pick = torch.randperm(len(scenes) * cfg.frames, generator=gen)[: plan.decoder_batch_frames]
-    frames, layout = clips.flatten(0, 1)[pick], layouts.flatten(0, 1)[pick]
-    weights = 1 + plan.object_weight * _object_mask(scenes, clips).flatten(0, 1)[pick]
-    word_ids = tokenizer([s.caption() for s in scenes]).repeat_interleave(cfg.frames, 0)[pick]
-    when = torch.linspace(0, 1, cfg.frames).repeat(len(scenes))[pick]
-    # The layouts it will paint come from sampled tracks, a little off: teach it to forgive small errors.
-    amount = plan.layout_noise * torch.rand(len(pick), 1, 1, 1, generator=gen)
-    layout = layout + amount * torch.randn(layout.shape, generator=gen)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        painted = state.decoder(layout, word_ids, when).float()
-    error = painted - frames
-    loss = ((error.abs() + error.square()) * weights).mean() / weights.mean()
-    _optimise(state.decoder_opt, state.decoder, loss, _cosine_lr(plan.decoder_lr, step, plan.decoder_steps))
+    pick = torch.randperm(cfg.frames, generator=gen)[: plan.painter_frames]
+    true = tracks.decode(tracks.encode(scenes, cfg.frames, cfg.max_objects, seed), cfg.frames)
+    true = {k: v[:, :, pick] if k in tracks.PER_FRAME else v for k, v in true.items()}
+    # Soft edges first: a wrong outline several pixels off still gets a gradient.
+    sharpness = 1 + 3 * min(1.0, 2 * step / plan.painter_steps)
+    painted = state.painter.paint(true, cfg.size, sharpness)
+    loss = (painted - clips[:, pick]).square().mean()
+    _optimise(state.painter_opt, state.painter, loss, _cosine_lr(plan.painter_lr, step, plan.painter_steps))
     return loss.item()
 
 
@@ -182,9 +165,9 @@ def train(plan: TrainPlan, progress: ProgressFn = lambda *a: None) -> BuiltinMod
     if ckpt_path.exists():
         state.load(ckpt_path)
     tokenizer = Tokenizer(plan.config.vocabulary, plan.config.max_words)
-    steppers = {"decoder": _decoder_step, "tracks": _track_step}
+    steppers = {"painter": _painter_step, "tracks": _track_step}
     with (plan.work_dir / LOG_FILE).open("a") as log:
-        state.decoder.train()
+        state.painter.train()
         state.tracks.train()
         for stage in STAGES:
             total = plan.steps(stage)
@@ -196,6 +179,6 @@ def train(plan: TrainPlan, progress: ProgressFn = lambda *a: None) -> BuiltinMod
                 if state.step[stage] % plan.checkpoint_every == 0 or state.step[stage] == total:
                     log.flush()
                     state.save(ckpt_path)
-    model = BuiltinModel(state.config, state.ema.eval(), state.decoder.eval())
+    model = BuiltinModel(state.config, state.ema.eval(), state.painter.eval())
     save_model(model, plan.out_dir)
     return model

@@ -132,7 +132,7 @@ function fitControls() {
   if (!m) return;
   const caps = m.capabilities;
   const sizes = nativeSizes(caps);
-  const aspects = caps.upscale_output ? Object.keys(ASPECTS).filter((a) => sizes.some((s) => aspectOf(s) === a))
+  const aspects = caps.any_output_size ? Object.keys(ASPECTS).filter((a) => sizes.some((s) => aspectOf(s) === a))
     : [...new Set(sizes.map(aspectOf))];
   const chosen = form.aspect?.value;
   const box = $("#aspect-options");
@@ -157,7 +157,7 @@ function fitControls() {
   $("#model-info").textContent = [
     `native ${caps.sizes.join(", ")}`, `${caps.fps.join("/")} fps`, `up to ${caps.max_seconds.toFixed(1)} s`,
     caps.image_input ? (caps.image_required ? "needs an image" : "takes an image") : "text only",
-    caps.upscale_output ? "upscaled to the size you choose" : "",
+    caps.any_output_size ? "drawn at the size you choose" : "",
     `licence ${m.licence}`,
   ].filter(Boolean).join(" · ");
   planSoon();
@@ -169,7 +169,7 @@ function fillResolutions() {
   const select = $("#resolution");
   const previous = select.value;
   select.replaceChildren();
-  if (caps.upscale_output) {
+  if (caps.any_output_size) {
     for (const r of RESOLUTIONS) select.add(new Option(`${r}p`, `${r}p`));
     select.value = RESOLUTIONS.includes(parseInt(previous)) ? previous : caps.default_resolution;
   } else {
@@ -190,7 +190,7 @@ function randomSeed() {
 function requestFields() {
   const caps = model().capabilities;
   const fields = { prompt: $("#prompt").value, model: $("#model").value, variants: Number($("#variants").value) };
-  if (caps.upscale_output) Object.assign(fields, { aspect: form.aspect.value, resolution: $("#resolution").value });
+  if (caps.any_output_size) Object.assign(fields, { aspect: form.aspect.value, resolution: $("#resolution").value });
   else fields.size = $("#resolution").value;
   if (!$("#seconds").disabled) fields.seconds = Number($("#seconds").value);
   if ($("#seed").value !== "") fields.seed = Number($("#seed").value);

@@ -42,7 +42,7 @@ class BuiltinEngine(Engine):
             default_steps=32,
             default_guidance=2.0,
             max_steps=200,
-            upscale_output=True,
+            any_output_size=True,
         )
 
     def weights_present(self) -> bool:
@@ -61,8 +61,9 @@ class BuiltinEngine(Engine):
             return []
         return [
             f"the built-in model does not know the words: {', '.join(dict.fromkeys(unknown))}. "
-            "It draws circles, squares, triangles and stars in "
-            f"{', '.join(world.COLORS)}, {', '.join(world.MOTIONS)}, on a plain background."
+            "It draws one or two circles, squares, triangles and stars in "
+            f"{', '.join(world.COLORS)}; {', '.join(world.MOTIONS)} (a move slowly or quickly), "
+            f"or {', '.join(world.RELATIONS)} each other; on a plain background."
         ]
 
     @torch.inference_mode()
@@ -70,8 +71,8 @@ class BuiltinEngine(Engine):
         if self._estimate is None:
             return None
         cfg = self.model.config
-        layout = tracks.draw_layouts(self._estimate, cfg.frames, cfg.size, 1)[0, cfg.frames // 2]
-        return ((layout.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+        middle = self.model.painter(self._estimate, cfg.frames, cfg.size)[0, cfg.frames // 2]
+        return ((middle.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
 
     @torch.inference_mode()
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
@@ -82,7 +83,6 @@ class BuiltinEngine(Engine):
         words = tokenizer([plan.request.prompt])
         no_words = tokenizer([plan.request.negative_prompt])
         frames = min(plan.frames, cfg.frames)
-        total = plan.steps + frames  # sampler steps, then one unit per painted frame
         # Captioned and caption-free predictions in one batch, for classifier-free guidance; the
         # captions are encoded once for all steps.
         both_texts = model.tracks.text(torch.cat([words, no_words]))
@@ -98,17 +98,12 @@ class BuiltinEngine(Engine):
         noise = torch.randn((1, *mask.shape), generator=torch.Generator().manual_seed(seed)) * mask
         try:
             sampled = sample_euler(
-                guided, noise, shifted_times(plan.steps), lambda step, _: on_progress(step, total), should_cancel
+                guided, noise, shifted_times(plan.steps), on_progress, should_cancel
             )
         except Cancelled:
             raise GenerationCancelled() from None
         finally:
             self._estimate = None
-        # 2. Draw them as layout frames and paint each full-size frame, handing it on at once.
-        layouts = tracks.draw_layouts(sampled, cfg.frames, cfg.size, cfg.layout_downscale)[0]
-        for k in range(frames):
-            if should_cancel():
-                raise GenerationCancelled()
-            frame = model.decoder(layouts[k: k + 1], words, torch.tensor([k / (cfg.frames - 1)]))[0]
-            on_progress(plan.steps + k + 1, total)
-            yield ((frame.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+        # 2. Paint the frames at the size they are written at: outlines are drawn, not scaled up.
+        clip = model.painter(sampled, cfg.frames, plan.out_width)[0, :frames]
+        yield from ((clip.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()

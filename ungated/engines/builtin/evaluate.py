@@ -9,7 +9,7 @@ clips scored against shuffled captions, and an untrained model of the same shape
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,23 +17,21 @@ import numpy as np
 from ...request import Request, plan
 from . import world
 from .engine import BuiltinEngine
-from .judge import ATTRIBUTES, JudgedObject, Judgement, judge
+from .judge import JudgedObject, Judgement, judge, relation
 
 
 def held_out_scenes(count: int, seed: int = 0) -> list[world.Scene]:
-    """A fixed set of scenes whose first object is a held-out combination; every fourth has a
-    second object of another color (the judge tells objects apart by color)."""
+    """A fixed set of scenes whose first object is a held-out combination; every third has a
+    second object of another color (the judge tells objects apart by color), worded in turn
+    with its own motion, sharing one, or placed relative to the first."""
     rng = random.Random(seed)
     scenes = []
     for i in range(count):
         background = rng.choice(list(world.BACKGROUNDS))
-        first = world.sample_object(rng, background, held_out=True)
-        objects = [first]
-        if i % 4 == 3:
-            while (second := world.sample_object(rng, background)).color == first.color:
-                pass
-            objects.append(second)
-        scenes.append(world.Scene(tuple(objects), background))
+        if i % 3 == 2:
+            scenes.append(world.sample_pair(rng, background, held_out=True))
+        else:
+            scenes.append(world.Scene((world.sample_object(rng, background, held_out=True),), background))
     return scenes
 
 
@@ -68,15 +66,21 @@ def score(scenes: list[world.Scene], judgements: list[Judgement]) -> dict[str, f
         exact = seen.background == scene.background and len(seen.objects) == len(scene.objects)
         scores.add("background", seen.background == scene.background)
         kind = "single" if len(scene.objects) == 1 else "pair"
+        matched: list[JudgedObject | None] = []
         for truth in scene.objects:
             obj = _match(truth, left)
             if obj is not None:
                 left.remove(obj)
-            hits = obj.matches(truth) if obj else dict.fromkeys(ATTRIBUTES, False)
-            for name in ATTRIBUTES:
-                scores.add(f"{kind} {name}", hits[name])
+            matched.append(obj)
+            hits = obj.matches(truth) if obj else dict.fromkeys(JudgedObject.named(truth), False)
+            for name, hit in hits.items():
+                scores.add(f"{kind} {name}", hit)
             scores.add("stability", obj is not None and obj.stable)
             exact = exact and all(hits.values())
+        if scene.relation:
+            placed = None not in matched and relation(*matched) == scene.relation
+            scores.add("pair relation", placed)
+            exact = exact and placed
         scores.add(f"{kind} exact", exact)
     return scores.rates()
 
@@ -90,15 +94,21 @@ def shuffled(scenes: list[world.Scene], seed: int = 0) -> list[world.Scene]:
     return [scenes[j] for j in order]
 
 
+def generate(engine: BuiltinEngine, prompt: str, seed: int) -> Iterator[np.ndarray]:
+    """The frames of one clip at the native size (what the judge reads), with the engine's
+    default settings otherwise."""
+    native = "{}x{}".format(*engine.capabilities.sizes[0])
+    p = plan(Request.build(prompt=prompt, seed=seed, size=native), engine.capabilities, engine.id)
+    return engine.generate(p, seed, lambda *a: None, lambda: False)
+
+
 def generate_and_judge(
     engine: BuiltinEngine, scenes: list[world.Scene], seed: int = 0,
     on_clip: Callable[[int, int], None] = lambda done, total: None,
 ) -> list[Judgement]:
-    """Generate each scene's caption at the native size and judge the clip."""
+    """Generate each scene's caption (scene i with seed + i) and judge the clip."""
     judgements = []
     for i, scene in enumerate(scenes):
-        p = plan(Request.build(prompt=scene.caption(), seed=seed + i), engine.capabilities, engine.id)
-        frames = np.stack(list(engine.generate(p, seed + i, lambda *a: None, lambda: False)))
-        judgements.append(judge(frames))
+        judgements.append(judge(np.stack(list(generate(engine, scene.caption(), seed + i)))))
         on_clip(i + 1, len(scenes))
     return judgements

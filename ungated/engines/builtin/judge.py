@@ -19,12 +19,12 @@ from scipy.spatial import ConvexHull, QhullError
 from . import world
 
 MIN_OBJECT_CORE = 4  # inner pixels per frame, on average, before a color counts as an object
-TRAVEL_PX = 10  # net displacement that counts as moving (the world moves objects ~29 px)
+TRAVEL_PX = 8  # travel over the clip that counts as moving (the world's slowest move is ~13 px)
 SPIN_IOU = 0.85  # below this, the centred outline has turned
-ATTRIBUTES = ("color", "shape", "size", "motion")  # what a caption says of each object
+ATTRIBUTES = ("color", "shape", "size", "motion", "speed")  # what a caption says of each object
 SIZE_SPLIT = math.sqrt(world.SIZES["small"] * world.SIZES["large"])  # radius, frame units
-# Outer radius of each shape at unit size (the renderer's polygons reach past the unit circle).
-_OUTER_RADIUS = {"circle": 1.0, "square": 1.2, "triangle": 1.25, "star": 1.3}
+# Travel (frame units) halfway between neighbouring speeds: slowly | usual pace | quickly.
+_SPEED_SPLITS = [(a + b) / 2 for a, b in zip(sorted(world.SPEEDS.values()), sorted(world.SPEEDS.values())[1:])]
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,17 @@ class JudgedObject:
     shape: str
     size: str
     motion: str
+    speed: str  # for a move, as world.SPEEDS names it ("" is the usual pace); "" otherwise
     stable: bool  # present as one piece in every frame, with no jumps
+    centre: tuple[float, float] = (0.0, 0.0)  # mean x, y over the clip, in pixels
+
+    @staticmethod
+    def named(spec: world.ShapeSpec) -> tuple[str, ...]:
+        """The attributes a caption names for an object: speed only for a move."""
+        return ATTRIBUTES if spec.motion in world.MOVES else ATTRIBUTES[:-1]
 
     def matches(self, spec: world.ShapeSpec) -> dict[str, bool]:
-        return {a: getattr(self, a) == getattr(spec, a) for a in ATTRIBUTES}
+        return {a: getattr(self, a) == getattr(spec, a) for a in self.named(spec)}
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,26 @@ def judge(frames: np.ndarray) -> Judgement:
         # thin, so only a color with pixels inside its own region counts as an object.
         core = ndimage.binary_erosion(masks, np.ones((1, 3, 3), dtype=bool))
         if core.sum() / len(frames) >= MIN_OBJECT_CORE:
-            objects.append(_judge_object(color, masks))
+            objects.append(_judge_object(color, _without_rims(masks, core, (labels != 0) & ~masks)))
     objects.sort(key=lambda o: -o[1])  # largest first
     return Judgement(background, tuple(o[0] for o in objects))
+
+
+def _without_rims(masks: np.ndarray, core: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Masks [T, H, W] less the pieces that are another object's blended edge: pieces with no
+    inner pixel of their own that touch a pixel of another color."""
+    near_others = ndimage.binary_dilation(others, np.ones((1, 3, 3), dtype=bool))
+    out = masks.copy()
+    for f, mask in enumerate(masks):
+        parts, count = ndimage.label(mask)
+        if count == 0:
+            continue
+        has_core = np.bincount(parts[core[f]], minlength=count + 1) > 0
+        touches = np.bincount(parts[near_others[f]], minlength=count + 1) > 0
+        rim = ~has_core & touches
+        rim[0] = False
+        out[f] = mask & ~rim[parts]
+    return out
 
 
 def _judge_object(color: str, masks: np.ndarray) -> tuple[JudgedObject, float]:
@@ -79,15 +103,19 @@ def _judge_object(color: str, masks: np.ndarray) -> tuple[JudgedObject, float]:
     tracks = [_measure(m) for m in masks]
     present = [t for t in tracks if t is not None]
     if len(present) < 2:
-        return JudgedObject(color, "unknown", "unknown", "unknown", False), 0.0
+        return JudgedObject(color, "unknown", "unknown", "unknown", "unknown", False), 0.0
     shape = _shape(present)
-    radii = [t.outer_radius / _OUTER_RADIUS[shape] / size_px for t in present]
+    radii = [t.outer_radius / world.OUTER_RADIUS[shape] / size_px for t in present]
     size = "large" if float(np.median(radii)) > SIZE_SPLIT else "small"
-    motion = _motion(present, masks)
+    motion, travel = _motion(present, masks)
+    speed = ""
+    if motion in world.MOVES:
+        speed = "slowly" if travel < _SPEED_SPLITS[0] * size_px else "quickly" if travel > _SPEED_SPLITS[1] * size_px else ""
     jumps = [math.dist(a.centre, b.centre) for a, b in zip(present, present[1:])]
     stable = len(present) == len(tracks) and all(t.largest_part >= 0.9 for t in present) and max(jumps) < 0.22 * size_px
     area = float(np.mean([t.area for t in present]))
-    return JudgedObject(color, shape, size, motion, stable), area
+    centre = (float(np.mean([t.centre[0] for t in present])), float(np.mean([t.centre[1] for t in present])))
+    return JudgedObject(color, shape, size, motion, speed, stable, centre), area
 
 
 @dataclass(frozen=True)
@@ -132,27 +160,37 @@ def _shape(tracks: list[_FrameMeasure]) -> str:
     return "square" if fill > 0.53 else "triangle"
 
 
-def _motion(tracks: list[_FrameMeasure], masks: np.ndarray) -> str:
+def _motion(tracks: list[_FrameMeasure], masks: np.ndarray) -> tuple[str, float]:
+    """The motion an object's frames show, and for a move how far it went (pixels)."""
     head, tail = tracks[: max(1, len(tracks) // 5)], tracks[-max(1, len(tracks) // 5):]
     growth = np.mean([t.area for t in tail]) / np.mean([t.area for t in head])
     if growth > 2.5:
-        return "growing"
+        return "growing", 0.0
     if growth < 0.4:
-        return "shrinking"
+        return "shrinking", 0.0
     xs = np.array([t.centre[0] for t in tracks])
     ys = np.array([t.centre[1] for t in tracks])
-    dx = np.mean([t.centre[0] for t in tail]) - np.mean([t.centre[0] for t in head])
-    dy = np.mean([t.centre[1] for t in tail]) - np.mean([t.centre[1] for t in head])
+    # Travel along the straight line that fits the centres best: exact for a steady move.
+    frame = np.arange(len(tracks))
+    dx, dy = (np.polyfit(frame, v, 1)[0] * (len(tracks) - 1) for v in (xs, ys))
     # A bounce goes down and back up: far more vertical path than net vertical travel.
     if np.abs(np.diff(ys)).sum() > 2 * abs(dy) + 2 * TRAVEL_PX and np.ptp(ys) > TRAVEL_PX:
-        return "bouncing"
+        return "bouncing", 0.0
     if max(abs(dx), abs(dy)) > TRAVEL_PX:
         if abs(dx) >= abs(dy):
-            return "moving right" if dx > 0 else "moving left"
-        return "moving down" if dy > 0 else "moving up"
+            return ("moving right" if dx > 0 else "moving left"), abs(dx)
+        return ("moving down" if dy > 0 else "moving up"), abs(dy)
     if np.ptp(xs) < TRAVEL_PX and _turned(masks):
-        return "spinning"
-    return "standing still"
+        return "spinning", 0.0
+    return "standing still", 0.0
+
+
+def relation(first: JudgedObject, second: JudgedObject) -> str:
+    """Where the first object sits relative to the second, as world.RELATIONS names it."""
+    dx, dy = second.centre[0] - first.centre[0], second.centre[1] - first.centre[1]
+    if abs(dx) >= abs(dy):
+        return "left of" if dx > 0 else "right of"
+    return "above" if dy > 0 else "below"
 
 
 def _turned(masks: np.ndarray) -> bool:

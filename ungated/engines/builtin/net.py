@@ -1,11 +1,11 @@
 """The built-in model's networks: a word tokenizer and text encoder, a track network and a
-caption decoder.
+shape painter.
 
 A clip is made in two steps. The track network samples the whole clip's object tracks (where
-each object is and how large, frame by frame, its color, and the background color; see
-tracks.py) by flow matching from the caption. Drawn as discs, the tracks make 16x16 layout
-frames, and the caption decoder paints each 64x64 frame from its layout frame, the caption and
-the frame's time in the clip: that is where shapes (and their spin) come in.
+each object is, how large and how far turned, frame by frame, its color and shape, and the
+background color; see tracks.py) by flow matching from the caption. The shape painter draws
+every frame from the tracks, with each object's outline coming from a small network that has
+learned the four shapes from rendered pixels.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .tracks import track_dims
+from . import world
+from .tracks import decode, track_dims
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,8 @@ class BuiltinConfig:
     heads: int = 4
     text_depth: int = 2
     max_words: int = 24
-    decoder_channels: int = 128
-    decoder_depth: int = 4
-    decoder_text_width: int = 256
+    painter_width: int = 64
+    painter_frequencies: int = 4  # sines and cosines of the outline network's coordinates
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -98,59 +98,7 @@ class TextEncoder(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# Building blocks. Feature maps are [B, C, H, W].
-
-
-def _group_norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(8, channels // 4), channels)
-
-
-class _ResBlock(nn.Module):
-    """Two 3x3 convolutions; the norm between them is scaled and shifted by a conditioning vector.
-    The last convolution starts at zero, so a new block starts as the identity."""
-
-    def __init__(self, cin: int, cout: int, emb_dim: int):
-        super().__init__()
-        self.norm1 = _group_norm(cin)
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, 2 * cout)
-        self.norm2 = _group_norm(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        scale, shift = self.emb(emb)[:, :, None, None].chunk(2, dim=1)
-        return self.skip(x) + self.conv2(F.silu(self.norm2(h) * (1 + scale) + shift))
-
-
-class _CrossAttention(nn.Module):
-    """Every place in a feature map reads the caption's words.
-
-    Computed channels-first throughout (scores are [words, places]), so the convolutions
-    around it never see a transposed tensor: on CPU that keeps the whole block cheap.
-    """
-
-    def __init__(self, channels: int, width: int):
-        super().__init__()
-        self.heads = max(1, channels // 32)
-        self.norm = _group_norm(channels)
-        self.q = nn.Conv2d(channels, channels, 1)
-        self.kv = nn.Linear(width, 2 * channels)
-        self.out = nn.Conv2d(channels, channels, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, x: torch.Tensor, words: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        b, c = x.shape[:2]
-        q = self.q(self.norm(x)).reshape(b, self.heads, c // self.heads, -1)  # [B, H, d, N]
-        k, v = self.kv(words).unflatten(-1, (2, self.heads, -1)).permute(2, 0, 3, 1, 4)  # [B, H, L, d]
-        scores = (k @ q) * (c // self.heads) ** -0.5  # [B, H, L, N]
-        weights = scores.masked_fill(~keep[:, None, :, None], float("-inf")).softmax(dim=2)
-        h = v.transpose(-1, -2) @ weights  # [B, H, d, N]
-        return x + self.out(h.reshape(x.shape))
+# Track network
 
 
 class _Block(nn.Module):
@@ -182,10 +130,6 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device) / half)
     angles = 1000 * t[:, None].float() * freqs[None]
     return torch.cat([angles.cos(), angles.sin()], dim=-1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Track network
 
 
 class TrackNet(nn.Module):
@@ -230,40 +174,71 @@ class TrackNet(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# Caption decoder
+# Shape painter
 
 
-def frame_time_features(when: torch.Tensor) -> torch.Tensor:
-    """Sines and cosines of a frame's time in the clip (0 first frame, 1 last) at 8 frequencies."""
-    angles = when[:, None].float() * torch.arange(1, 9, device=when.device) * math.pi
-    return torch.cat([angles.sin(), angles.cos()], dim=1)
+class ShapePainter(nn.Module):
+    """Paints clips [B, frames, 3, size, size] in [-1, 1] from tracks [B, rows, dims].
 
-
-class CaptionDecoder(nn.Module):
-    """Paints a frame [B, 3, size, size] from its layout frame [B, 3, S, S], the caption's word
-    ids [B, L] and the frame's time in the clip [B] (0 to 1).
-
-    All convolutions run at the layout's resolution; a final pixel shuffle turns channels into
-    the finer pixels, added to the upsampled layout. The layout says where a disc of which color
-    is; the words say which shape to cut from it, and the time says how far a spinning one has
-    turned.
+    Each object is drawn in its own frame of reference: centred on its track, turned back by its
+    angle and scaled by its radius. There a small network gives the signed distance to the
+    outline of the object's shape (negative inside, in radii), which sets how much of each pixel
+    the object covers; objects are laid over the background in row order. Placing, turning and
+    layering are fixed geometry. What each outline looks like is learned from rendered pixels,
+    and any size renders from the same network.
     """
+
+    FIELD_SIZE = 128
 
     def __init__(self, cfg: BuiltinConfig):
         super().__init__()
-        c, d, f = cfg.decoder_channels, cfg.decoder_text_width, cfg.layout_downscale
-        self.scale = f
-        self.text = TextEncoder(cfg, d)
-        self.time_mlp = nn.Sequential(nn.Linear(16, d), nn.SiLU(), nn.Linear(d, d))
-        self.conv_in = nn.Conv2d(3, c, 3, padding=1)
-        self.blocks = nn.ModuleList(_ResBlock(c, c, d) for _ in range(cfg.decoder_depth))
-        self.words = nn.ModuleList(_CrossAttention(c, d) for _ in range(cfg.decoder_depth))
-        self.out = nn.Sequential(_group_norm(c), nn.SiLU(), nn.Conv2d(c, 3 * f * f, 3, padding=1), nn.PixelShuffle(f))
+        w = cfg.painter_width
+        self.frequencies = cfg.painter_frequencies
+        self.shapes = nn.Embedding(len(world.SHAPES), w)
+        self.coords = nn.Linear(2 + 4 * cfg.painter_frequencies, w)
+        self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w), nn.SiLU(), nn.Linear(w, 1))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, layout: torch.Tensor, word_ids: torch.Tensor, when: torch.Tensor) -> torch.Tensor:
-        words, keep, pooled = self.text(word_ids)
-        emb = pooled + self.time_mlp(frame_time_features(when))
-        x = self.conv_in(layout)
-        for block, read in zip(self.blocks, self.words):
-            x = read(block(x, emb), words, keep)
-        return F.interpolate(layout, scale_factor=self.scale, mode="nearest") + self.out(x)
+    def distance(self, local: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        """Signed distance (radii) of points local [N, P, 2] to the outlines of shapes [N]: the
+        unit circle's, plus what the network has learned each shape differs from it by. Points
+        beyond two radii are outside every outline and skip the network: it cannot put a stray
+        piece far from its object, and most of a frame costs nothing."""
+        reach = local.norm(dim=-1)
+        near = reach < 2
+        out = reach - 1
+        points = local[near]
+        angles = points[..., None] * (math.pi * 2.0 ** torch.arange(self.frequencies, device=local.device))
+        features = torch.cat([points, angles.sin().flatten(-2), angles.cos().flatten(-2)], dim=-1)
+        which = shape[:, None].expand(near.shape)[near]
+        h = self.coords(features) + self.shapes(which)
+        return out.masked_scatter(near, out[near] + self.mlp(h)[..., 0])
+
+    def forward(self, tracks: torch.Tensor, frames: int, size: int, sharpness: float = 4.0) -> torch.Tensor:
+        return self.paint(decode(tracks, frames), size, sharpness)
+
+    def paint(self, t: dict[str, torch.Tensor], size: int, sharpness: float = 4.0) -> torch.Tensor:
+        """paint() of decoded tracks (tracks.decode), which may hold any subset of the frames."""
+        batch, objects, frames = t["x"].shape
+        # Outline distances are smooth: above FIELD_SIZE pixels they are computed at FIELD_SIZE
+        # and interpolated, which keeps a 1080p clip as cheap as a 128 px one and its edges sharp.
+        field = min(size, self.FIELD_SIZE)
+        coords = (torch.arange(field, dtype=torch.float32, device=t["x"].device) + 0.5) / field
+        gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+        canvas = t["background"][:, None, :, None, None].expand(batch, frames, 3, size, size)
+        for k in range(objects):
+            rx = gx.flatten() - t["x"][:, k, :, None]  # [B, T, P]
+            ry = gy.flatten() - t["y"][:, k, :, None]
+            cos, sin = t["angle"][:, k, :, None].cos(), t["angle"][:, k, :, None].sin()
+            radius = t["radius"][:, k, :, None]
+            local = torch.stack([cos * rx + sin * ry, cos * ry - sin * rx], dim=-1) / radius[..., None]
+            shape = t["shape"][:, k].repeat_interleave(frames)
+            frame_units = self.distance(local.flatten(0, 1), shape).unflatten(0, (batch, frames)) * radius
+            frame_units = frame_units.unflatten(-1, (field, field))
+            if field != size:
+                frame_units = F.interpolate(frame_units, size=(size, size), mode="bilinear", align_corners=False)
+            # Coverage from the distance in pixels: half at the outline, about one pixel of ramp.
+            alpha = torch.sigmoid(-sharpness * size * frame_units) * t["present"][:, k, None, None, None]
+            canvas = canvas * (1 - alpha[:, :, None]) + t["color"][:, k, None, :, None, None] * alpha[:, :, None]
+        return canvas

@@ -1,7 +1,7 @@
 """Where the built-in model's files live and how they are read and written.
 
 A model folder holds config.json and model.safetensors (fp16; keys prefixed "tracks." and
-"decoder."). The shipped folder sits inside the package; a user-trained one can live anywhere.
+"painter."). The shipped folder sits inside the package; a user-trained one can live anywhere.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ...errors import ModelUnavailable
-from .net import BuiltinConfig, CaptionDecoder, TrackNet
+from .net import BuiltinConfig, ShapePainter, TrackNet
 
 SHIPPED_DIR = Path(__file__).parent / "weights"
 CONFIG_FILE = "config.json"
@@ -24,15 +24,15 @@ WEIGHTS_FILE = "model.safetensors"
 class BuiltinModel:
     config: BuiltinConfig
     tracks: TrackNet
-    decoder: CaptionDecoder
+    painter: ShapePainter
 
     def parts(self) -> dict[str, torch.nn.Module]:
-        return {"tracks": self.tracks, "decoder": self.decoder}
+        return {"tracks": self.tracks, "painter": self.painter}
 
 
 def untrained_model(config: BuiltinConfig) -> BuiltinModel:
     """Randomly initialised networks of the given shape: a baseline, and the tests' tiny model."""
-    return BuiltinModel(config, TrackNet(config), CaptionDecoder(config))
+    return BuiltinModel(config, TrackNet(config), ShapePainter(config))
 
 
 def is_model_dir(path: Path) -> bool:

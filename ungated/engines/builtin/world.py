@@ -29,6 +29,8 @@ BACKGROUNDS: dict[str, tuple[int, int, int]] = {
     "gray": (120, 120, 125),
 }
 SHAPES = ("circle", "square", "triangle", "star")
+# Outer radius of each shape at unit size: the polygons reach past the unit circle.
+OUTER_RADIUS = {"circle": 1.0, "square": 1.2, "triangle": 1.25, "star": 1.3}
 SIZES: dict[str, float] = {"small": 0.11, "large": 0.2}  # radius as a fraction of the frame
 MOTIONS = (
     "moving left",
@@ -41,9 +43,13 @@ MOTIONS = (
     "shrinking",
     "standing still",
 )
-TRAVEL = 0.45  # how far a moving object goes over one clip, as a fraction of the frame
+MOVES = MOTIONS[:4]  # the motions a speed word can qualify
+SPEEDS: dict[str, float] = {"slowly": 0.2, "": 0.35, "quickly": 0.5}  # travel over one clip, frame units
+RELATIONS = ("left of", "right of", "above", "below")  # the first object's place relative to the second
 BOUNCE_HEIGHT = 0.4
 GROW_RANGE = (0.5, 1.3)  # scale at the start and end of "growing"; reversed for "shrinking"
+PAIR_GAP = 0.03  # the least space between two objects' outer circles, frame units
+RELATION_OFFSET = 0.2  # the least centre distance along a relation's axis, frame units
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,16 @@ class ShapeSpec:
     color: str
     size: str
     motion: str
+    speed: str = ""  # "slowly" or "quickly" for a move; "" for the usual pace
+
+    def noun(self) -> str:
+        return f"a {self.size} {self.color} {self.shape}"
+
+    def how(self) -> str:
+        return f"{self.motion} {self.speed}".strip()
 
     def phrase(self) -> str:
-        return f"a {self.size} {self.color} {self.shape} {self.motion}"
+        return f"{self.noun()} {self.how()}"
 
 
 def _article(word: str) -> str:
@@ -63,18 +76,29 @@ def _article(word: str) -> str:
 
 @dataclass(frozen=True)
 class Scene:
+    """One or two objects on a background. A pair is worded one of three ways: each object
+    with its own motion, both sharing one motion ("... and ... bouncing", shared=True), or one
+    placed relative to the other ("... left of ...", relation set, both standing still)."""
+
     objects: tuple[ShapeSpec, ...]
     background: str
+    relation: str = ""
+    shared: bool = False
 
     def caption(self) -> str:
-        bg = self.background
-        return " and ".join(o.phrase() for o in self.objects) + f" on {_article(bg)} {bg} background"
+        bg = f" on {_article(self.background)} {self.background} background"
+        if self.relation:
+            first, second = self.objects
+            return f"{first.noun()} {self.relation} {second.noun()}{bg}"
+        if self.shared:
+            return " and ".join(o.noun() for o in self.objects) + f" {self.objects[0].how()}{bg}"
+        return " and ".join(o.phrase() for o in self.objects) + bg
 
 
 def vocabulary() -> list[str]:
     """Every word a caption of this world can contain."""
     words: set[str] = {"a", "an", "and", "on", "background"}
-    for group in (COLORS, BACKGROUNDS, SHAPES, SIZES, MOTIONS):
+    for group in (COLORS, BACKGROUNDS, SHAPES, SIZES, MOTIONS, SPEEDS, RELATIONS):
         for phrase in group:
             words.update(phrase.split())
     return sorted(words)
@@ -96,67 +120,116 @@ def _is_visible(spec: ShapeSpec) -> bool:
     return not (spec.shape == "circle" and spec.motion == "spinning")
 
 
-def sample_object(rng: random.Random, background: str, held_out: bool = False) -> ShapeSpec:
-    """An object for a training scene, or with held_out one that training never draws."""
+def sample_object(rng: random.Random, background: str, held_out: bool = False, motion: str | None = None,
+                  speed: str | None = None) -> ShapeSpec:
+    """An object for a training scene, or with held_out one that training never draws; motion
+    and speed, when given, are kept."""
     while True:
+        chosen = motion or rng.choice(MOTIONS)
         spec = ShapeSpec(
             shape=rng.choice(SHAPES),
             color=rng.choice([c for c in COLORS if c != background]),
             size=rng.choice(list(SIZES)),
-            motion=rng.choice(MOTIONS),
+            motion=chosen,
+            speed=speed if speed is not None else (rng.choice(list(SPEEDS)) if chosen in MOVES else ""),
         )
         if _is_visible(spec) and is_held_out(spec) == held_out:
             return spec
 
 
-def sample_scene(rng: random.Random, two_object_prob: float = 0.25) -> Scene:
+def sample_pair(rng: random.Random, background: str, held_out: bool = False) -> Scene:
+    """A two-object scene of a random wording whose objects fit the frame without touching; with
+    held_out the first object is a combination training never draws (the second never is)."""
+    while True:
+        wording = rng.choice(("own", "own", "shared", "relation"))
+        if wording == "relation":
+            first = sample_object(rng, background, held_out, motion="standing still")
+            second = sample_object(rng, background, motion="standing still")
+        else:
+            first = sample_object(rng, background, held_out)
+            if wording == "shared":
+                second = sample_object(rng, background, motion=first.motion, speed=first.speed)
+            else:
+                second = sample_object(rng, background)
+        if second.color == first.color:
+            continue  # two objects of one color would read as one
+        relation = rng.choice(RELATIONS) if wording == "relation" else ""
+        scene = Scene((first, second), background, relation, shared=wording == "shared")
+        # Keep only pairs that fit often (2 or more of 20 random placements), so that the
+        # placement render makes all but never fails.
+        trials = random.Random(rng.random())
+        if sum(_place(scene, 16, trials, tries=1) is not None for _ in range(20)) >= 2:
+            return scene
+
+
+def sample_scene(rng: random.Random, two_object_prob: float = 0.5) -> Scene:
     """A training scene."""
     background = rng.choice(list(BACKGROUNDS))
-    first = sample_object(rng, background)
-    if rng.random() >= two_object_prob:
-        return Scene((first,), background)
-    while True:
-        second = sample_object(rng, background)
-        if second.color != first.color or second.shape != first.shape:
-            return Scene((first, second), background)
+    if rng.random() < two_object_prob:
+        return sample_pair(rng, background)
+    return Scene((sample_object(rng, background),), background)
 
 
 # ---------------------------------------------------------------------------------------------
-# Trajectories: per object, per frame centre (x, y), scale and angle, in frame units (0..1).
+# Trajectories: per object, per frame centre (x, y), radius and angle, in frame units (0..1).
+
+ObjectPath = list[tuple[float, float, float, float]]
 
 
-def _trajectory(spec: ShapeSpec, frames: int, rng: random.Random) -> list[tuple[float, float, float, float]]:
+def _trajectory(spec: ShapeSpec, frames: int, rng: random.Random) -> ObjectPath:
     radius = SIZES[spec.size]
     max_scale = GROW_RANGE[1] if spec.motion in ("growing", "shrinking") else 1.0
     margin = radius * max_scale * 1.15 + 0.02
     lo, hi = margin, 1.0 - margin
+    travel = SPEEDS[spec.speed]
     x0, y0 = rng.uniform(lo, hi), rng.uniform(lo, hi)
-    start = rng.uniform(lo, hi - TRAVEL)  # where a moving object starts along its path
+    start = rng.uniform(lo, max(lo, hi - travel))  # where a moving object starts along its path
     bounce_phase = rng.uniform(0, math.pi)
     out = []
     for i in range(frames):
         t = i / max(frames - 1, 1)
         x, y, scale, angle = x0, y0, 1.0, 0.0
         if spec.motion == "moving right":
-            x = start + TRAVEL * t
+            x = start + travel * t
         elif spec.motion == "moving left":
-            x = 1.0 - start - TRAVEL * t
+            x = 1.0 - start - travel * t
         elif spec.motion == "moving down":
-            y = start + TRAVEL * t
+            y = start + travel * t
         elif spec.motion == "moving up":
-            y = 1.0 - start - TRAVEL * t
+            y = 1.0 - start - travel * t
         elif spec.motion == "bouncing":
             y = hi - BOUNCE_HEIGHT * abs(math.sin(2 * math.pi * t + bounce_phase))
         elif spec.motion == "spinning":
-            # Always from upright: a layout shows a disc, so how far a shape has turned must
-            # follow from the frame's time alone.
-            angle = math.pi * t
+            angle = math.pi * t  # always from upright
         elif spec.motion == "growing":
             scale = GROW_RANGE[0] + (GROW_RANGE[1] - GROW_RANGE[0]) * t
         elif spec.motion == "shrinking":
             scale = GROW_RANGE[1] - (GROW_RANGE[1] - GROW_RANGE[0]) * t
         out.append((x, y, scale * radius, angle))
     return out
+
+
+def _fits(scene: Scene, first: ObjectPath, second: ObjectPath) -> bool:
+    """Whether two paths keep the objects apart in every frame, and where a relation is named,
+    the first object clearly on that side of the second."""
+    a, b = (OUTER_RADIUS[o.shape] for o in scene.objects)
+    for (x1, y1, r1, _), (x2, y2, r2, _) in zip(first, second):
+        if math.hypot(x2 - x1, y2 - y1) < a * r1 + b * r2 + PAIR_GAP:
+            return False
+    if scene.relation:
+        dx, dy = second[0][0] - first[0][0], second[0][1] - first[0][1]  # relation scenes stand still
+        along, across = {"left of": (dx, dy), "right of": (-dx, dy), "above": (dy, dx), "below": (-dy, dx)}[scene.relation]
+        return along >= RELATION_OFFSET and abs(across) < along
+    return True
+
+
+def _place(scene: Scene, frames: int, rng: random.Random, tries: int = 1000) -> list[ObjectPath] | None:
+    """Paths for a scene's objects that fit (see _fits), or None when none was found."""
+    for _ in range(tries):
+        placed = [_trajectory(o, frames, rng) for o in scene.objects]
+        if len(placed) == 1 or _fits(scene, *placed):
+            return placed
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,14 +290,14 @@ def _shape_distance(local: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tenso
     return torch.where(is_circle, circle, poly)
 
 
-def paths(scenes: list[Scene], frames: int, rng: random.Random) -> list[list[list[tuple[float, float, float, float]]]]:
-    """Per scene, per object, per frame: centre x, centre y, radius and angle (frame units)."""
-    out: list[list] = [[] for _ in scenes]
-    # Object slot outermost: render() and tracks.encode() must draw positions in the same order.
-    for k in range(max(len(s.objects) for s in scenes)):
-        for b, scene in enumerate(scenes):
-            if len(scene.objects) > k:
-                out[b].append(_trajectory(scene.objects[k], frames, rng))
+def paths(scenes: list[Scene], frames: int, rng: random.Random) -> list[list[ObjectPath]]:
+    """Per scene, per object, per frame: centre x, centre y, radius and angle (frame units).
+    render() and tracks.encode() call this with the same seed, so they agree on every path."""
+    out = []
+    for scene in scenes:
+        placed = _place(scene, frames, rng)
+        # The scene samplers only make pairs that fit; a hand-made one that does not is drawn anyway.
+        out.append(placed or [_trajectory(o, frames, rng) for o in scene.objects])
     return out
 
 
