@@ -15,11 +15,18 @@ def _plan(engine, **fields):
 
 
 def test_frames_come_at_native_size_after_the_sampler_steps(tiny_engine):
-    p = _plan(tiny_engine, steps=2)
+    p = _plan(tiny_engine, steps=2, size="64x64")
     calls = []
     frames = list(tiny_engine.generate(p, 1, lambda step, total: calls.append((step, total)), lambda: False))
     assert len(frames) == 16 and all(f.shape == (64, 64, 3) and f.dtype == np.uint8 for f in frames)
     assert calls == [(1, 2), (2, 2)]  # painting the whole clip takes milliseconds
+
+
+def test_frames_are_drawn_at_the_output_size(tiny_engine):
+    p = _plan(tiny_engine, steps=2, resolution="720p")
+    assert (p.width, p.out_width) == (64, 720)
+    frame = next(iter(tiny_engine.generate(p, 1, lambda *a: None, lambda: False)))
+    assert frame.shape == (720, 720, 3)
 
 
 def test_same_seed_same_clip_other_seed_other_clip(tiny_engine):

@@ -125,7 +125,7 @@ def _painter_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenize
     clips = world.render(scenes, cfg.frames, cfg.size, seed)
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randperm(cfg.frames, generator=gen)[: plan.painter_frames]
-    true = tracks.decode(tracks.encode(scenes, cfg.frames, cfg.max_objects, seed), cfg.frames)
+    true = tracks.true_paths(scenes, cfg.frames, cfg.max_objects, seed)
     true = {k: v[:, :, pick] if k in tracks.PER_FRAME else v for k, v in true.items()}
     # Soft edges first: a wrong outline several pixels off still gets a gradient.
     sharpness = 1 + 3 * min(1.0, 2 * step / plan.painter_steps)
@@ -139,7 +139,7 @@ def _track_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer)
     cfg = state.config
     scenes, seed = _scenes(plan, "tracks", step, plan.track_clips)
     target = tracks.encode(scenes, cfg.frames, cfg.max_objects, seed)
-    mask = tracks.value_mask(cfg.frames, cfg.max_objects)
+    mask = tracks.value_mask(cfg.max_objects)
     gen = torch.Generator().manual_seed(seed)
     word_ids = tokenizer([s.caption() for s in scenes])
     word_ids[torch.rand(len(scenes), generator=gen) < plan.caption_dropout] = Tokenizer.PAD

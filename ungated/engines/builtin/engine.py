@@ -86,7 +86,7 @@ class BuiltinEngine(Engine):
         # Captioned and caption-free predictions in one batch, for classifier-free guidance; the
         # captions are encoded once for all steps.
         both_texts = model.tracks.text(torch.cat([words, no_words]))
-        mask = tracks.value_mask(cfg.frames, cfg.max_objects)
+        mask = tracks.value_mask(cfg.max_objects)
 
         def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             captioned, caption_free = model.tracks(x.repeat(2, 1, 1), t.repeat(2), both_texts).chunk(2)

@@ -146,7 +146,7 @@ class TrackNet(nn.Module):
     def __init__(self, cfg: BuiltinConfig):
         super().__init__()
         d = cfg.width
-        dims = track_dims(cfg.frames)
+        dims = track_dims()
         self.text = TextEncoder(cfg, d)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.rows_in = nn.Linear(dims, d)
