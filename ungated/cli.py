@@ -221,7 +221,7 @@ def train_builtin(
     work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
     painter_steps: Annotated[Optional[int], typer.Option(help="Shape painter training steps [default: 600].")] = None,
-    track_steps: Annotated[Optional[int], typer.Option(help="Track network training steps [default: 3000].")] = None,
+    track_steps: Annotated[Optional[int], typer.Option(help="Track network training steps [default: 6000].")] = None,
 ) -> None:
     """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
     from .train.builtin import STAGES, TrainPlan, train

@@ -39,7 +39,7 @@ class TrainPlan:
     painter_clips: int = 8  # clips rendered per painter step
     painter_frames: int = 4  # frames of each painted and compared
     painter_lr: float = 3e-3
-    track_steps: int = 3000
+    track_steps: int = 6000
     track_clips: int = 128  # clips per track step
     track_lr: float = 1e-3
     ema_decay: float = 0.999

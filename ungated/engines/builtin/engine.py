@@ -40,7 +40,7 @@ class BuiltinEngine(Engine):
             default_aspect="1:1",
             default_resolution="480p",
             default_steps=32,
-            default_guidance=2.0,
+            default_guidance=1.0,  # measured best on held-out prompts (docs/builtin-model.md)
             max_steps=200,
             any_output_size=True,
         )
@@ -83,14 +83,18 @@ class BuiltinEngine(Engine):
         words = tokenizer([plan.request.prompt])
         no_words = tokenizer([plan.request.negative_prompt])
         frames = min(plan.frames, cfg.frames)
-        # Captioned and caption-free predictions in one batch, for classifier-free guidance; the
-        # captions are encoded once for all steps.
-        both_texts = model.tracks.text(torch.cat([words, no_words]))
+        # Captioned and caption-free predictions in one batch, for classifier-free guidance (at
+        # guidance 1 the caption-free one drops out); the captions are encoded once for all steps.
+        guided_batch = plan.guidance != 1
+        texts = model.tracks.text(torch.cat([words, no_words]) if guided_batch else words)
         mask = tracks.value_mask(cfg.max_objects)
 
         def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            captioned, caption_free = model.tracks(x.repeat(2, 1, 1), t.repeat(2), both_texts).chunk(2)
-            velocity = (caption_free + plan.guidance * (captioned - caption_free)) * mask
+            if guided_batch:
+                captioned, caption_free = model.tracks(x.repeat(2, 1, 1), t.repeat(2), texts).chunk(2)
+                velocity = (caption_free + plan.guidance * (captioned - caption_free)) * mask
+            else:
+                velocity = model.tracks(x, t, texts) * mask
             self._estimate = x - t[:, None, None] * velocity
             return velocity
 

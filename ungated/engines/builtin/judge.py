@@ -76,7 +76,9 @@ def judge(frames: np.ndarray) -> Judgement:
         # thin, so only a color with pixels inside its own region counts as an object.
         core = ndimage.binary_erosion(masks, np.ones((1, 3, 3), dtype=bool))
         if core.sum() / len(frames) >= MIN_OBJECT_CORE:
-            objects.append(_judge_object(color, _without_rims(masks, core, (labels != 0) & ~masks)))
+            masks = _without_rims(masks, core, (labels != 0) & ~masks)
+            coverage = _coverage(pixels, masks, palette[0], palette[index])
+            objects.append(_judge_object(color, masks, coverage))
     objects.sort(key=lambda o: -o[1])  # largest first
     return Judgement(background, tuple(o[0] for o in objects))
 
@@ -98,7 +100,17 @@ def _without_rims(masks: np.ndarray, core: np.ndarray, others: np.ndarray) -> np
     return out
 
 
-def _judge_object(color: str, masks: np.ndarray) -> tuple[JudgedObject, float]:
+def _coverage(pixels: np.ndarray, masks: np.ndarray, background: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """[T, H, W] how much of each pixel the object covers, read from where its color sits
+    between the background's and the object's: antialiased edges place the outline to a
+    fraction of a pixel. Only pixels at or next to the object's mask count."""
+    near = ndimage.binary_dilation(masks, np.ones((1, 3, 3), dtype=bool))
+    span = color - background
+    alpha = ((pixels - background) @ span) / float(span @ span)
+    return np.clip(alpha, 0, 1) * near
+
+
+def _judge_object(color: str, masks: np.ndarray, coverage: np.ndarray) -> tuple[JudgedObject, float]:
     size_px = masks.shape[1]
     tracks = [_measure(m) for m in masks]
     present = [t for t in tracks if t is not None]
@@ -107,7 +119,7 @@ def _judge_object(color: str, masks: np.ndarray) -> tuple[JudgedObject, float]:
     shape = _shape(present)
     radii = [t.outer_radius / world.OUTER_RADIUS[shape] / size_px for t in present]
     size = "large" if float(np.median(radii)) > SIZE_SPLIT else "small"
-    motion, travel = _motion(present, masks)
+    motion, travel = _motion(present, coverage)
     speed = ""
     if motion in world.MOVES:
         speed = "slowly" if travel < _SPEED_SPLITS[0] * size_px else "quickly" if travel > _SPEED_SPLITS[1] * size_px else ""
@@ -160,7 +172,7 @@ def _shape(tracks: list[_FrameMeasure]) -> str:
     return "square" if fill > 0.53 else "triangle"
 
 
-def _motion(tracks: list[_FrameMeasure], masks: np.ndarray) -> tuple[str, float]:
+def _motion(tracks: list[_FrameMeasure], coverage: np.ndarray) -> tuple[str, float]:
     """The motion an object's frames show, and for a move how far it went (pixels)."""
     head, tail = tracks[: max(1, len(tracks) // 5)], tracks[-max(1, len(tracks) // 5):]
     growth = np.mean([t.area for t in tail]) / np.mean([t.area for t in head])
@@ -180,7 +192,7 @@ def _motion(tracks: list[_FrameMeasure], masks: np.ndarray) -> tuple[str, float]
         if abs(dx) >= abs(dy):
             return ("moving right" if dx > 0 else "moving left"), abs(dx)
         return ("moving down" if dy > 0 else "moving up"), abs(dy)
-    if np.ptp(xs) < TRAVEL_PX and _turned(masks):
+    if np.ptp(xs) < TRAVEL_PX and _turned(coverage):
         return "spinning", 0.0
     return "standing still", 0.0
 
@@ -193,18 +205,24 @@ def relation(first: JudgedObject, second: JudgedObject) -> str:
     return "above" if dy > 0 else "below"
 
 
-def _turned(masks: np.ndarray) -> bool:
-    """Whether the outline, each frame moved to the same centre, stops overlapping the first."""
-    def centred(mask: np.ndarray) -> np.ndarray:
-        ys, xs = np.nonzero(mask)
-        if len(xs) == 0:
-            return mask
-        return np.roll(mask, (round(mask.shape[0] / 2 - ys.mean()), round(mask.shape[1] / 2 - xs.mean())), (0, 1))
+def _turned(coverage: np.ndarray) -> bool:
+    """Whether the outline turns: each frame's coverage is resampled around its own centre at a
+    scale set by its own area (both to a fraction of a pixel), so drift and small changes of
+    size do not count, and compared with the first frame's."""
+    offsets = np.linspace(-1.6, 1.6, 33)
+    grid = np.stack(np.meshgrid(offsets, offsets, indexing="ij"))  # [2 (y, x), 33, 33] in radii
 
-    first = centred(masks[0])
-    ious = []
-    for mask in masks[1:]:
-        other = centred(mask)
-        union = (first | other).sum()
-        ious.append((first & other).sum() / union if union else 1.0)
-    return min(ious) < SPIN_IOU
+    def normalised(frame: np.ndarray) -> np.ndarray:
+        total = frame.sum()
+        ys, xs = np.indices(frame.shape)
+        centre = np.array([(ys * frame).sum(), (xs * frame).sum()]) / total
+        radius = math.sqrt(total / math.pi)
+        return ndimage.map_coordinates(frame, grid * radius + centre[:, None, None], order=1)
+
+    frames = [f for f in coverage if f.sum() > 0]
+    first = normalised(frames[0])
+    overlaps = []
+    for frame in frames[1:]:
+        other = normalised(frame)
+        overlaps.append(np.minimum(first, other).sum() / np.maximum(first, other).sum())
+    return min(overlaps, default=1.0) < SPIN_IOU

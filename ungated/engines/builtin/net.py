@@ -29,7 +29,6 @@ class BuiltinConfig:
     frames: int = 16
     fps: int = 8
     size: int = 64
-    layout_downscale: int = 4  # layout frames are size / layout_downscale pixels wide
     max_objects: int = 2
     width: int = 128  # track transformer width and its text encoder's
     depth: int = 4

@@ -17,7 +17,7 @@ class Cancelled(Exception):
     """Raised by the sampler when should_cancel() turns true between steps."""
 
 
-TIME_SHIFT = 3.0  # more steps at high noise, where the layout of the clip is decided
+TIME_SHIFT = 3.0  # more steps at high noise, where the scene (what goes where) is decided
 
 
 def shift_time(t: torch.Tensor, shift: float = TIME_SHIFT) -> torch.Tensor:
