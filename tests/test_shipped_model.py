@@ -30,8 +30,8 @@ CASES = [
     Scene((ShapeSpec("triangle", "green", "small", "moving down", "slowly"),), "white"),
     Scene((ShapeSpec("circle", "red", "large", "standing still"), ShapeSpec("square", "blue", "small", "standing still")),
           "white", relation="left of"),
-    Scene((ShapeSpec("star", "green", "small", "bouncing"), ShapeSpec("triangle", "yellow", "large", "bouncing")),
-          "black", shared=True),
+    Scene((ShapeSpec("star", "green", "small", "moving down", "slowly"),
+           ShapeSpec("triangle", "yellow", "large", "moving down", "slowly")), "black", shared=True),
     Scene((ShapeSpec("circle", "orange", "small", "moving up"), ShapeSpec("star", "blue", "large", "growing")), "gray"),
 ]
 
