@@ -4,7 +4,7 @@ Times the engine alone (sampling with guidance + painting the frames) at the nat
 480x480, and the whole `generate` path to a 480x480 and a 1080x1080 MP4 (engine + watermark +
 H.264 encode + previews + C2PA signing), each after one warm-up.
 
-    python benchmarks/bench_builtin.py [--repeats 5] [--model-dir DIR]
+    python benchmarks/bench_builtin.py [--repeats 5] [--guidance G] [--model-dir DIR]
 """
 
 from __future__ import annotations
@@ -28,13 +28,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model-dir", type=Path, help="a built-in model folder (default: the shipped one)")
+    parser.add_argument("--guidance", type=float, help="default: the engine's")
     args = parser.parse_args()
     engine = BuiltinEngine(args.model_dir)
     engine.load()
     noop = lambda *a: None  # noqa: E731
 
     def at(size: str):
-        return plan(Request.build(prompt=PROMPT, seed=0, size=size), engine.capabilities, engine.id)
+        request = Request.build(prompt=PROMPT, seed=0, size=size, guidance=args.guidance)
+        return plan(request, engine.capabilities, engine.id)
 
     def engine_only(size: str):
         p = at(size)
