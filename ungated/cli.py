@@ -29,6 +29,8 @@ models_app = typer.Typer(help="List models and download their weights.", invoke_
 app.add_typer(models_app, name="models")
 eval_app = typer.Typer(help="Measure how well models follow prompts.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+dataset_app = typer.Typer(help="Check folders of your own clips and captions for training.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
 console = Console(stderr=True, soft_wrap=True)
 
 # Request fields -> the CLI flag that sets them, so errors name what the user typed.
@@ -293,6 +295,54 @@ def eval_builtin(
     for metric in results["model"]:
         table.add_row(metric, *(f"{results[c].get(metric, float('nan')):.0%}" for c in columns))
     Console().print(table)
+
+
+@dataset_app.command("check")
+def dataset_check(
+    folder: Annotated[Path, typer.Argument(help="A folder of clips (mp4, mov, webm, mkv, gif, folders of frames, "
+                                                 "images) with captions (NAME.txt, metadata.jsonl or metadata.csv).")],
+    min_seconds: Annotated[float, typer.Option(help="Clips shorter than this are reported.")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+) -> None:
+    """Report every problem in a dataset folder, each with its file, and summarise the clips
+    (count, durations, sizes, frame rates). Exits 1 when there are problems."""
+    import json
+
+    from .train.dataset import scan
+
+    if not folder.is_dir():
+        raise InvalidRequest("FOLDER", f"folder {str(folder)!r} does not exist")
+    if min_seconds < 0:
+        raise InvalidRequest("--min-seconds", f"must be 0 or more (got {min_seconds:g})")
+    with _progress_bar() as bar:
+        task = bar.add_task("reading clips", total=None, info="")
+        report = scan(folder, min_seconds, lambda done, total: bar.update(task, completed=done, total=total))
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+        raise typer.Exit(1 if report.problems else 0)
+    out = Console(soft_wrap=True)
+    if report.problems:
+        problems = Table(title=f"{len(report.problems)} problems")
+        problems.add_column("file")
+        problems.add_column("problem")
+        for problem in report.problems:
+            problems.add_row(problem.path, problem.what)
+        out.print(problems)
+    summary = report.summary()
+    table = Table(title=f"{folder}: {summary['clips']} clips ready", show_header=False)
+    table.add_column("")
+    table.add_column("", overflow="fold")
+    names = {"video": "video files", "frames": "folders of frames", "image": "images"}
+    kinds = ", ".join(f"{n} {names[kind]}" for kind, n in summary["kinds"].items()) or "none"
+    table.add_row("clips", f"{summary['clips']} ({kinds})")
+    if summary["seconds_median"] is not None:
+        table.add_row("duration", f"{summary['seconds_total']:g} s in all; shortest {summary['seconds_min']:g} s, "
+                                  f"median {summary['seconds_median']:g} s, longest {summary['seconds_max']:g} s")
+    table.add_row("sizes", ", ".join(f"{size} ({n})" for size, n in summary["sizes"].items()) or "-")
+    table.add_row("fps", ", ".join(f"{fps} ({n})" for fps, n in summary["fps"].items()) or "-")
+    table.add_row("problems", str(summary["problems"]))
+    out.print(table)
+    raise typer.Exit(1 if report.problems else 0)
 
 
 @app.command()
