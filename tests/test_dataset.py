@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ungated.engines.catalog import get_engine
 from ungated.media.encode import Mp4Writer
+from ungated.train.buckets import Bucket, plan_buckets
 from ungated.train.dataset import scan
 
 from .test_cli import ungated
@@ -104,3 +106,21 @@ def test_a_clean_folder_exits_0_and_a_missing_one_is_one_line(tmp_path):
     assert ungated("dataset", "check", str(clean), cwd=tmp_path).returncode == 0
     missing = ungated("dataset", "check", str(tmp_path / "nope"), cwd=tmp_path)
     assert missing.returncode != 0 and len(missing.stderr.strip().splitlines()) == 1 and "FOLDER" in missing.stderr
+
+
+def test_clips_are_planned_into_each_models_buckets(dataset, tmp_path):
+    clips = scan(dataset).clips
+    wan = get_engine("wan2.1-t2v-1.3b").capabilities  # 832x480 or 480x832, 4N+1 frames, 16 fps
+    buckets, unfit = plan_buckets(clips, wan)
+    planned = {c.path: b for b, group in buckets.items() for c in group}
+    # good.mp4: 2 s at 16 fps is 32 frames; the longest 4N+1 count within them is 29.
+    assert planned["good.mp4"] == Bucket(832, 480, 29, 16) and planned["seq"] == Bucket(832, 480, 17, 16)
+    assert not unfit
+    builtin = get_engine("builtin").capabilities  # exactly 16 frames at 8 fps
+    buckets, unfit = plan_buckets(clips, builtin)
+    assert {c.path for group in buckets.values() for c in group} == {"good.mp4", "from-csv.mp4"}
+    assert {p.path for p in unfit} == {"anim.gif", "seq"} and all("too short" in p.what for p in unfit)
+    result = ungated("dataset", "check", str(dataset), "--model", "wan2.1-t2v-1.3b", "--json", cwd=tmp_path)
+    assert {b["frames"] for b in json.loads(result.stdout)["buckets"]} == {29, 21, 17}
+    unknown = ungated("dataset", "check", str(dataset), "--model", "nope", cwd=tmp_path)
+    assert unknown.returncode != 0 and "--model" in unknown.stderr

@@ -302,23 +302,41 @@ def dataset_check(
     folder: Annotated[Path, typer.Argument(help="A folder of clips (mp4, mov, webm, mkv, gif, folders of frames, "
                                                  "images) with captions (NAME.txt, metadata.jsonl or metadata.csv).")],
     min_seconds: Annotated[float, typer.Option(help="Clips shorter than this are reported.")] = 1.0,
+    model: Annotated[Optional[str], typer.Option(
+        help="Also plan the training buckets (size, frames, fps) for this model; see `ungated models`.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
 ) -> None:
     """Report every problem in a dataset folder, each with its file, and summarise the clips
     (count, durations, sizes, frame rates). Exits 1 when there are problems."""
     import json
 
+    from .engines.catalog import get_engine, model_ids
+    from .errors import UnknownModel
+    from .train.buckets import plan_buckets
     from .train.dataset import scan
 
     if not folder.is_dir():
         raise InvalidRequest("FOLDER", f"folder {str(folder)!r} does not exist")
     if min_seconds < 0:
         raise InvalidRequest("--min-seconds", f"must be 0 or more (got {min_seconds:g})")
+    try:
+        caps = get_engine(model).capabilities if model else None
+    except UnknownModel:
+        raise InvalidRequest("--model", f"unknown model {model!r}; choose one of: {', '.join(model_ids())}") from None
     with _progress_bar() as bar:
         task = bar.add_task("reading clips", total=None, info="")
         report = scan(folder, min_seconds, lambda done, total: bar.update(task, completed=done, total=total))
+    buckets = {}
+    if caps is not None:
+        buckets, unfit = plan_buckets(report.clips, caps)
+        report.problems.extend(unfit)
+        report.clips = [clip for group in buckets.values() for clip in group]
     if as_json:
-        print(json.dumps(report.to_json(), indent=2))
+        out_json = report.to_json()
+        if caps is not None:
+            out_json["buckets"] = [{"width": b.width, "height": b.height, "frames": b.frames, "fps": b.fps,
+                                    "clips": [c.path for c in group]} for b, group in buckets.items()]
+        print(json.dumps(out_json, indent=2))
         raise typer.Exit(1 if report.problems else 0)
     out = Console(soft_wrap=True)
     if report.problems:
@@ -342,6 +360,13 @@ def dataset_check(
     table.add_row("fps", ", ".join(f"{fps} ({n})" for fps, n in summary["fps"].items()) or "-")
     table.add_row("problems", str(summary["problems"]))
     out.print(table)
+    if buckets:
+        planned = Table(title=f"training buckets for {model}")
+        planned.add_column("bucket")
+        planned.add_column("clips", justify="right")
+        for bucket, group in buckets.items():
+            planned.add_row(str(bucket), str(len(group)))
+        out.print(planned)
     raise typer.Exit(1 if report.problems else 0)
 
 

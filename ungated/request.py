@@ -143,7 +143,7 @@ def _aspect_name(w: int, h: int) -> str:
     return f"{w // g}:{h // g}"
 
 
-def _nearest_size(caps: Capabilities, w: int, h: int) -> tuple[int, int]:
+def nearest_size(caps: Capabilities, w: int, h: int) -> tuple[int, int]:
     """The native size closest in aspect ratio, then in area, to w x h."""
     return min(caps.sizes, key=lambda s: (abs(math.log(s[0] / s[1]) - math.log(w / h)), abs(s[0] * s[1] - w * h)))
 
@@ -168,7 +168,7 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         target = parse_size(request.size)
     else:
         target = output_size(request.aspect or caps.default_aspect, request.resolution or caps.default_resolution)
-    width, height = _nearest_size(caps, *target)
+    width, height = nearest_size(caps, *target)
     if caps.any_output_size:
         short = min(target)
         scale = short / min(width, height)
