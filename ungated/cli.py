@@ -38,7 +38,7 @@ FLAGS = {
     "prompt": "PROMPT", "negative_prompt": "--negative", "seconds": "--seconds", "aspect": "--aspect",
     "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
     "model": "--model", "image": "--image", "video": "--video", "extend": "--extend", "steps": "--steps",
-    "guidance": "--guidance", "provenance.mark_text": "--mark", "provenance.mark_corner": "--mark-corner",
+    "guidance": "--guidance", "loras": "--lora", "provenance.mark_text": "--mark", "provenance.mark_corner": "--mark-corner",
     "provenance.mark_opacity": "--mark-opacity",
 }
 
@@ -52,6 +52,17 @@ def _progress_bar() -> Progress:
 def _check_model_path(model_path: Path | None) -> None:
     if model_path is not None and not model_path.is_dir():
         raise InvalidRequest("--model-path", f"folder {str(model_path)!r} does not exist")
+
+
+def _lora_choice(text: str):
+    from pydantic import ValidationError
+
+    from .request import LoraChoice
+
+    try:
+        return LoraChoice.parse(text)
+    except ValidationError as err:
+        raise InvalidRequest("--lora", f"{text}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
 
 def _variant_paths(output: Path, count: int) -> list[Path]:
@@ -82,6 +93,8 @@ def generate(
     video: Annotated[Optional[Path], typer.Option(help="Restyle this video (video-to-video models).")] = None,
     extend: Annotated[Optional[Path], typer.Option(
         help="Continue this clip: the result is it followed by --seconds more (models that extend).")] = None,
+    lora: Annotated[Optional[list[str]], typer.Option(
+        help="Apply a LoRA: PATH or PATH:WEIGHT (1 as trained); repeat for several (open models).")] = None,
     artist: Annotated[Optional[str], typer.Option(
         help="Your name, credited in the clip's signed manifest [default: config.toml [provenance] artist].")] = None,
     private_prompt: Annotated[bool, typer.Option(
@@ -115,7 +128,7 @@ def generate(
         request = Request.build(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
             variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance, image=image,
-            video=video, extend=extend,
+            video=video, extend=extend, loras=tuple(_lora_choice(text) for text in lora or ()),
             provenance={"publish_prompt": not private_prompt, "watermark": watermark, "mark_text": mark,
                         "mark_corner": mark_corner, "mark_opacity": mark_opacity},
         )

@@ -50,6 +50,36 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+MAX_LORAS = 8
+
+
+class LoraChoice(BaseModel):
+    """A LoRA to apply (a .safetensors file in diffusers, ComfyUI or musubi-tuner format) and how
+    strongly: 1 as trained, 0 off, negative to push away from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+    weight: float = Field(default=1.0, ge=-4, le=4)
+
+    @field_validator("path")
+    @classmethod
+    def _is_safetensors(cls, path: Path) -> Path:
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        if path.suffix != ".safetensors":
+            raise ValueError(f"must be a .safetensors file (got {path.name})")
+        return path
+
+    @classmethod
+    def parse(cls, text: str) -> "LoraChoice":
+        """PATH or PATH:WEIGHT, as the command line takes it."""
+        path, sep, weight = text.rpartition(":")
+        if sep and path and re.fullmatch(r"[-+]?\d*\.?\d+", weight):
+            return cls(path=Path(path), weight=float(weight))
+        return cls(path=Path(text))
+
+
 class Request(BaseModel):
     """What the user asked for. None means "the model's default"."""
 
@@ -70,6 +100,7 @@ class Request(BaseModel):
     extend: Path | None = None  # a clip to continue: the result is it followed by `seconds` more
     steps: int | None = Field(default=None, ge=1, le=500)
     guidance: float | None = Field(default=None, ge=0, le=30)
+    loras: tuple[LoraChoice, ...] = Field(default=(), max_length=MAX_LORAS)
     provenance: ProvenanceChoices = ProvenanceChoices()
 
     @field_validator("prompt")
@@ -160,6 +191,8 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         raise InvalidRequest("extend", f"model {model_id} does not continue clips")
     if caps.image_required and not request.image:
         raise InvalidRequest("image", f"model {model_id} makes a video from an image; give one")
+    if request.loras and not caps.loras:
+        raise InvalidRequest("loras", f"model {model_id} does not take LoRAs")
     if request.steps is not None and request.steps > caps.max_steps:
         raise InvalidRequest("steps", f"must be at most {caps.max_steps} for model {model_id} (got {request.steps})")
 

@@ -42,6 +42,7 @@ class Capabilities:
     extend_input: bool = False  # continues a finished clip (the request's `extend`) from its last frames
     image_required: bool = False  # image-to-video models that cannot start from text alone
     any_output_size: bool = False  # written at the requested size (drawn at it) rather than the native one
+    loras: bool = False  # applies the request's LoRAs
 
     @property
     def max_seconds(self) -> float:

@@ -20,6 +20,7 @@ from ...media.inputs import read_image, read_video
 from ..base import CancelFn, Engine, EngineOptions, ProgressFn
 from ..preview import false_colour, middle_latent_frame
 from . import decode, hub, memory, speed
+from .loras import LoraSlots
 from .models import OpenModel
 
 
@@ -48,6 +49,7 @@ class OpenModelEngine(Engine):
         self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling,
                                     options.quantize)
         self.pipe = None  # the pipeline of the task last run; others are built from its components
+        self.loras = LoraSlots()
         self._latents: tuple | None = None  # while sampling: (latents, height, width, spatial ratio)
 
     def weights_present(self) -> bool:
@@ -162,6 +164,9 @@ class OpenModelEngine(Engine):
     @torch.inference_mode()
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
         task = pick_task(plan.request.image, plan.request.video)
+        self.load()
+        # On the shared components, so every task's pipeline sees the same adapters.
+        self.loras.apply(self.pipe, plan.request.loras, self.id)
         one_pass = self.model.frames[2]
         if plan.request.extend:
             kept = read_video(plan.request.extend, plan.width, plan.height, plan.fps, plan.kept_frames)

@@ -77,7 +77,7 @@ class OpenModel:
             default_resolution=f"{min(width, height)}p" if min(width, height) in (360, 480, 720, 1080) else "480p",
             default_steps=self.steps, default_guidance=self.guidance, max_steps=200,
             image_input="i2v" in self.tasks, video_input="v2v" in self.tasks, extend_input="extend" in self.tasks,
-            image_required=self.tasks == ("i2v",),
+            image_required=self.tasks == ("i2v",), loras=True,
         )
 
 

@@ -1,0 +1,74 @@
+"""LoRAs on open models: a diffusers-format LoRA changes the output, weight 0 and no LoRA give
+the base model's output back exactly, and a file that is not a LoRA for the model is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from ungated.errors import InvalidRequest
+from ungated.request import LoraChoice, Request, plan
+
+from .test_open_models import engine_for, run, tiny_plan
+
+PIPELINES = {"ltx": ("ltx-video", "LTXPipeline"), "wan": ("wan2.1-t2v-1.3b", "WanPipeline")}
+
+
+def _make_lora(folder: Path, kind: str, out: Path, seed: int = 0) -> Path:
+    """A rank-4 LoRA on the tiny transformer's attention, random (nonzero) on both sides."""
+    import diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipe_class = getattr(diffusers, PIPELINES[kind][1])
+    pipe = pipe_class.from_pretrained(folder)
+    torch.manual_seed(seed)
+    pipe.transformer.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
+                                            target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    with torch.no_grad():  # strong enough to change a 2-step tiny clip visibly
+        for name, param in pipe.transformer.named_parameters():
+            if "lora_B" in name:
+                param.mul_(20)
+    pipe_class.save_lora_weights(out.parent, transformer_lora_layers=get_peft_model_state_dict(pipe.transformer),
+                                 weight_name=out.name)
+    return out
+
+
+@pytest.mark.parametrize("kind", list(PIPELINES))
+def test_a_lora_changes_the_clip_and_switching_it_off_restores_it_exactly(kind, tiny_folders, tmp_path):
+    model_id = PIPELINES[kind][0]
+    lora = _make_lora(tiny_folders[kind], kind, tmp_path / "style.safetensors")
+    engine = engine_for(model_id, tiny_folders[kind])
+    base = run(engine, tiny_plan(9))
+    styled = run(engine, tiny_plan(9, loras=[{"path": lora}]))
+    assert np.abs(styled.astype(int) - base.astype(int)).mean() > 1
+    assert np.array_equal(run(engine, tiny_plan(9, loras=[{"path": lora, "weight": 0}])), base)
+    assert np.array_equal(run(engine, tiny_plan(9)), base)  # the adapter stays loaded but off
+    assert np.array_equal(run(engine, tiny_plan(9, loras=[{"path": lora}])), styled)
+
+
+def test_a_file_that_is_not_a_lora_for_the_model_is_refused_by_name(tiny_folders, tmp_path):
+    junk = tmp_path / "junk.safetensors"
+    save_file({"some.unrelated.weight": torch.zeros(2, 2)}, str(junk))
+    engine = engine_for("ltx-video", tiny_folders["ltx"])
+    with pytest.raises(InvalidRequest, match="junk.safetensors") as err:
+        run(engine, tiny_plan(9, loras=[{"path": junk}]))
+    assert err.value.field == "loras"
+
+
+def test_lora_choices_parse_and_check(tmp_path):
+    lora = tmp_path / "a.safetensors"
+    save_file({"x": torch.zeros(1)}, str(lora))
+    assert LoraChoice.parse(f"{lora}:0.5") == LoraChoice(path=lora, weight=0.5)
+    assert LoraChoice.parse(str(lora)).weight == 1
+    with pytest.raises(ValueError, match="no such file"):
+        LoraChoice.parse(str(tmp_path / "missing.safetensors"))
+    with pytest.raises(InvalidRequest, match="loras") as err:
+        from ungated.engines.builtin.engine import BuiltinEngine
+        engine = BuiltinEngine()
+        plan(Request.build(prompt="a red circle", loras=[{"path": lora}]), engine.capabilities, engine.id)
+    assert "does not take LoRAs" in err.value.message
