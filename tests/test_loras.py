@@ -72,3 +72,13 @@ def test_lora_choices_parse_and_check(tmp_path):
         engine = BuiltinEngine()
         plan(Request.build(prompt="a red circle", loras=[{"path": lora}]), engine.capabilities, engine.id)
     assert "does not take LoRAs" in err.value.message
+
+
+def test_the_api_does_not_let_a_client_name_server_files_as_loras(server, tmp_path):
+    import httpx
+
+    lora = tmp_path / "a.safetensors"
+    save_file({"x": torch.zeros(1)}, str(lora))
+    for path in ("/api/videos", "/api/plan"):
+        response = httpx.post(f"{server.base}{path}", json={"prompt": "a red circle", "loras": [{"path": str(lora)}]})
+        assert response.status_code == 400 and "loras" in response.text, (path, response.text)

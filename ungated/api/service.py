@@ -102,6 +102,7 @@ class Studio:
         """Validate a request against its model and queue one job per variant. Input files named in
         fields are under the storage root; on a refused request they are removed again. The artist
         defaults to the client's profile."""
+        _refuse_server_paths(fields)
         inputs = {name: fields[name] for name in INPUT_FIELDS if fields.get(name)}
         try:
             model_id = self.model_for(requested_model)
@@ -128,6 +129,7 @@ class Studio:
 
     def plan(self, fields: dict, requested_model: str | None) -> Plan:
         """What a request would make, without queueing it (input files are not needed to know)."""
+        _refuse_server_paths(fields)
         model_id = self.model_for(requested_model)
         request = Request.build(**{k: v for k, v in fields.items() if k not in INPUT_FIELDS}, model=model_id)
         engine = self.engine(model_id)
@@ -253,3 +255,10 @@ class Studio:
         self.storage.remove_video(video_id)
         for relative in inputs:
             self.storage.resolve(relative).unlink(missing_ok=True)
+
+
+def _refuse_server_paths(fields: dict) -> None:
+    """A client must not name files on the server: LoRAs are files, so the API does not take them."""
+    if fields.get("loras"):
+        raise InvalidRequest("loras", "the API does not take LoRA files; apply LoRAs with `ungated generate --lora`")
+
