@@ -3,6 +3,7 @@ the base model's output back exactly, and a file that is not a LoRA for the mode
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,23 @@ def test_the_api_does_not_let_a_client_name_server_files_as_loras(server, tmp_pa
     for path in ("/api/videos", "/api/plan"):
         response = httpx.post(f"{server.base}{path}", json={"prompt": "a red circle", "loras": [{"path": str(lora)}]})
         assert response.status_code == 400 and "loras" in response.text, (path, response.text)
+
+
+def test_a_comfyui_format_wan_lora_gives_the_same_clip_as_its_diffusers_twin(tiny_folders, tmp_path):
+    from safetensors.torch import load_file
+
+    diffusers_lora = _make_lora(tiny_folders["wan"], "wan", tmp_path / "diffusers.safetensors")
+    names = {"attn1": "self_attn", "attn2": "cross_attn", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "o"}
+    comfy = {}
+    for key, value in load_file(str(diffusers_lora)).items():
+        # transformer.blocks.0.attn1.to_q.lora_A.weight -> diffusion_model.blocks.0.self_attn.q.lora_down.weight
+        block, attention, layer, side = re.fullmatch(
+            r"transformer\.(blocks\.\d+)\.(attn[12])\.(to_q|to_k|to_v|to_out\.0)\.(lora_[AB])\.weight", key).groups()
+        ends = {"lora_A": "lora_down", "lora_B": "lora_up"}
+        comfy[f"diffusion_model.{block}.{names[attention]}.{names[layer]}.{ends[side]}.weight"] = value
+    comfy_lora = tmp_path / "comfy.safetensors"
+    save_file(comfy, str(comfy_lora))
+    engine = engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"])
+    from_diffusers = run(engine, tiny_plan(9, loras=[{"path": diffusers_lora}]))
+    from_comfy = run(engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"]), tiny_plan(9, loras=[{"path": comfy_lora}]))
+    assert np.array_equal(from_comfy, from_diffusers)
