@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ungated.engines.builtin import evaluate
 from ungated.engines.builtin.engine import BuiltinEngine
+from ungated.engines.builtin.judge import judge
 
 PROMPTS = [
     "a small red circle moving right on a blue background",
@@ -33,7 +34,7 @@ TEXT_LINE = 18
 
 def _verdict(scene, clip: np.ndarray) -> str:
     """What the judge read, attribute by attribute: 'ok' or what it saw instead."""
-    rates = evaluate.score([scene], [evaluate.judge(clip)])
+    rates = evaluate.score([scene], [judge(clip)])
     missed = sorted(name.split(" ", 1)[-1] for name, rate in rates.items() if rate < 1 and "exact" not in name)
     return "judged: all attributes followed" if not missed else "judged: missed " + ", ".join(dict.fromkeys(missed))
 

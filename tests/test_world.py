@@ -132,7 +132,8 @@ def test_tracks_hold_each_object_in_caption_order_and_mark_missing_ones():
     x, y, radius = decoded["x"][0, 0], decoded["y"][0, 0], decoded["radius"][1, 0]
     assert torch.all(y.diff() < 0) and torch.allclose(x, x[:1].expand(8))  # up, not sideways
     assert torch.all(radius.diff() > 0)  # growing
-    assert decoded["shape"].tolist() == [[0, 0], [1, 3]] and decoded["present"].tolist() == [[True, False], [True, True]]
+    assert decoded["shape"].tolist() == [[0, 0], [1, 3]]
+    assert decoded["present"].tolist() == [[True, False], [True, True]]
     assert torch.equal(encoded * ~tracks.value_mask(2), torch.zeros_like(encoded))
     # Decoding gives back the world's own paths (frame units).
     path = world.paths(scenes, 8, random.Random(3))[1][0]

@@ -38,7 +38,8 @@ FLAGS = {
     "prompt": "PROMPT", "negative_prompt": "--negative", "seconds": "--seconds", "aspect": "--aspect",
     "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
     "model": "--model", "image": "--image", "video": "--video", "extend": "--extend", "steps": "--steps",
-    "guidance": "--guidance", "loras": "--lora", "provenance.mark_text": "--mark", "provenance.mark_corner": "--mark-corner",
+    "guidance": "--guidance", "loras": "--lora", "provenance.mark_text": "--mark",
+    "provenance.mark_corner": "--mark-corner",
     "provenance.mark_opacity": "--mark-opacity",
 }
 

@@ -60,7 +60,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
-        moving = [c.seconds for c in self.clips if c.kind != "image"]
+        moving_clips = [c for c in self.clips if c.kind != "image"]
+        moving = [c.seconds for c in moving_clips]
         return {
             "clips": len(self.clips),
             "kinds": dict(Counter(c.kind for c in self.clips)),
@@ -69,7 +70,7 @@ class Report:
             "seconds_median": round(statistics.median(moving), 2) if moving else None,
             "seconds_max": round(max(moving), 2) if moving else None,
             "sizes": {f"{w}x{h}": n for (w, h), n in Counter((c.width, c.height) for c in self.clips).most_common()},
-            "fps": {f"{f:g}": n for f, n in Counter(round(c.fps, 3) for c in self.clips if c.kind != "image").most_common()},
+            "fps": {f"{f:g}": n for f, n in Counter(round(c.fps, 3) for c in moving_clips).most_common()},
             "problems": len(self.problems),
         }
 
@@ -124,18 +125,18 @@ def _read_metadata(folder: Path, report: Report) -> dict[str, dict[str, str]]:
 def _candidates(folder: Path) -> list[tuple[Path, str]]:
     """(path, kind) for every clip in the folder, in name order."""
     found = []
+    frame_folders: set[Path] = set()
     for path in sorted(folder.rglob("*")):
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue  # hidden files and folders (.cache, .DS_Store) are not clips
         if path.is_dir():
             if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir() if p.is_file()):
                 found.append((path, "frames"))
+                frame_folders.add(path)
         elif path.suffix.lower() in VIDEO_SUFFIXES:
             found.append((path, "video"))
-        elif path.suffix.lower() in IMAGE_SUFFIXES and not any(
-            parent != folder and (parent, "frames") in found for parent in path.parents
-        ):
-            found.append((path, "image"))
+        elif path.suffix.lower() in IMAGE_SUFFIXES and frame_folders.isdisjoint(path.parents):
+            found.append((path, "image"))  # an image outside any folder of frames is a still
     return found
 
 
@@ -215,8 +216,8 @@ def scan(folder: Path, min_seconds: float = 1.0,
             report.problems.append(Problem(name, f"odd size: {width}x{height}; width and height must be even"))
         if len(report.problems) == problems_before:
             report.clips.append(Clip(name, kind, caption.strip(), frames, fps, width, height))
+    captioned = clip_names | {name.rsplit(".", 1)[0] for name in clip_names}  # what NAME.txt can be beside
     for text in sorted(folder.rglob("*.txt")):
-        stem = _relative(text.with_suffix(""), folder)
-        if not any(n == stem or n.rsplit(".", 1)[0] == stem for n in clip_names):
+        if _relative(text.with_suffix(""), folder) not in captioned:
             report.problems.append(Problem(_relative(text, folder), "a caption for no clip"))
     return report

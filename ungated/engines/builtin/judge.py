@@ -24,7 +24,8 @@ SPIN_IOU = 0.85  # below this, the centred outline has turned
 ATTRIBUTES = ("color", "shape", "size", "motion", "speed")  # what a caption says of each object
 SIZE_SPLIT = math.sqrt(world.SIZES["small"] * world.SIZES["large"])  # radius, frame units
 # Travel (frame units) halfway between neighbouring speeds: slowly | usual pace | quickly.
-_SPEED_SPLITS = [(a + b) / 2 for a, b in zip(sorted(world.SPEEDS.values()), sorted(world.SPEEDS.values())[1:])]
+_SPEEDS_IN_ORDER = sorted(world.SPEEDS.values())
+_SPEED_SPLITS = [(a + b) / 2 for a, b in zip(_SPEEDS_IN_ORDER, _SPEEDS_IN_ORDER[1:])]
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,10 @@ def _judge_object(color: str, masks: np.ndarray, coverage: np.ndarray) -> tuple[
     size = "large" if float(np.median(radii)) > SIZE_SPLIT else "small"
     motion, travel = _motion(present, coverage)
     speed = ""
-    if motion in world.MOVES:
-        speed = "slowly" if travel < _SPEED_SPLITS[0] * size_px else "quickly" if travel > _SPEED_SPLITS[1] * size_px else ""
+    if motion in world.MOVES and travel < _SPEED_SPLITS[0] * size_px:
+        speed = "slowly"
+    elif motion in world.MOVES and travel > _SPEED_SPLITS[1] * size_px:
+        speed = "quickly"
     jumps = [math.dist(a.centre, b.centre) for a, b in zip(present, present[1:])]
     stable = len(present) == len(tracks) and all(t.largest_part >= 0.9 for t in present) and max(jumps) < 0.22 * size_px
     area = float(np.mean([t.area for t in present]))

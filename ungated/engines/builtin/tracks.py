@@ -23,8 +23,6 @@ from . import world
 
 PER_FRAME = ("x", "y", "radius", "angle")  # the quantities a track holds for every frame
 RADIUS_MID, RADIUS_SPAN = 0.15, 0.1  # radius (frame units) = RADIUS_MID + RADIUS_SPAN * value
-
-
 COSINES = 8  # per quantity; tests/test_world.py checks the world's paths survive them
 
 

@@ -218,7 +218,8 @@ def _fits(scene: Scene, first: ObjectPath, second: ObjectPath) -> bool:
             return False
     if scene.relation:
         dx, dy = second[0][0] - first[0][0], second[0][1] - first[0][1]  # relation scenes stand still
-        along, across = {"left of": (dx, dy), "right of": (-dx, dy), "above": (dy, dx), "below": (-dy, dx)}[scene.relation]
+        offsets = {"left of": (dx, dy), "right of": (-dx, dy), "above": (dy, dx), "below": (-dy, dx)}
+        along, across = offsets[scene.relation]
         return along >= RELATION_OFFSET and abs(across) < along
     return True
 
