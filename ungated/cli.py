@@ -233,19 +233,54 @@ def models_pull(model_id: Annotated[str, typer.Argument(metavar="ID", help="A mo
 
 @train_app.command("builtin")
 def train_builtin(
+    data: Annotated[Optional[Path], typer.Option(
+        help="A folder of your clips with captions (see `ungated dataset check`): train the built-in clip model "
+             "on them. Without it, train the shapes model on the shapes world.")] = None,
     out: Annotated[Path, typer.Option(help="Folder to write the trained model to.")] = Path("builtin-model"),
-    work_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and loss log (default: OUT/work).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for the data and the initial weights.")] = 0,
+    work_dir: Annotated[Optional[Path], typer.Option(
+        help="Checkpoints, loss log, cached frames and samples (default: OUT/work).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the batches and the initial weights.")] = 0,
+    init: Annotated[Optional[Path], typer.Option(
+        help="With --data: fine-tune this clip model (one trained before) instead of starting from scratch.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="With --data: training steps [default: 1500].")] = None,
+    batch: Annotated[int, typer.Option(help="With --data: clips per step.")] = 4,
+    learning_rate: Annotated[float, typer.Option(help="With --data: peak learning rate (cosine schedule).")] = 5e-4,
+    sample_every: Annotated[int, typer.Option(
+        help="With --data: write a sample clip to WORK_DIR/samples every N steps (0: only at the end).")] = 250,
+    sample_prompt: Annotated[Optional[str], typer.Option(
+        help="With --data: the samples' prompt [default: the first clip's caption].")] = None,
     painter_steps: Annotated[Optional[int], typer.Option(help="Shape painter training steps [default: 600].")] = None,
     track_steps: Annotated[Optional[int], typer.Option(help="Track network training steps [default: 6000].")] = None,
 ) -> None:
-    """Train the built-in model from scratch on the shapes world (resumes from its checkpoint)."""
+    """Train the built-in model: on your own clips (--data DIR), or from scratch on the shapes world.
+    Resumes from the checkpoint in --work-dir; ends with a sample clip and a loss curve."""
+    numbers = {"--painter-steps": painter_steps, "--track-steps": track_steps, "--steps": steps, "--batch": batch,
+               "--learning-rate": learning_rate}
+    for flag, value in numbers.items():
+        if value is not None and value <= 0:
+            raise InvalidRequest(flag, f"must be more than 0 (got {value:g})")
+    if sample_every < 0:
+        raise InvalidRequest("--sample-every", f"must be 0 or more (got {sample_every})")
+    if data is None:
+        for flag, value in (("--init", init), ("--steps", steps), ("--sample-prompt", sample_prompt)):
+            if value is not None:
+                raise InvalidRequest(flag, "applies to training on your clips; add --data DIR")
+        _train_shapes(out, work_dir, seed, painter_steps, track_steps)
+        return
+    for flag, value in (("--painter-steps", painter_steps), ("--track-steps", track_steps)):
+        if value is not None:
+            raise InvalidRequest(flag, "applies to the shapes model; leave it out with --data")
+    if not data.is_dir():
+        raise InvalidRequest("--data", f"folder {str(data)!r} does not exist")
+    _check_model_path(init)
+    _train_clips(data, out, work_dir, seed, init, steps, batch, learning_rate, sample_every, sample_prompt)
+
+
+def _train_shapes(out: Path, work_dir: Path | None, seed: int, painter_steps: int | None,
+                  track_steps: int | None) -> None:
     from .train.builtin import STAGES, TrainPlan, train
 
     steps = {"painter_steps": painter_steps, "track_steps": track_steps}
-    for name, value in steps.items():
-        if value is not None and value < 1:
-            raise InvalidRequest(f"--{name.replace('_', '-')}", f"must be at least 1 (got {value})")
     plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed,
                      **{k: v for k, v in steps.items() if v is not None})
     titles = {"painter": "shape painter", "tracks": "track network"}
@@ -257,6 +292,39 @@ def train_builtin(
 
         train(plan, progress)
     print(f"wrote {out / 'model.safetensors'} and {out / 'config.json'}")
+
+
+def _train_clips(data: Path, out: Path, work_dir: Path | None, seed: int, init: Path | None, steps: int | None,
+                 batch: int, learning_rate: float, sample_every: int, sample_prompt: str | None) -> None:
+    from .train.clips import ClipTrainPlan, prepare, train
+
+    extra = {"steps": steps} if steps is not None else {}
+    plan = ClipTrainPlan(data_dir=data, out_dir=out, work_dir=work_dir or out / "work", init=init, seed=seed,
+                         batch=batch, lr=learning_rate, sample_every=sample_every, sample_prompt=sample_prompt,
+                         **extra)
+    with _progress_bar() as bar:
+        task = bar.add_task("reading clips", total=None, info="")
+        prepared = prepare(plan, lambda what, done, total: bar.update(task, description=what, completed=done,
+                                                                       total=total))
+    for problem in prepared.skipped:
+        console.print(f"[yellow]skipped:[/] {problem.path}: {problem.what}", highlight=False)
+    config = prepared.config
+    console.print(f"training on {prepared.count} clips at {config.width}x{config.height}, {config.frames} frames at "
+                  f"{config.fps} fps; {len(config.vocabulary)} words" + (f", fine-tuning {init}" if init else ""),
+                  highlight=False)
+    with _progress_bar() as bar:
+        task = bar.add_task("training", total=plan.steps, info="")
+
+        def progress(step: int, total: int, loss: float) -> None:
+            bar.update(task, completed=step, info=f"loss {loss:.4f}")
+
+        train(plan, prepared, progress,
+              on_sample=lambda path: console.print(f"sample: {path}", highlight=False))
+    import shlex
+
+    caption = next(iter(prepared.clips.values()))[0][0].caption
+    print(f"wrote {out} (model, sample.mp4, loss.png); make a clip with: "
+          f"ungated generate --model-path {shlex.quote(str(out))} {shlex.quote(caption)}")
 
 
 @eval_app.command("builtin")

@@ -37,3 +37,9 @@ class ModelUnavailable(UngatedError):
 class GenerationCancelled(UngatedError):
     def __init__(self) -> None:
         super().__init__("generation cancelled")
+
+
+class TrainingCancelled(UngatedError):
+    def __init__(self, step: int) -> None:
+        super().__init__(f"training stopped at step {step}; run the same command again to resume from its checkpoint")
+        self.step = step

@@ -34,12 +34,24 @@ def get_engine(model_id: str, model_path: Path | None = None, options: EngineOpt
     return factory(model_path, options)
 
 
-def _register_builtin_engines() -> None:
+def _builtin_engine(path: Path | None, options: EngineOptions) -> Engine:
+    """The shapes model, or a clip model trained on an artist's clips when the folder holds one."""
+    from .builtin.weights import model_kind
+
+    if path is not None and model_kind(path) == "clips":
+        from .builtin.clip_engine import BuiltinClipsEngine
+
+        return BuiltinClipsEngine(path)
     from .builtin.engine import BuiltinEngine
+
+    return BuiltinEngine(path)
+
+
+def _register_builtin_engines() -> None:
     from .open.engine import OpenModelEngine
     from .open.models import MODELS
 
-    register("builtin", lambda path, options: BuiltinEngine(path))
+    register("builtin", _builtin_engine)
     for model in MODELS:
         register(model.id, lambda path, options, model=model: OpenModelEngine(model, path, options))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import random
 import zlib
 from collections.abc import Callable
@@ -22,11 +21,10 @@ import torch
 from ..engines.builtin import tracks, world
 from ..errors import InvalidRequest
 from ..engines.builtin.net import BuiltinConfig, ShapePainter, TrackNet, Tokenizer
-from ..engines.builtin.sampler import shift_time
 from ..engines.builtin.weights import BuiltinModel, save_model
+from .common import LOG_FILE, cosine_lr, flow_times, optimise, save_atomic, update_ema
 
 CHECKPOINT_FILE = "checkpoint.pt"
-LOG_FILE = "loss.csv"
 STAGES = ("painter", "tracks")
 
 
@@ -55,26 +53,10 @@ class TrainPlan:
 ProgressFn = Callable[[str, int, int, float], None]
 
 
-def _cosine_lr(base: float, step: int, total: int, warmup: int = 50) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(total - warmup, 1)
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def _scenes(plan: TrainPlan, stage: str, step: int, clips: int) -> tuple[list[world.Scene], int]:
     seed = zlib.crc32(f"{plan.seed}:{stage}:{step}".encode())  # hash() of a str varies per process
     rng = random.Random(seed)
     return [world.sample_scene(rng) for _ in range(clips)], seed
-
-
-def _flow_times(count: int, gen: torch.Generator) -> torch.Tensor:
-    """Half the batch at logit-normal times shifted toward noise as the sampler's steps are (the
-    high-noise steps lay out the frame), half uniform: the shift alone leaves almost no low-noise
-    samples, and those are where edges get sharp."""
-    shifted = shift_time(torch.sigmoid(torch.randn(count, generator=gen)))
-    uniform = torch.rand(count, generator=gen)
-    return torch.where(torch.arange(count) % 2 == 0, shifted, uniform)
 
 
 class _State:
@@ -93,12 +75,8 @@ class _State:
         self.step = dict.fromkeys(STAGES, 0)
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        torch.save({
-            "config": self.config.to_json(), "step": self.step,
-            **{name: getattr(self, name).state_dict() for name in self.PARTS},
-        }, tmp)
-        tmp.replace(path)  # a crash mid-write never leaves a broken checkpoint
+        save_atomic({"config": self.config.to_json(), "step": self.step,
+                     **{name: getattr(self, name).state_dict() for name in self.PARTS}}, path)
 
     def load(self, path: Path) -> None:
         saved = torch.load(path, weights_only=True)
@@ -108,15 +86,6 @@ class _State:
         for name in self.PARTS:
             getattr(self, name).load_state_dict(saved[name])
         self.step = saved["step"]
-
-
-def _optimise(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor, lr: float) -> None:
-    for group in opt.param_groups:
-        group["lr"] = lr
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-    opt.step()
 
 
 def _painter_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer) -> float:
@@ -131,7 +100,7 @@ def _painter_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenize
     sharpness = 1 + 3 * min(1.0, 2 * step / plan.painter_steps)
     painted = state.painter.paint(true, cfg.size, sharpness)
     loss = (painted - clips[:, pick]).square().mean()
-    _optimise(state.painter_opt, state.painter, loss, _cosine_lr(plan.painter_lr, step, plan.painter_steps))
+    optimise(state.painter_opt, state.painter.parameters(), loss, cosine_lr(plan.painter_lr, step, plan.painter_steps))
     return loss.item()
 
 
@@ -143,17 +112,14 @@ def _track_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer)
     gen = torch.Generator().manual_seed(seed)
     word_ids = tokenizer([s.caption() for s in scenes])
     word_ids[torch.rand(len(scenes), generator=gen) < plan.caption_dropout] = Tokenizer.PAD
-    t = _flow_times(len(scenes), gen)
+    t = flow_times(len(scenes), gen)
     noise = torch.randn(target.shape, generator=gen) * mask
     tb = t[:, None, None]
     with torch.autocast("cpu", dtype=torch.bfloat16):
         velocity = state.tracks((1 - tb) * target + tb * noise, t, state.tracks.text(word_ids)).float()
     loss = ((velocity - (noise - target)).square() * mask).sum() / (mask.sum() * len(scenes))
-    _optimise(state.tracks_opt, state.tracks, loss, _cosine_lr(plan.track_lr, step, plan.track_steps))
-    decay = min(plan.ema_decay, (1 + step) / (10 + step))
-    with torch.no_grad():
-        for ema_p, p in zip(state.ema.parameters(), state.tracks.parameters()):
-            ema_p.lerp_(p, 1 - decay)
+    optimise(state.tracks_opt, state.tracks.parameters(), loss, cosine_lr(plan.track_lr, step, plan.track_steps))
+    update_ema(state.ema, state.tracks, step, plan.ema_decay)
     return loss.item()
 
 

@@ -1,7 +1,9 @@
 """Where the built-in model's files live and how they are read and written.
 
-A model folder holds config.json and model.safetensors (fp16; keys prefixed "tracks." and
-"painter."). The shipped folder sits inside the package; a user-trained one can live anywhere.
+A model folder holds config.json and model.safetensors (fp16). The shapes model's keys are
+prefixed "tracks." and "painter."; a clip model (trained on an artist's clips, clipnet.py) says
+"kind": "clips" in its config.json and its keys are the ClipNet's own. The shipped folder (the
+shapes model) sits inside the package; a user-trained one can live anywhere.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import json
+
 import torch
 from safetensors.torch import load_file, save_file
 
 from ...errors import ModelUnavailable
+from .clipnet import ClipConfig, ClipNet
 from .net import BuiltinConfig, ShapePainter, TrackNet
 
 SHIPPED_DIR = Path(__file__).parent / "weights"
@@ -39,12 +44,41 @@ def is_model_dir(path: Path) -> bool:
     return (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
 
 
-def save_model(model: BuiltinModel, path: Path) -> None:
+def model_kind(path: Path) -> str:
+    """"clips" for a model trained on an artist's clips, "shapes" for the shapes model."""
+    try:
+        return json.loads((path / CONFIG_FILE).read_text()).get("kind", "shapes")
+    except (OSError, ValueError, AttributeError):
+        return "shapes"
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], config_json: str, path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    tensors = {f"{name}.{k}": v for name, part in model.parts().items() for k, v in part.state_dict().items()}
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in tensors.items()}
     save_file(tensors, str(path / WEIGHTS_FILE), metadata={"format": "pt"})
-    (path / CONFIG_FILE).write_text(model.config.to_json())
+    (path / CONFIG_FILE).write_text(config_json)
+
+
+def save_clip_model(net: ClipNet, config: ClipConfig, path: Path) -> None:
+    _save_tensors(net.state_dict(), config.to_json(), path)
+
+
+def load_clip_model(path: Path) -> tuple[ClipConfig, ClipNet]:
+    try:
+        config = ClipConfig.from_json((path / CONFIG_FILE).read_text())
+        net = ClipNet(config)
+        net.load_state_dict({k: v.float() for k, v in load_file(str(path / WEIGHTS_FILE)).items()})
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelUnavailable(
+            f"{path} does not hold a clip model this version of ungated can read ({exc.__class__.__name__}); "
+            "train it again with `ungated train builtin --data DIR`"
+        ) from None
+    return config, net.eval().requires_grad_(False)
+
+
+def save_model(model: BuiltinModel, path: Path) -> None:
+    tensors = {f"{name}.{k}": v for name, part in model.parts().items() for k, v in part.state_dict().items()}
+    _save_tensors(tensors, model.config.to_json(), path)
 
 
 def load_model(path: Path) -> BuiltinModel:

@@ -1,0 +1,386 @@
+"""Training a LoRA on an open model's transformer (peft), from an artist's folder of captioned clips.
+
+Two phases, so the big text encoder and the transformer are never in memory together:
+
+1. `prepare` loads the pipeline without its transformer, fits every clip to its bucket (the
+   model's native size scaled to `resolution` on the short side, at most `max_frames` frames),
+   and caches each clip's VAE latents and each caption's text conditioning in the work folder,
+   keyed by file, bucket and model: later runs and resumes skip the encoders entirely.
+2. `train` loads the transformer (optionally quantized: nf4 or int8 through bitsandbytes, or fp8
+   storage), adds a LoRA to its attention projections, and trains it on the cached latents with
+   the family's objective (lora_families.py). Checkpoints hold the LoRA and optimiser state, so a
+   run resumes exactly; a sample clip is drawn every `sample_every` steps. The result is a
+   diffusers-format .safetensors LoRA that `ungated generate --lora` applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import random
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..engines.open import hub
+from ..engines.open.models import OPEN_MODELS, OpenModel
+from ..errors import InvalidRequest, TrainingCancelled
+from ..media.encode import Mp4Writer
+from .buckets import Bucket, plan_buckets
+from .common import LOG_FILE, cosine_lr, optimise, save_atomic
+from .curve import plot_losses
+from .dataset import Problem, scan
+from .frames import clip_frames
+from .lora_families import TRAINING_FAMILIES, TrainingFamily
+
+CHECKPOINT_FILE = "lora-checkpoint.pt"
+STAGE = "lora"
+TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections, named alike in every family
+BASES = ("bf16", "fp8", "int8", "nf4")  # how the frozen transformer is held
+
+
+@dataclass(frozen=True)
+class LoraTrainPlan:
+    model_id: str
+    data_dir: Path
+    out: Path  # the .safetensors file to write
+    work_dir: Path
+    model_path: Path | None = None
+    seed: int = 0
+    rank: int = 32
+    alpha: float = 32.0
+    lr: float = 1e-4
+    steps: int = 1000
+    batch: int = 1
+    resolution: int = 480  # short side of the training size
+    max_frames: int = 49
+    gradient_checkpointing: bool = True
+    base: str = "bf16"
+    optimizer: str = "auto"  # adamw, adamw8bit, or auto: 8-bit when bitsandbytes and a GPU are here
+    caption_dropout: float = 0.05
+    checkpoint_every: int = 100
+    sample_every: int = 250  # 0: only at the end
+    sample_prompt: str | None = None
+
+    @property
+    def model(self) -> OpenModel:
+        return OPEN_MODELS[self.model_id]
+
+
+@dataclass
+class PreparedLora:
+    folder: Path  # the model's weights
+    items: dict[Bucket, list[tuple[str, Path]]]  # bucket -> (caption, cached latents file)
+    texts: Path  # cached conditioning of every caption (and the empty one)
+    skipped: list[Problem] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(len(group) for group in self.items.values())
+
+
+def training_family(model: OpenModel) -> TrainingFamily:
+    family = TRAINING_FAMILIES.get(model.family.name)
+    if family is None or "t2v" not in model.tasks:
+        trainable = [m.id for m in OPEN_MODELS.values() if m.family.name in TRAINING_FAMILIES and "t2v" in m.tasks]
+        raise InvalidRequest("--model", f"ungated trains LoRAs for text-to-video models of CogVideoX, LTX-Video, Wan "
+                                        f"and HunyuanVideo; {model.id} is not one. Choose one of: "
+                                        + ", ".join(trainable))
+    return family
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def compute_dtype(dev: torch.device) -> torch.dtype:
+    return torch.bfloat16 if dev.type == "cuda" else torch.float32  # half precision on CPUs is slow
+
+
+def _training_caps(plan: LoraTrainPlan):
+    """The model's capabilities with sizes scaled to the training resolution (multiples of 32)
+    and clips capped at max_frames."""
+    caps = plan.model.capabilities
+    scale = min(1.0, plan.resolution / min(min(w, h) for w, h in caps.sizes))
+    sizes = tuple(dict.fromkeys((max(32, round(w * scale / 32) * 32), max(32, round(h * scale / 32) * 32))
+                                for w, h in caps.sizes))
+    frames = caps.nearest_frames(min(plan.max_frames, caps.frames_max))
+    return replace(caps, sizes=sizes, frames_max=frames, default_seconds=frames / caps.default_fps)
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+def _load_pipeline(folder: Path, dtype: torch.dtype, **components):
+    import diffusers
+
+    for library in ("diffusers", "transformers"):  # ungated shows its own progress
+        module = __import__(library)
+        module.utils.logging.disable_progress_bar()
+        module.utils.logging.set_verbosity_error()
+    pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=dtype, **components)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lambda what, done, total: None
+            ) -> PreparedLora:
+    """Check the dataset and cache latents and text conditioning (running the encoders only for
+    what is not cached yet)."""
+    family = training_family(plan.model)
+    folder = hub.require_weights(plan.model, plan.model_path)
+    report = scan(plan.data_dir, min_seconds=0, on_clip=lambda done, total: on_item("reading clips", done, total))
+    groups, unfit = plan_buckets(report.clips, _training_caps(plan))
+    if not groups:
+        why = f"; {len(report.problems) + len(unfit)} problems (see `ungated dataset check --model {plan.model_id}`)"
+        raise InvalidRequest("--data", f"no usable clips in {plan.data_dir}{why}")
+    cache = plan.work_dir / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    texts_file = cache / f"texts-{_key(plan.model_id, folder)}.safetensors"
+    texts = load_file(str(texts_file)) if texts_file.exists() else {}
+    captions = {""} | {c.caption for group in groups.values() for c in group}
+    if plan.sample_prompt:
+        captions.add(plan.sample_prompt)
+    cached = {key.split(".", 1)[0] for key in texts}
+    wanted_texts = [c for c in sorted(captions) if _key(c) not in cached]
+    items: dict[Bucket, list[tuple[str, Path]]] = {}
+    to_encode = []
+    for bucket, group in groups.items():
+        for clip in group:
+            stat = (plan.data_dir / clip.path).stat()
+            path = cache / f"latents-{_key(plan.model_id, folder, clip.path, stat.st_size, stat.st_mtime_ns, bucket)}.pt"
+            items.setdefault(bucket, []).append((clip.caption, path))
+            if not path.exists():
+                to_encode.append((clip, bucket, path))
+    if to_encode or wanted_texts:
+        dev = device()
+        pipe = _load_pipeline(folder, compute_dtype(dev), transformer=None)
+        pipe.to(dev)
+        max_length = text_length(folder, type(pipe))
+        with torch.inference_mode():
+            for done, caption in enumerate(wanted_texts, start=1):
+                on_item("encoding captions", done, len(wanted_texts))
+                for name, value in family.encode_text(pipe, caption, max_length).items():
+                    texts[f"{_key(caption)}.{name}"] = value.detach().cpu().contiguous()
+            save_file(texts, str(texts_file))
+            for done, (clip, bucket, path) in enumerate(to_encode, start=1):
+                on_item("encoding clips", done, len(to_encode))
+                latents = family.encode_video(pipe, clip_frames(plan.data_dir, clip, bucket))
+                torch.save(latents.to(torch.bfloat16 if dev.type == "cuda" else torch.float32), path.with_suffix(".tmp"))
+                path.with_suffix(".tmp").replace(path)
+        del pipe
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    return PreparedLora(folder, items, texts_file, report.problems + unfit)
+
+
+def _text_batch(texts: dict[str, torch.Tensor], captions: list[str], dev, dtype) -> dict[str, torch.Tensor]:
+    names = sorted({k.split(".", 1)[1] for k in texts if k.startswith(_key(captions[0]) + ".")})
+    batch = {}
+    for name in names:
+        stacked = torch.stack([texts[f"{_key(c)}.{name}"] for c in captions]).to(dev)
+        batch[name] = stacked if not stacked.is_floating_point() else stacked.to(dtype)
+    return batch
+
+
+def _load_for_training(plan: LoraTrainPlan, folder: Path, dev: torch.device, dtype: torch.dtype):
+    """The pipeline without its text encoders (captions come from the cache; the VAE draws
+    samples), its transformer held as plan.base says, on the device."""
+    quantization = None
+    if plan.base in ("nf4", "int8"):
+        if dev.type != "cuda":
+            raise InvalidRequest("--base", f"{plan.base} needs an NVIDIA GPU (bitsandbytes); use bf16 or fp8 here")
+        from diffusers import PipelineQuantizationConfig
+
+        settings = {"nf4": ("bitsandbytes_4bit", {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+                                                  "bnb_4bit_compute_dtype": dtype}),
+                    "int8": ("bitsandbytes_8bit", {"load_in_8bit": True})}
+        backend, kwargs = settings[plan.base]
+        quantization = PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs,
+                                                  components_to_quantize=["transformer"])
+    pipe = _load_pipeline(folder, dtype, quantization_config=quantization,
+                          **{name: None for name in _text_components(folder)})
+    if quantization is None:
+        pipe.transformer.to(dev)
+    pipe.vae.to(dev)
+    if plan.base == "fp8":
+        pipe.transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
+    return pipe
+
+
+def _optimizer(plan: LoraTrainPlan, params, dev: torch.device) -> tuple[torch.optim.Optimizer, str]:
+    wanted = plan.optimizer
+    if wanted == "auto":
+        try:
+            import bitsandbytes  # noqa: F401
+
+            wanted = "adamw8bit" if dev.type == "cuda" else "adamw"
+        except ImportError:
+            wanted = "adamw"
+    if wanted == "adamw8bit":
+        import bitsandbytes
+
+        return bitsandbytes.optim.AdamW8bit(params, lr=plan.lr, weight_decay=1e-4), wanted
+    return torch.optim.AdamW(params, lr=plan.lr, weight_decay=1e-4), wanted
+
+
+def _fingerprint(plan: LoraTrainPlan, data: PreparedLora) -> str:
+    return json.dumps({"model": plan.model_id, "rank": plan.rank, "alpha": plan.alpha, "base": plan.base,
+                       "buckets": sorted(str(b) for b in data.items), "clips": data.count})
+
+
+class LoraRun:
+    """The transformer with its LoRA, the optimiser and the step: everything a checkpoint holds."""
+
+    def __init__(self, plan: LoraTrainPlan, data: PreparedLora):
+        from peft import LoraConfig
+
+        self.plan, self.data = plan, data
+        self.device = device()
+        self.dtype = compute_dtype(self.device)
+        self.family = training_family(plan.model)
+        torch.manual_seed(plan.seed)
+        self.pipe = _load_for_training(plan, data.folder, self.device, self.dtype)
+        transformer = self.pipe.transformer
+        transformer.requires_grad_(False)
+        transformer.add_adapter(LoraConfig(r=plan.rank, lora_alpha=plan.alpha, init_lora_weights=True,
+                                           target_modules=list(TARGET_MODULES)))
+        self.params = [p for p in transformer.parameters() if p.requires_grad]
+        for p in self.params:
+            p.data = p.data.float()  # LoRA weights train in full precision over a half-precision base
+        if plan.gradient_checkpointing and transformer._supports_gradient_checkpointing:
+            transformer.enable_gradient_checkpointing()
+        self.opt, self.optimizer_name = _optimizer(plan, self.params, self.device)
+        self.texts = load_file(str(data.texts))
+        self.step = 0
+
+    @property
+    def transformer(self):
+        return self.pipe.transformer
+
+    def lora_state(self) -> dict[str, torch.Tensor]:
+        from peft.utils import get_peft_model_state_dict
+
+        return get_peft_model_state_dict(self.transformer)
+
+    def save(self, path: Path) -> None:
+        save_atomic({"fingerprint": _fingerprint(self.plan, self.data), "step": self.step,
+                     "lora": self.lora_state(), "opt": self.opt.state_dict()}, path)
+
+    def load(self, path: Path) -> None:
+        from peft.utils import set_peft_model_state_dict
+
+        saved = torch.load(path, weights_only=False, map_location="cpu")
+        if saved["fingerprint"] != _fingerprint(self.plan, self.data):
+            raise InvalidRequest("--work-dir", f"{path} is a checkpoint of another model, dataset or LoRA shape; "
+                                               "pick another folder or delete it to start over")
+        set_peft_model_state_dict(self.transformer, saved["lora"])
+        self.opt.load_state_dict(saved["opt"])
+        self.step = saved["step"]
+
+    def batch(self, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Generator]:
+        seed = zlib.crc32(f"{self.plan.seed}:{STAGE}:{step}".encode())
+        rng = random.Random(seed)
+        buckets = list(self.data.items)
+        bucket = rng.choices(buckets, weights=[len(self.data.items[b]) for b in buckets])[0]
+        picked = [rng.choice(self.data.items[bucket]) for _ in range(self.plan.batch)]
+        captions = ["" if rng.random() < self.plan.caption_dropout else caption for caption, _ in picked]
+        latents = torch.stack([torch.load(path, weights_only=True) for _, path in picked])
+        return (latents.to(self.device, self.dtype), _text_batch(self.texts, captions, self.device, self.dtype),
+                torch.Generator().manual_seed(seed))
+
+    def loss(self, latents, text, gen) -> torch.Tensor:
+        return self.family.loss(self.pipe, latents, text, self.plan.model.fps, gen)
+
+    def train_step(self) -> float:
+        self.transformer.train()
+        loss = self.loss(*self.batch(self.step))
+        optimise(self.opt, self.params, loss, cosine_lr(self.plan.lr, self.step, self.plan.steps))
+        self.step += 1
+        return loss.item()
+
+    @torch.inference_mode()
+    def sample(self, prompt: str, path: Path, seed: int = 0) -> Path:
+        """A clip from the current LoRA at the first bucket's size and length."""
+        model = self.plan.model
+        bucket = next(iter(self.data.items))
+        self.transformer.eval()
+        text = _text_batch(self.texts, [prompt], self.device, self.dtype)
+        arguments = {**text, "height": bucket.height, "width": bucket.width, "num_frames": bucket.frames,
+                     "num_inference_steps": model.steps, "guidance_scale": model.guidance, "output_type": "np",
+                     "generator": torch.Generator("cpu").manual_seed(seed),
+                     **model.family.call_arguments, **model.call_arguments}
+        if self.family.takes_negative:
+            arguments |= {f"negative_{k}": v for k, v in _text_batch(self.texts, [""], self.device, self.dtype).items()}
+        if model.family.fps_argument:
+            arguments[model.family.fps_argument] = bucket.fps
+        arguments["max_sequence_length"] = text_length(self.data.folder, type(self.pipe))
+        frames = self.pipe(**arguments).frames[0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clip = (np.clip(np.asarray(frames), 0, 1) * 255).round().astype(np.uint8)
+        with Mp4Writer(path, clip.shape[2], clip.shape[1], bucket.fps) as writer:
+            for frame in clip:
+                writer.write(frame)
+        return path
+
+    def save_lora(self, out: Path) -> Path:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.to(torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+                 for k, v in self.lora_state().items()}
+        type(self.pipe).save_lora_weights(
+            out.parent, transformer_lora_layers=state, weight_name=out.name,
+            transformer_lora_adapter_metadata={"r": self.plan.rank, "lora_alpha": self.plan.alpha,
+                                               "target_modules": list(TARGET_MODULES)})
+        return out
+
+
+def text_length(folder: Path, pipeline_cls) -> int:
+    """Prompt tokens the model samples with: fixed by CogVideoX's transformer, else the pipeline's default."""
+    config = json.loads((folder / "transformer" / "config.json").read_text())
+    return config.get("max_text_seq_length") or \
+        inspect.signature(pipeline_cls.__call__).parameters["max_sequence_length"].default
+
+
+def _text_components(folder: Path) -> list[str]:
+    index = json.loads((folder / "model_index.json").read_text())
+    return [name for name in index if name.startswith(("text_encoder", "tokenizer"))]
+
+
+# (step, total, loss) -> None
+ProgressFn = Callable[[int, int, float], None]
+
+
+def train(plan: LoraTrainPlan, data: PreparedLora, progress: ProgressFn = lambda *a: None,
+          should_cancel: Callable[[], bool] = lambda: False,
+          on_sample: Callable[[Path], None] = lambda path: None) -> Path:
+    """Train (or resume) and write the LoRA to plan.out; its sample clip and loss curve go beside it."""
+    plan.work_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = plan.work_dir / CHECKPOINT_FILE
+    run = LoraRun(plan, data)
+    if ckpt.exists():
+        run.load(ckpt)
+    prompt = plan.sample_prompt or next(iter(data.items.values()))[0][0]
+    with (plan.work_dir / LOG_FILE).open("a") as log:
+        while run.step < plan.steps:
+            if should_cancel():
+                run.save(ckpt)
+                raise TrainingCancelled(run.step)
+            loss = run.train_step()
+            log.write(f"{STAGE},{run.step},{loss:.6f}\n")
+            progress(run.step, plan.steps, loss)
+            if run.step % plan.checkpoint_every == 0 or run.step == plan.steps:
+                log.flush()
+                run.save(ckpt)
+            if plan.sample_every and run.step % plan.sample_every == 0 and run.step < plan.steps:
+                on_sample(run.sample(prompt, plan.work_dir / "samples" / f"step-{run.step:06d}.mp4"))
+    run.save_lora(plan.out)
+    on_sample(run.sample(prompt, plan.out.with_suffix(".sample.mp4")))
+    plot_losses(plan.work_dir / LOG_FILE, plan.out.with_suffix(".loss.png"))
+    return plan.out
