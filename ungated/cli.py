@@ -163,7 +163,7 @@ def generate(
     )
     if not credit:
         console.print("note: no artist is credited in the signed manifest; add --artist NAME or set "
-                      "[provenance] artist in config.toml", highlight=False)
+                      "[provenance] artist in config.toml", highlight=False, markup=False)
 
 
 @models_app.callback()
@@ -325,6 +325,89 @@ def _train_clips(data: Path, out: Path, work_dir: Path | None, seed: int, init: 
     caption = next(iter(prepared.clips.values()))[0][0].caption
     print(f"wrote {out} (model, sample.mp4, loss.png); make a clip with: "
           f"ungated generate --model-path {shlex.quote(str(out))} {shlex.quote(caption)}")
+
+
+@train_app.command("lora")
+def train_lora(
+    model: Annotated[str, typer.Option(help="The open model to train a LoRA for; see `ungated models`.")],
+    data: Annotated[Path, typer.Option(help="A folder of your clips with captions (see `ungated dataset check`).")],
+    out: Annotated[Path, typer.Option(help="The LoRA file to write (.safetensors, diffusers format).")] = Path(
+        "lora.safetensors"),
+    work_dir: Annotated[Optional[Path], typer.Option(
+        help="Checkpoints, loss log, cached latents and samples (default: OUT without .safetensors, + -work).")] = None,
+    model_path: Annotated[Optional[Path], typer.Option(help="Read the model's weights from this folder.")] = None,
+    rank: Annotated[int, typer.Option(help="LoRA rank.")] = 32,
+    alpha: Annotated[Optional[float], typer.Option(help="LoRA alpha [default: the rank].")] = None,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate (cosine schedule).")] = 1e-4,
+    steps: Annotated[int, typer.Option(help="Training steps.")] = 1000,
+    batch: Annotated[int, typer.Option(help="Clips per step.")] = 1,
+    resolution: Annotated[int, typer.Option(
+        help="Short side of the training size, in pixels (the model's native size scaled down to it).")] = 480,
+    max_frames: Annotated[int, typer.Option(help="Longest clip trained on, in frames (the model's rule applies).")] = 49,
+    base: Annotated[str, typer.Option(
+        help="How the frozen model is held: bf16, fp8 (storage), int8 or nf4 (bitsandbytes, NVIDIA GPUs).")] = "bf16",
+    optimizer: Annotated[str, typer.Option(
+        help="adamw, adamw8bit (bitsandbytes), or auto: 8-bit when bitsandbytes and a GPU are here.")] = "auto",
+    gradient_checkpointing: Annotated[bool, typer.Option(help="Recompute activations: less memory, ~30% slower.")
+                                      ] = True,
+    seed: Annotated[int, typer.Option(help="Seed for the batches and the LoRA's initial weights.")] = 0,
+    checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N steps.")] = 100,
+    sample_every: Annotated[int, typer.Option(
+        help="Write a sample clip to WORK_DIR/samples every N steps (0: only at the end).")] = 250,
+    sample_prompt: Annotated[Optional[str], typer.Option(
+        help="The samples' prompt [default: the first clip's caption].")] = None,
+) -> None:
+    """Train a LoRA for an open model (CogVideoX, LTX-Video, Wan, HunyuanVideo) on your clips.
+    Latents and captions are encoded once and cached; the run resumes from its checkpoint; it ends
+    with a sample clip and a loss curve beside the LoRA. Apply it with `ungated generate --lora`."""
+    from .engines.catalog import get_engine, model_ids
+    from .errors import UnknownModel
+    from .train.lora import BASES, LoraTrainPlan, prepare, train
+
+    try:
+        get_engine(model)
+    except UnknownModel:
+        raise InvalidRequest("--model", f"unknown model {model!r}; choose one of: {', '.join(model_ids())}") from None
+    if out.suffix != ".safetensors":
+        raise InvalidRequest("--out", f"must end in .safetensors (got {str(out)!r})")
+    if not data.is_dir():
+        raise InvalidRequest("--data", f"folder {str(data)!r} does not exist")
+    _check_model_path(model_path)
+    for flag, value in (("--rank", rank), ("--learning-rate", learning_rate), ("--steps", steps), ("--batch", batch),
+                        ("--checkpoint-every", checkpoint_every), ("--max-frames", max_frames)):
+        if value <= 0:
+            raise InvalidRequest(flag, f"must be more than 0 (got {value:g})")
+    if not 64 <= resolution <= 1080:
+        raise InvalidRequest("--resolution", f"must be from 64 to 1080 (got {resolution})")
+    if base not in BASES:
+        raise InvalidRequest("--base", f"must be one of {', '.join(BASES)} (got {base!r})")
+    if optimizer not in ("auto", "adamw", "adamw8bit"):
+        raise InvalidRequest("--optimizer", f"must be auto, adamw or adamw8bit (got {optimizer!r})")
+    plan = LoraTrainPlan(
+        model_id=model, data_dir=data, out=out, work_dir=work_dir or out.with_name(f"{out.stem}-work"),
+        model_path=model_path, seed=seed, rank=rank, alpha=alpha or float(rank), lr=learning_rate, steps=steps,
+        batch=batch, resolution=resolution, max_frames=max_frames, gradient_checkpointing=gradient_checkpointing,
+        base=base, optimizer=optimizer, checkpoint_every=checkpoint_every, sample_every=sample_every,
+        sample_prompt=sample_prompt)
+    with _progress_bar() as bar:
+        task = bar.add_task("reading clips", total=None, info="")
+        prepared = prepare(plan, lambda what, done, total: bar.update(task, description=what, completed=done,
+                                                                       total=total))
+    for problem in prepared.skipped:
+        console.print(f"[yellow]skipped:[/] {problem.path}: {problem.what}", highlight=False)
+    buckets = "; ".join(f"{bucket} ({len(group)})" for bucket, group in prepared.items.items())
+    console.print(f"training a rank-{rank} LoRA for {model} on {prepared.count} clips: {buckets}", highlight=False)
+    with _progress_bar() as bar:
+        task = bar.add_task("training", total=plan.steps, info="")
+
+        def progress(step: int, total: int, loss: float) -> None:
+            bar.update(task, completed=step, info=f"loss {loss:.4f}")
+
+        train(plan, prepared, progress, on_sample=lambda path: console.print(f"sample: {path}", highlight=False))
+    import shlex
+
+    print(f"wrote {out} (sample and loss curve beside it); use it with: ungated generate --model {model} "
+          f"--lora {shlex.quote(str(out))} {shlex.quote(next(iter(prepared.items.values()))[0][0])}")
 
 
 @eval_app.command("builtin")

@@ -33,7 +33,7 @@ from ..engines.builtin.weights import is_model_dir, load_clip_model, save_clip_m
 from ..errors import InvalidRequest, TrainingCancelled
 from ..media.encode import Mp4Writer
 from .buckets import Bucket, plan_buckets
-from .common import LOG_FILE, cosine_lr, flow_times, optimise, save_atomic, update_ema
+from .common import LOG_FILE, cosine_lr, flow_times, optimise, save_atomic, short_warmup, update_ema
 from .curve import plot_losses
 from .dataset import Clip, Problem, scan
 from .frames import clip_frames
@@ -169,7 +169,7 @@ class _State:
         self.step = saved["step"]
 
 
-def _batch(plan: ClipTrainPlan, data: Prepared, step: int, loaded: dict[Path, torch.Tensor]
+def batch(plan: ClipTrainPlan, data: Prepared, step: int, loaded: dict[Path, torch.Tensor]
            ) -> tuple[torch.Tensor, list[str], torch.Generator]:
     """Clips [B, T, 3, H, W] in [-1, 1] from one bucket (picked in proportion to its clips), their
     captions, and the generator for this step's noise."""
@@ -185,17 +185,24 @@ def _batch(plan: ClipTrainPlan, data: Prepared, step: int, loaded: dict[Path, to
         torch.Generator().manual_seed(seed)
 
 
-def _step(plan: ClipTrainPlan, state: _State, tokenizer: Tokenizer, clips: torch.Tensor, captions: list[str],
-          gen: torch.Generator) -> float:
+def flow_loss(net: ClipNet, tokenizer: Tokenizer, clips: torch.Tensor, captions: list[str], gen: torch.Generator,
+              caption_dropout: float = 0.0) -> torch.Tensor:
+    """The flow-matching loss of clips [B, T, 3, H, W] at noise levels and noise drawn from gen."""
     word_ids = tokenizer(captions)
-    word_ids[torch.rand(len(captions), generator=gen) < plan.caption_dropout] = Tokenizer.PAD
+    word_ids[torch.rand(len(captions), generator=gen) < caption_dropout] = Tokenizer.PAD
     t = flow_times(len(captions), gen)
     noise = torch.randn(clips.shape, generator=gen)
     tb = t[:, None, None, None, None]
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=clips.device.type == "cpu"):  # ~1.5x on CPUs
-        velocity = state.net((1 - tb) * clips + tb * noise, t, state.net.text(word_ids)).float()
-    loss = (velocity - (noise - clips)).square().mean()
-    optimise(state.opt, state.net.parameters(), loss, cosine_lr(plan.lr, state.step, plan.steps))
+        velocity = net((1 - tb) * clips + tb * noise, t, net.text(word_ids)).float()
+    return (velocity - (noise - clips)).square().mean()
+
+
+def _step(plan: ClipTrainPlan, state: _State, tokenizer: Tokenizer, clips: torch.Tensor, captions: list[str],
+          gen: torch.Generator) -> float:
+    loss = flow_loss(state.net, tokenizer, clips, captions, gen, plan.caption_dropout)
+    lr = cosine_lr(plan.lr, state.step, plan.steps, short_warmup(plan.steps))
+    optimise(state.opt, state.net.parameters(), loss, lr)
     update_ema(state.ema, state.net, state.step, plan.ema_decay)
     return loss.item()
 
@@ -232,7 +239,7 @@ def train(plan: ClipTrainPlan, data: Prepared, progress: ProgressFn = lambda *a:
             if should_cancel():
                 state.save(ckpt)
                 raise TrainingCancelled(state.step)
-            loss = _step(plan, state, tokenizer, *_batch(plan, data, state.step, loaded))
+            loss = _step(plan, state, tokenizer, *batch(plan, data, state.step, loaded))
             state.step += 1
             log.write(f"{STAGE},{state.step},{loss:.6f}\n")
             progress(state.step, plan.steps, loss)

@@ -14,11 +14,15 @@ LOG_FILE = "loss.csv"  # stage,step,loss per line; a resumed run appends
 
 
 def cosine_lr(base: float, step: int, total: int, warmup: int = 50) -> float:
-    warmup = min(warmup, max(total // 10, 1))
     if step < warmup:
         return base * (step + 1) / warmup
     progress = (step - warmup) / max(total - warmup, 1)
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def short_warmup(total: int) -> int:
+    """Warmup steps for a run of `total`: 50, or a tenth of a short run."""
+    return max(1, min(50, total // 10))
 
 
 def optimise(opt: torch.optim.Optimizer, params, loss: torch.Tensor, lr: float) -> None:

@@ -33,7 +33,7 @@ from ..engines.open.models import OPEN_MODELS, OpenModel
 from ..errors import InvalidRequest, TrainingCancelled
 from ..media.encode import Mp4Writer
 from .buckets import Bucket, plan_buckets
-from .common import LOG_FILE, cosine_lr, optimise, save_atomic
+from .common import LOG_FILE, cosine_lr, optimise, save_atomic, short_warmup
 from .curve import plot_losses
 from .dataset import Problem, scan
 from .frames import clip_frames
@@ -67,6 +67,7 @@ class LoraTrainPlan:
     checkpoint_every: int = 100
     sample_every: int = 250  # 0: only at the end
     sample_prompt: str | None = None
+    sample_steps: int | None = None  # default: the model's own
 
     @property
     def model(self) -> OpenModel:
@@ -302,7 +303,8 @@ class LoraRun:
     def train_step(self) -> float:
         self.transformer.train()
         loss = self.loss(*self.batch(self.step))
-        optimise(self.opt, self.params, loss, cosine_lr(self.plan.lr, self.step, self.plan.steps))
+        optimise(self.opt, self.params, loss,
+                 cosine_lr(self.plan.lr, self.step, self.plan.steps, short_warmup(self.plan.steps)))
         self.step += 1
         return loss.item()
 
@@ -314,7 +316,7 @@ class LoraRun:
         self.transformer.eval()
         text = _text_batch(self.texts, [prompt], self.device, self.dtype)
         arguments = {**text, "height": bucket.height, "width": bucket.width, "num_frames": bucket.frames,
-                     "num_inference_steps": model.steps, "guidance_scale": model.guidance, "output_type": "np",
+                     "num_inference_steps": self.plan.sample_steps or model.steps, "guidance_scale": model.guidance, "output_type": "np",
                      "generator": torch.Generator("cpu").manual_seed(seed),
                      **model.family.call_arguments, **model.call_arguments}
         if self.family.takes_negative:
