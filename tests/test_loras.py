@@ -75,14 +75,51 @@ def test_lora_choices_parse_and_check(tmp_path):
     assert "does not take LoRAs" in err.value.message
 
 
-def test_the_api_does_not_let_a_client_name_server_files_as_loras(server, tmp_path):
+def test_the_api_applies_loras_from_the_library_by_name_and_never_takes_paths(tiny_folders, tmp_path):
+    import json
+
+    import av
     import httpx
 
-    lora = tmp_path / "a.safetensors"
-    save_file({"x": torch.zeros(1)}, str(lora))
-    for path in ("/api/videos", "/api/plan"):
-        response = httpx.post(f"{server.base}{path}", json={"prompt": "a red circle", "loras": [{"path": str(lora)}]})
-        assert response.status_code == 400 and "loras" in response.text, (path, response.text)
+    from .service import Server
+    from .test_recovery import wait_for
+
+    library = tmp_path / "files" / "loras"
+    library.mkdir(parents=True)
+    _make_lora(tiny_folders["wan"], "wan", library / "style.safetensors")
+    (library / "style.json").write_text(json.dumps({"model": "wan2.1-t2v-1.3b", "rank": 4}))
+    (tmp_path / "config.toml").write_text(f'[models."wan2.1-t2v-1.3b"]\npath = "{tiny_folders["wan"]}"\n')
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", extra=("--models", "builtin,wan2.1-t2v-1.3b"))
+    server.start()
+    try:
+        listed = httpx.get(f"{server.base}/api/loras").json()["data"]
+        assert [(e["name"], e["model"]) for e in listed] == [("style", "wan2.1-t2v-1.3b")]
+        base = {"prompt": "a red fox running", "model": "wan2.1-t2v-1.3b", "seconds": 0.3, "steps": 2, "seed": 1}
+        refused = {
+            "loras.0": [{"path": str(library / "style.safetensors")}],
+            "loras.0.name": [{"name": "../loras/style"}],
+            "loras": "style",
+        }
+        for field, loras in refused.items():
+            for path in ("/api/videos", "/api/plan"):
+                response = httpx.post(f"{server.base}{path}", json={**base, "loras": loras})
+                assert response.status_code == 400 and response.json()["error"]["param"] == field, response.text
+        builtin = httpx.post(f"{server.base}/api/plan", json={"prompt": "a red circle", "loras": [{"name": "style"}]})
+        assert builtin.status_code == 400 and "does not take LoRAs" in builtin.text
+        made = {}
+        for name, extra in (("base", {}), ("styled", {"loras": [{"name": "style", "weight": 1.5}]})):
+            video = httpx.post(f"{server.base}/api/videos", json={**base, **extra}).json()["data"][0]
+            url = f"{server.base}/api/videos/{video['id']}"
+            done = wait_for(lambda: httpx.get(url).json()["status"] in ("completed", "failed"), what=name)
+            assert done and httpx.get(url).json()["status"] == "completed", httpx.get(url).text
+            assert httpx.get(url).json()["request"].get("loras", []) == extra.get("loras", [])
+            content = httpx.get(f"{server.base}/v1/videos/{video['id']}/content").content
+            (tmp_path / f"{name}.mp4").write_bytes(content)
+            with av.open(str(tmp_path / f"{name}.mp4")) as clip:
+                made[name] = np.stack([f.to_ndarray(format="rgb24") for f in clip.decode(video=0)])
+        assert np.abs(made["styled"].astype(int) - made["base"].astype(int)).mean() > 1
+    finally:
+        server.stop()
 
 
 def test_a_comfyui_format_wan_lora_gives_the_same_clip_as_its_diffusers_twin(tiny_folders, tmp_path):

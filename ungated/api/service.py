@@ -102,16 +102,17 @@ class Studio:
         """Validate a request against its model and queue one job per variant. Input files named in
         fields are under the storage root; on a refused request they are removed again. The artist
         defaults to the client's profile."""
-        _refuse_server_paths(fields)
         inputs = {name: fields[name] for name in INPUT_FIELDS if fields.get(name)}
         try:
             model_id = self.model_for(requested_model)
             resolved = {name: self.storage.resolve(relative) for name, relative in inputs.items()}
-            request = Request.build(**{**fields, **resolved}, model=model_id)
+            request = Request.build(**{**fields, **resolved, **self._lora_files(fields)}, model=model_id)
             engine = self.engine(model_id)
             the_plan = plan(request, engine.capabilities, engine.id)
             stored = request.model_dump(mode="json", exclude_none=True, exclude={"seed", "variants", "model"})
             stored |= inputs  # kept relative to the storage root, which workers elsewhere mount
+            if request.loras:  # by library name: the worker finds the file under its own mount
+                stored["loras"] = [{"name": Path(c.path).stem, "weight": c.weight} for c in request.loras]
             jobs = [
                 queue.NewJob(model=model_id, requested_model=requested_model or "sora-2", request=stored,
                              prompt=request.prompt, size=f"{the_plan.out_width}x{the_plan.out_height}",
@@ -129,11 +130,15 @@ class Studio:
 
     def plan(self, fields: dict, requested_model: str | None) -> Plan:
         """What a request would make, without queueing it (input files are not needed to know)."""
-        _refuse_server_paths(fields)
         model_id = self.model_for(requested_model)
-        request = Request.build(**{k: v for k, v in fields.items() if k not in INPUT_FIELDS}, model=model_id)
+        request = Request.build(**{**{k: v for k, v in fields.items() if k not in INPUT_FIELDS},
+                                   **self._lora_files(fields)}, model=model_id)
         engine = self.engine(model_id)
         return plan(request, replace(engine.capabilities, image_required=False), engine.id)
+
+    def _lora_files(self, fields: dict) -> dict:
+        """{"loras": files} for a request naming library LoRAs, else nothing."""
+        return {"loras": self.storage.lora_files(fields["loras"])} if fields.get("loras") else {}
 
     def provenance_of(self, path: Path) -> dict:
         """The provenance report of a video file, with the records its watermark points to."""
@@ -255,10 +260,4 @@ class Studio:
         self.storage.remove_video(video_id)
         for relative in inputs:
             self.storage.resolve(relative).unlink(missing_ok=True)
-
-
-def _refuse_server_paths(fields: dict) -> None:
-    """A client must not name files on the server: LoRAs are files, so the API does not take them."""
-    if fields.get("loras"):
-        raise InvalidRequest("loras", "the API does not take LoRA files; apply LoRAs with `ungated generate --lora`")
 

@@ -109,7 +109,7 @@ def capabilities(caps: Capabilities) -> dict:
         "default_steps": caps.default_steps, "max_steps": caps.max_steps, "default_guidance": caps.default_guidance,
         "image_input": caps.image_input, "video_input": caps.video_input, "extend_input": caps.extend_input,
         "image_required": caps.image_required,
-        "any_output_size": caps.any_output_size,
+        "any_output_size": caps.any_output_size, "loras": caps.loras,
     }
 
 
@@ -132,6 +132,13 @@ def list_models(studio: Studio = Depends(studio)) -> dict:
                      "licence_restrictions": engine.licence_restrictions, "download_gb": engine.download_gb,
                      "capabilities": capabilities(engine.capabilities)})
     return {"data": data, "aliases": studio.config.aliases}
+
+
+@router.get("/loras")
+def list_loras(studio: Studio = Depends(studio)) -> dict:
+    """The server's LoRA library, which requests name in `loras`: [{"name": ..., "weight": ...}].
+    Each entry says the model it was trained for, where its NAME.json says."""
+    return {"data": studio.storage.loras()}
 
 
 @router.get("/me")

@@ -130,6 +130,8 @@ class Worker:
         for name in INPUT_FIELDS:
             if fields.get(name):
                 fields[name] = self.storage.resolve(fields[name])
+        if fields.get("loras"):
+            fields["loras"] = self.storage.lora_files(fields["loras"])
         return Request.build(**fields, seed=video.seed, variants=1)
 
     def run(self, video: Video) -> None:

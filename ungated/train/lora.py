@@ -340,6 +340,10 @@ class LoraRun:
             out.parent, transformer_lora_layers=state, weight_name=out.name,
             transformer_lora_adapter_metadata={"r": self.plan.rank, "lora_alpha": self.plan.alpha,
                                                "target_modules": list(TARGET_MODULES)})
+        # What the LoRA is for, read by the studio's LoRA library (storage.loras) and its picker.
+        out.with_suffix(".json").write_text(json.dumps({
+            "model": self.plan.model_id, "rank": self.plan.rank, "alpha": self.plan.alpha, "steps": self.step,
+            "clips": self.data.count, "example_prompt": next(iter(self.data.items.values()))[0][0]}, indent=2))
         return out
 
 
