@@ -173,3 +173,41 @@ def test_the_keyboard_reaches_and_opens_videos(page, server):
     until(page, "document.querySelector('#player').readyState >= 1")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.tagName") in ("A", "VIDEO", "BUTTON")
+
+
+def test_the_lora_picker_offers_the_library_for_models_that_take_loras(browser, tiny_folders, tmp_path):
+    import json
+
+    from .test_loras import _make_lora
+
+    library = tmp_path / "files" / "loras"
+    library.mkdir(parents=True)
+    _make_lora(tiny_folders["wan"], "wan", library / "style.safetensors")
+    (library / "style.json").write_text(json.dumps({"model": "wan2.1-t2v-1.3b", "clips": 10,
+                                                    "example_prompt": "a red fox"}))
+    (tmp_path / "config.toml").write_text(f'[models."wan2.1-t2v-1.3b"]\npath = "{tiny_folders["wan"]}"\n')
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", extra=("--models", "builtin,wan2.1-t2v-1.3b"))
+    server.start()
+    context = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_selector("#model option", state="attached")
+        page.select_option("#model", "builtin")
+        assert page.is_hidden("#lora-field")  # the built-in model takes no LoRAs
+        page.select_option("#model", "wan2.1-t2v-1.3b")
+        page.wait_for_selector("#lora-field:not([hidden])")
+        page.check("[data-lora='style']")
+        page.fill("[aria-label='style weight']", "0.8")
+        page.fill("#prompt", "a red fox running")
+        page.fill("#seconds", "0.3125")  # 5 frames: quick on the CPU
+        page.click("summary")
+        page.fill("#steps", "2")
+        page.press("#prompt", "Control+Enter")
+        video_id = job_for(page, "a red fox running").get_attribute("data-id")
+        video = httpx.get(f"{server.base}/api/videos/{video_id}").json()
+        assert video["request"]["loras"] == [{"name": "style", "weight": 0.8}], video
+        until(page, f"document.querySelector('.job[data-id=\"{video_id}\"]')?.textContent.includes('Done')", 120)
+    finally:
+        context.close()
+        server.stop()

@@ -4,7 +4,7 @@
 const $ = (selector, root = document) => root.querySelector(selector);
 const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
 const RESOLUTIONS = [360, 480, 720, 1080];
-const state = { models: [], me: null, watching: new Map(), list: null };
+const state = { models: [], loras: [], me: null, watching: new Map(), list: null };
 
 // ---- the API ---------------------------------------------------------------------------------
 
@@ -154,6 +154,7 @@ function fitControls() {
   Object.assign($("#steps"), { max: caps.max_steps, placeholder: caps.default_steps });
   $("#guidance").placeholder = caps.default_guidance;
   $("#image-field").hidden = !caps.image_input;
+  fillLoras();
   $("#model-info").textContent = [
     `native ${caps.sizes.join(", ")}`, `${caps.fps.join("/")} fps`, `up to ${caps.max_seconds.toFixed(1)} s`,
     caps.image_input ? (caps.image_required ? "needs an image" : "takes an image") : "text only",
@@ -161,6 +162,36 @@ function fitControls() {
     `licence ${m.licence}`,
   ].filter(Boolean).join(" · ");
   planSoon();
+}
+
+// The server's LoRA library, offered for models that take LoRAs (those trained for another model are left out).
+function fillLoras(chosen = new Map(chosenLoras().map((l) => [l.name, l.weight]))) {
+  const m = model();
+  const usable = m.capabilities.loras ? state.loras.filter((l) => !l.model || l.model === m.id) : [];
+  $("#lora-field").hidden = usable.length === 0;
+  $("#lora-options").replaceChildren(...usable.map((lora) => {
+    const row = document.createElement("div");
+    row.className = "lora";
+    const label = document.createElement("label");
+    label.className = "check";
+    const box = Object.assign(document.createElement("input"), { type: "checkbox", checked: chosen.has(lora.name) });
+    box.dataset.lora = lora.name;
+    label.append(box, lora.name);
+    const weight = Object.assign(document.createElement("input"),
+      { type: "number", min: -4, max: 4, step: 0.1, value: chosen.get(lora.name) ?? 1 });
+    weight.dataset.loraWeight = lora.name;
+    weight.setAttribute("aria-label", `${lora.name} weight`);
+    row.append(label, weight);
+    if (lora.example_prompt) row.title = `trained on ${lora.clips} clips, e.g. “${lora.example_prompt}”`;
+    return row;
+  }));
+}
+
+function chosenLoras() {
+  return [...document.querySelectorAll("#lora-options [data-lora]")].filter((box) => box.checked).map((box) => ({
+    name: box.dataset.lora,
+    weight: Number(box.closest(".lora").querySelector("[data-lora-weight]").value),
+  }));
 }
 
 function fillResolutions() {
@@ -197,6 +228,7 @@ function requestFields() {
   if ($("#negative").value.trim()) fields.negative_prompt = $("#negative").value;
   if ($("#steps").value) fields.steps = Number($("#steps").value);
   if ($("#guidance").value) fields.guidance = Number($("#guidance").value);
+  if (!$("#lora-field").hidden && chosenLoras().length) fields.loras = chosenLoras();
   return fields;
 }
 
@@ -281,6 +313,7 @@ function prefill(video) {
   $("#negative").value = request.negative_prompt || "";
   $("#steps").value = request.steps || "";
   $("#guidance").value = request.guidance ?? "";
+  fillLoras(new Map((request.loras || []).map((l) => [l.name, l.weight])));
   planSoon();
 }
 
@@ -505,7 +538,8 @@ async function showProvenance(id) {
 async function start() {
   route();
   try {
-    [state.me, { data: state.models }] = await Promise.all([api("/api/me"), api("/api/models")]);
+    [state.me, { data: state.models }, { data: state.loras }] = await Promise.all(
+      [api("/api/me"), api("/api/models"), api("/api/loras")]);
   } catch (error) {
     $("#create-error").textContent = error.message;
     return;
