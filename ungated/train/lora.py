@@ -232,6 +232,22 @@ def _optimizer(plan: LoraTrainPlan, params, dev: torch.device) -> tuple[torch.op
     return torch.optim.AdamW(params, lr=plan.lr, weight_decay=1e-4), wanted
 
 
+def attach_lora(transformer, rank: int, alpha: float, gradient_checkpointing: bool) -> list[torch.nn.Parameter]:
+    """Freeze the transformer, add a LoRA to its attention projections and return its weights
+    (in float32: they train in full precision over a half-precision or quantized base)."""
+    from peft import LoraConfig
+
+    transformer.requires_grad_(False)
+    transformer.add_adapter(LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights=True,
+                                       target_modules=list(TARGET_MODULES)))
+    params = [p for p in transformer.parameters() if p.requires_grad]
+    for p in params:
+        p.data = p.data.float()
+    if gradient_checkpointing and transformer._supports_gradient_checkpointing:
+        transformer.enable_gradient_checkpointing()
+    return params
+
+
 def _fingerprint(plan: LoraTrainPlan, data: PreparedLora) -> str:
     return json.dumps({"model": plan.model_id, "rank": plan.rank, "alpha": plan.alpha, "base": plan.base,
                        "buckets": sorted(str(b) for b in data.items), "clips": data.count})
@@ -241,23 +257,13 @@ class LoraRun:
     """The transformer with its LoRA, the optimiser and the step: everything a checkpoint holds."""
 
     def __init__(self, plan: LoraTrainPlan, data: PreparedLora):
-        from peft import LoraConfig
-
         self.plan, self.data = plan, data
         self.device = device()
         self.dtype = compute_dtype(self.device)
         self.family = training_family(plan.model)
         torch.manual_seed(plan.seed)
         self.pipe = _load_for_training(plan, data.folder, self.device, self.dtype)
-        transformer = self.pipe.transformer
-        transformer.requires_grad_(False)
-        transformer.add_adapter(LoraConfig(r=plan.rank, lora_alpha=plan.alpha, init_lora_weights=True,
-                                           target_modules=list(TARGET_MODULES)))
-        self.params = [p for p in transformer.parameters() if p.requires_grad]
-        for p in self.params:
-            p.data = p.data.float()  # LoRA weights train in full precision over a half-precision base
-        if plan.gradient_checkpointing and transformer._supports_gradient_checkpointing:
-            transformer.enable_gradient_checkpointing()
+        self.params = attach_lora(self.pipe.transformer, plan.rank, plan.alpha, plan.gradient_checkpointing)
         self.opt, self.optimizer_name = _optimizer(plan, self.params, self.device)
         self.texts = load_file(str(data.texts))
         self.step = 0
