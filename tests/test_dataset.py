@@ -124,3 +124,13 @@ def test_clips_are_planned_into_each_models_buckets(dataset, tmp_path):
     assert {b["frames"] for b in json.loads(result.stdout)["buckets"]} == {29, 21, 17}
     unknown = ungated("dataset", "check", str(dataset), "--model", "nope", cwd=tmp_path)
     assert unknown.returncode != 0 and "--model" in unknown.stderr
+
+
+def test_the_demo_dataset_is_ten_captioned_clips_that_check_clean(tmp_path):
+    made = ungated("dataset", "demo", "clips", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    report = json.loads(ungated("dataset", "check", "clips", "--json", cwd=tmp_path).stdout)
+    assert report["summary"]["clips"] == 10 and report["summary"]["problems"] == 0
+    assert report["summary"]["sizes"] == {"256x144": 10} and report["summary"]["seconds_min"] == 3.0
+    again = ungated("dataset", "demo", "clips", cwd=tmp_path)  # never over a folder with files in it
+    assert again.returncode == 2 and "not an empty folder" in again.stderr

@@ -535,6 +535,24 @@ def dataset_check(
     raise typer.Exit(1 if report.problems else 0)
 
 
+@dataset_app.command("demo")
+def dataset_demo(
+    folder: Annotated[Path, typer.Argument(help="Where to write the clips (created; must be empty if it exists).")],
+) -> None:
+    """Write a small demo dataset: ten 3-second clips of simple drawn scenes (a sunset, snow, rain,
+    waves, a bouncing ball, ...) with captions, for trying training without footage of your own."""
+    from .train.demo_data import SCENES, write_demo_dataset
+
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InvalidRequest("FOLDER", f"{str(folder)!r} exists and is not an empty folder")
+    if not folder.parent.is_dir():
+        raise InvalidRequest("FOLDER", f"folder {str(folder.parent)!r} does not exist")
+    with _progress_bar() as bar:
+        task = bar.add_task("drawing clips", total=len(SCENES), info="")
+        write_demo_dataset(folder, on_clip=lambda done: bar.update(task, completed=done))
+    print(f"wrote {len(SCENES)} clips with captions to {folder}; check them with: ungated dataset check {folder}")
+
+
 @app.command()
 def verify(
     file: Annotated[Path, typer.Argument(help="The video to check.")],

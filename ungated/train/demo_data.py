@@ -129,15 +129,16 @@ SCENES: dict[str, tuple[Scene, str]] = {
 
 
 def write_demo_dataset(folder: Path, width: int = 256, height: int = 144, seconds: float = 3.0, fps: int = 24,
-                       scenes: list[str] | None = None) -> Path:
+                       scenes: list[str] | None = None, on_clip: Callable[[int], None] = lambda done: None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     y, x = np.meshgrid((np.arange(height) + 0.5) / height, (np.arange(width) + 0.5) / width, indexing="ij")
     x = x * width / height - (width / height - 1) / 2  # square units, centred
     frames = round(seconds * fps)
-    for name in scenes or list(SCENES):
+    for done, name in enumerate(scenes or list(SCENES), start=1):
         draw, caption = SCENES[name]
         with Mp4Writer(folder / f"{name}.mp4", width, height, fps, crf=18) as writer:
             for i in range(frames):
                 writer.write(np.clip(draw(y, x, i / frames), 0, 255).astype(np.uint8))
         (folder / f"{name}.txt").write_text(caption + "\n")
+        on_clip(done)
     return folder
