@@ -95,11 +95,15 @@ def test_a_stopped_run_resumes_and_ends_where_an_unbroken_one_does(clips_dir, tm
         torch.testing.assert_close(a[key], b[key], msg=key)
 
 
-def test_the_trained_model_generates_through_the_builtin_engine(clips_dir, tmp_path):
+def test_the_trained_model_generates_through_the_builtin_engine(clips_dir, tmp_path, monkeypatch):
     plan = _plan(tmp_path, clips_dir)
     train(plan, prepare(plan))
     engine = get_engine("builtin", plan.out_dir)
     assert isinstance(engine, BuiltinClipsEngine)
+    # config.toml can make it the server's `builtin` (what the studio's workers load).
+    monkeypatch.setenv("UNGATED_HOME", str(tmp_path))
+    (tmp_path / "config.toml").write_text(f'[models.builtin]\npath = "{plan.out_dir}"\n')
+    assert isinstance(get_engine("builtin"), BuiltinClipsEngine)
     request = Request.build(prompt="a red ball bouncing across the grass", seed=3, steps=4)
     the_plan = make_plan(request, engine.capabilities, engine.id)
     frames = list(engine.generate(the_plan, 3, lambda step, total: None, lambda: False))

@@ -395,6 +395,10 @@ def train_lora(
                                                                        total=total))
     for problem in prepared.skipped:
         console.print(f"[yellow]skipped:[/] {problem.path}: {problem.what}", highlight=False)
+    import torch
+
+    if not torch.cuda.is_available():
+        console.print("note: no GPU found: training an open model's LoRA on the CPU is very slow", highlight=False)
     buckets = "; ".join(f"{bucket} ({len(group)})" for bucket, group in prepared.items.items())
     console.print(f"training a rank-{rank} LoRA for {model} on {prepared.count} clips: {buckets}", highlight=False)
     with _progress_bar() as bar:

@@ -3,10 +3,15 @@
     UNGATED_HOME   the data directory (default ~/.ungated): config.toml, models.lock.json, ...
     HF_HOME        where downloaded open-model weights live (Hugging Face's standard cache)
 
-config.toml may point a model id at a local diffusers-format folder, as `--model-path` does:
+config.toml may point a model id at a local folder, as `--model-path` does: a diffusers-format
+folder for an open model, or a built-in model you trained (`ungated train builtin`), which the
+studio then serves as `builtin`:
 
-    [models.ltx-video-2b]
+    [models.ltx-video]
     path = "/data/models/LTX-Video-0.9.5"
+
+    [models.builtin]
+    path = "/home/me/my-model"
 """
 
 from __future__ import annotations

@@ -35,8 +35,12 @@ def get_engine(model_id: str, model_path: Path | None = None, options: EngineOpt
 
 
 def _builtin_engine(path: Path | None, options: EngineOptions) -> Engine:
-    """The shapes model, or a clip model trained on an artist's clips when the folder holds one."""
+    """The shapes model, or a clip model trained on an artist's clips when the folder holds one
+    (the folder given, else config.toml's [models.builtin] path, else the shipped weights)."""
+    from ..settings import configured_model_path
     from .builtin.weights import model_kind
+
+    path = path or configured_model_path("builtin")
 
     if path is not None and model_kind(path) == "clips":
         from .builtin.clip_engine import BuiltinClipsEngine

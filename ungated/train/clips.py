@@ -187,16 +187,16 @@ def batch(plan: ClipTrainPlan, data: Prepared, step: int, loaded: dict[Path, tor
 
 def flow_loss(net: ClipNet, tokenizer: Tokenizer, clips: torch.Tensor, captions: list[str], gen: torch.Generator,
               caption_dropout: float = 0.0, bf16: bool = True) -> torch.Tensor:
-    """The flow-matching loss of clips [B, T, 3, H, W] at noise levels and noise drawn from gen
-    (the network in bfloat16 autocast unless bf16 is False)."""
+    """The denoising loss of clips [B, T, 3, H, W] (the error of the predicted clean clip) at noise
+    levels and noise drawn from gen (the network in bfloat16 autocast unless bf16 is False)."""
     word_ids = tokenizer(captions)
     word_ids[torch.rand(len(captions), generator=gen) < caption_dropout] = Tokenizer.PAD
     t = flow_times(len(captions), gen)
     noise = torch.randn(clips.shape, generator=gen)
     tb = t[:, None, None, None, None]
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16 and clips.device.type == "cpu"):  # faster on CPUs
-        velocity = net((1 - tb) * clips + tb * noise, t, net.text(word_ids)).float()
-    return (velocity - (noise - clips)).square().mean()
+        clean = net((1 - tb) * clips + tb * noise, t, net.text(word_ids)).float()
+    return (clean - clips).square().mean()
 
 
 def _step(plan: ClipTrainPlan, state: _State, tokenizer: Tokenizer, clips: torch.Tensor, captions: list[str],

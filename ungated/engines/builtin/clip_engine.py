@@ -48,11 +48,11 @@ def sample_clip(net: ClipNet, cfg: ClipConfig, prompt: str, negative: str, frame
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if guided_batch:
             captioned, caption_free = net(x.repeat(2, 1, 1, 1, 1), t.repeat(2), texts).chunk(2)
-            v = caption_free + guidance * (captioned - caption_free)
+            clean = caption_free + guidance * (captioned - caption_free)
         else:
-            v = net(x, t, texts)
-        on_estimate(x - t[:, None, None, None, None] * v)
-        return v
+            clean = net(x, t, texts)
+        on_estimate(clean)
+        return (x - clean) / t[:, None, None, None, None]  # the flow velocity (noise - clean); t > 0 here
 
     return sample_euler(velocity, noise, shifted_times(steps), on_step, should_cancel)[0].clamp(-1, 1)
 

@@ -5,7 +5,10 @@ that draws pixels. This one works on frames folded 2x2 into channels (pixel unsh
 a three-level convolutional U-Net whose blocks mix space with 3x3 convolutions and time with
 a 3-tap convolution across frames; the lowest level also attends over the caption's words.
 The timestep and the pooled caption shift and scale every block (FiLM). It is trained by flow
-matching (velocity target) and sampled with the same Euler sampler as the shapes model.
+matching but predicts the clean clip rather than the velocity (the velocity follows from it): a
+small pixel-space network cannot predict per-pixel noise exactly, and a velocity model that
+misses leaves that grain in every sample, where a clean-clip prediction is smooth where it is
+unsure and the last Euler step lands exactly on it.
 
 Sizes are set by ClipConfig, saved beside the weights; at the default widths the model has 1.5M
 parameters (benchmarks/bench_train.py measures its training speed).
@@ -107,7 +110,7 @@ class _WordAttention(nn.Module):
 
 
 class ClipNet(nn.Module):
-    """Predicts the flow velocity of noisy clips [B, T, 3, H, W] at flow times t [B] given the
+    """Predicts the clean clip from noisy clips [B, T, 3, H, W] at flow times t [B] given the
     caption encoded once by `self.text(word_ids)`."""
 
     def __init__(self, cfg: ClipConfig):
