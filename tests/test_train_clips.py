@@ -148,3 +148,27 @@ def test_the_cli_refuses_bad_options_in_one_line(args, flag, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"error: {flag}") and result.stderr.count("\n") == 1
     assert not (tmp_path / "m").exists()
+
+
+def test_ctrl_c_stops_at_a_step_and_the_same_command_resumes(clips_dir, tmp_path):
+    import signal
+    import time
+
+    command = [sys.executable, "-m", "ungated", "train", "builtin", "--data", str(clips_dir), "--out",
+               str(tmp_path / "m"), "--steps", "3", "--sample-every", "0"]
+    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = []
+    while not any(line.startswith("training on") for line in said):  # prepared: the steps start now
+        said.append(first.stderr.readline())
+        assert said[-1] or first.poll() is None, said
+    time.sleep(0.5)
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err
+    assert "run the same command again to resume" in err
+    stopped_at = torch.load(tmp_path / "m" / "work" / "checkpoint.pt", weights_only=True)["step"]
+    assert 0 <= stopped_at < 3
+    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "ungated generate --model-path" in second.stdout
+    assert torch.load(tmp_path / "m" / "work" / "checkpoint.pt", weights_only=True)["step"] == 3

@@ -14,7 +14,7 @@ from rich.table import Table
 from . import __version__, serve, settings
 from .options import (AttentionOption, CacheOption, CompileOption, Fp8Option, OffloadOption, QuantizeOption,
                       VaeTilingOption)
-from .errors import GenerationCancelled, InvalidRequest, UngatedError
+from .errors import GenerationCancelled, InvalidRequest, TrainingCancelled, UngatedError
 
 app = typer.Typer(
     help="ungated: an open, self-hosted text-to-video studio.",
@@ -48,6 +48,58 @@ def _progress_bar() -> Progress:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
     )
+
+
+class _CtrlC:
+    """The first Ctrl+C asks a training run to stop at the end of its step (it saves a checkpoint
+    there); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    def __enter__(self) -> "_CtrlC":
+        import signal
+
+        def first(signum, frame) -> None:
+            self.pressed = True
+            console.print("stopping after this step (Ctrl+C again to stop at once)", highlight=False)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        self.previous = signal.signal(signal.SIGINT, first)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __call__(self) -> bool:
+        return self.pressed
+
+
+def _prepare_with_bar(prepare, plan):
+    """A trainer's prepare step (reading and caching the clips) under a progress bar; the clips it
+    skips are listed."""
+    with _progress_bar() as bar:
+        task = bar.add_task("reading clips", total=None, info="")
+        prepared = prepare(plan, lambda what, done, total: bar.update(task, description=what, completed=done,
+                                                                       total=total))
+    for problem in prepared.skipped:
+        console.print(f"skipped: {problem.path}: {problem.what}", highlight=False, markup=False)
+    return prepared
+
+
+def _train_with_bar(train, plan, prepared) -> None:
+    """A trainer's steps under a progress bar showing the loss; Ctrl+C stops at a step boundary."""
+    with _progress_bar() as bar:
+        task = bar.add_task("training", total=plan.steps, info="")
+
+        def progress(step: int, total: int, loss: float) -> None:
+            bar.update(task, completed=step, info=f"loss {loss:.4f}")
+
+        with _CtrlC() as stop:
+            train(plan, prepared, progress, should_cancel=stop,
+                  on_sample=lambda path: console.print(f"sample: {path}", highlight=False))
 
 
 def _check_model_path(model_path: Path | None) -> None:
@@ -302,24 +354,12 @@ def _train_clips(data: Path, out: Path, work_dir: Path | None, seed: int, init: 
     plan = ClipTrainPlan(data_dir=data, out_dir=out, work_dir=work_dir or out / "work", init=init, seed=seed,
                          batch=batch, lr=learning_rate, sample_every=sample_every, sample_prompt=sample_prompt,
                          **extra)
-    with _progress_bar() as bar:
-        task = bar.add_task("reading clips", total=None, info="")
-        prepared = prepare(plan, lambda what, done, total: bar.update(task, description=what, completed=done,
-                                                                       total=total))
-    for problem in prepared.skipped:
-        console.print(f"[yellow]skipped:[/] {problem.path}: {problem.what}", highlight=False)
+    prepared = _prepare_with_bar(prepare, plan)
     config = prepared.config
     console.print(f"training on {prepared.count} clips at {config.width}x{config.height}, {config.frames} frames at "
                   f"{config.fps} fps; {len(config.vocabulary)} words" + (f", fine-tuning {init}" if init else ""),
                   highlight=False)
-    with _progress_bar() as bar:
-        task = bar.add_task("training", total=plan.steps, info="")
-
-        def progress(step: int, total: int, loss: float) -> None:
-            bar.update(task, completed=step, info=f"loss {loss:.4f}")
-
-        train(plan, prepared, progress,
-              on_sample=lambda path: console.print(f"sample: {path}", highlight=False))
+    _train_with_bar(train, plan, prepared)
     import shlex
 
     caption = next(iter(prepared.clips.values()))[0][0].caption
@@ -389,25 +429,14 @@ def train_lora(
         batch=batch, resolution=resolution, max_frames=max_frames, gradient_checkpointing=gradient_checkpointing,
         base=base, optimizer=optimizer, checkpoint_every=checkpoint_every, sample_every=sample_every,
         sample_prompt=sample_prompt)
-    with _progress_bar() as bar:
-        task = bar.add_task("reading clips", total=None, info="")
-        prepared = prepare(plan, lambda what, done, total: bar.update(task, description=what, completed=done,
-                                                                       total=total))
-    for problem in prepared.skipped:
-        console.print(f"[yellow]skipped:[/] {problem.path}: {problem.what}", highlight=False)
+    prepared = _prepare_with_bar(prepare, plan)
     import torch
 
     if not torch.cuda.is_available():
         console.print("note: no GPU found: training an open model's LoRA on the CPU is very slow", highlight=False)
     buckets = "; ".join(f"{bucket} ({len(group)})" for bucket, group in prepared.items.items())
     console.print(f"training a rank-{rank} LoRA for {model} on {prepared.count} clips: {buckets}", highlight=False)
-    with _progress_bar() as bar:
-        task = bar.add_task("training", total=plan.steps, info="")
-
-        def progress(step: int, total: int, loss: float) -> None:
-            bar.update(task, completed=step, info=f"loss {loss:.4f}")
-
-        train(plan, prepared, progress, on_sample=lambda path: console.print(f"sample: {path}", highlight=False))
+    _train_with_bar(train, plan, prepared)
     import shlex
 
     print(f"wrote {out} (sample and loss curve beside it); use it with: ungated generate --model {model} "
@@ -621,6 +650,9 @@ def main() -> None:
     except typer.TyperException as err:  # usage errors: unknown option, bad number, missing argument
         console.print(f"error: {err.format_message()}", highlight=False)
         sys.exit(2)
+    except TrainingCancelled as stopped:
+        console.print(f"stopped: {stopped}", highlight=False)
+        sys.exit(130)
     except GenerationCancelled:
         console.print("error: cancelled; nothing was written", highlight=False)
         sys.exit(130)

@@ -30,10 +30,11 @@ from ..engines.builtin.clip_engine import clip_capabilities, sample_clip, to_uin
 from ..engines.builtin.clipnet import ClipConfig, ClipNet, caption_vocabulary
 from ..engines.builtin.net import Tokenizer
 from ..engines.builtin.weights import is_model_dir, load_clip_model, save_clip_model
-from ..errors import InvalidRequest, TrainingCancelled
+from ..errors import InvalidRequest
 from ..media.encode import Mp4Writer
 from .buckets import Bucket, plan_buckets
-from .common import LOG_FILE, cosine_lr, flow_times, optimise, save_atomic, short_warmup, update_ema
+from .common import (LOG_FILE, ProgressFn, cosine_lr, flow_times, optimise, run_steps, save_atomic, short_warmup,
+                     update_ema)
 from .curve import plot_losses
 from .dataset import Clip, Problem, scan
 from .frames import clip_frames
@@ -144,8 +145,13 @@ def prepare(plan: ClipTrainPlan, on_clip: Callable[[str, int, int], None] = lamb
 
 
 class _State:
+    """The network, its EMA and optimiser, and the step: what a checkpoint holds."""
+
     def __init__(self, plan: ClipTrainPlan, data: Prepared):
         torch.manual_seed(plan.seed)
+        self.plan, self.data = plan, data
+        self.tokenizer = Tokenizer(data.config.vocabulary, data.config.max_words)
+        self.loaded: dict[Path, torch.Tensor] = {}  # cached clips read so far
         self.config = data.config
         self.net = ClipNet(data.config)
         if data.start is not None:
@@ -167,6 +173,16 @@ class _State:
         self.ema.load_state_dict(saved["ema"])
         self.opt.load_state_dict(saved["opt"])
         self.step = saved["step"]
+
+    def train_step(self) -> float:
+        plan = self.plan
+        loss = flow_loss(self.net, self.tokenizer, *batch(plan, self.data, self.step, self.loaded),
+                         caption_dropout=plan.caption_dropout)
+        optimise(self.opt, self.net.parameters(), loss, cosine_lr(plan.lr, self.step, plan.steps,
+                                                                  short_warmup(plan.steps)))
+        update_ema(self.ema, self.net, self.step, plan.ema_decay)
+        self.step += 1
+        return loss.item()
 
 
 def batch(plan: ClipTrainPlan, data: Prepared, step: int, loaded: dict[Path, torch.Tensor]
@@ -199,15 +215,6 @@ def flow_loss(net: ClipNet, tokenizer: Tokenizer, clips: torch.Tensor, captions:
     return (clean - clips).square().mean()
 
 
-def _step(plan: ClipTrainPlan, state: _State, tokenizer: Tokenizer, clips: torch.Tensor, captions: list[str],
-          gen: torch.Generator) -> float:
-    loss = flow_loss(state.net, tokenizer, clips, captions, gen, plan.caption_dropout)
-    lr = cosine_lr(plan.lr, state.step, plan.steps, short_warmup(plan.steps))
-    optimise(state.opt, state.net.parameters(), loss, lr)
-    update_ema(state.ema, state.net, state.step, plan.ema_decay)
-    return loss.item()
-
-
 def write_sample(net: ClipNet, config: ClipConfig, prompt: str, path: Path, seed: int = 0) -> Path:
     with torch.inference_mode():
         clip = to_uint8(sample_clip(net, config, prompt, "", config.frames, seed, steps=24, guidance=3.0))
@@ -216,10 +223,6 @@ def write_sample(net: ClipNet, config: ClipConfig, prompt: str, path: Path, seed
         for frame in clip:
             writer.write(frame)
     return path
-
-
-# (step, total, loss) -> None
-ProgressFn = Callable[[int, int, float], None]
 
 
 def train(plan: ClipTrainPlan, data: Prepared, progress: ProgressFn = lambda *a: None,
@@ -231,25 +234,14 @@ def train(plan: ClipTrainPlan, data: Prepared, progress: ProgressFn = lambda *a:
     state = _State(plan, data)
     if ckpt.exists():
         state.load(ckpt)
-    tokenizer = Tokenizer(data.config.vocabulary, data.config.max_words)
     prompt = plan.sample_prompt or next(iter(data.clips.values()))[0][0].caption
-    loaded: dict[Path, torch.Tensor] = {}
     state.net.train()
-    with (plan.work_dir / LOG_FILE).open("a") as log:
-        while state.step < plan.steps:
-            if should_cancel():
-                state.save(ckpt)
-                raise TrainingCancelled(state.step)
-            loss = _step(plan, state, tokenizer, *batch(plan, data, state.step, loaded))
-            state.step += 1
-            log.write(f"{STAGE},{state.step},{loss:.6f}\n")
-            progress(state.step, plan.steps, loss)
-            if state.step % plan.checkpoint_every == 0 or state.step == plan.steps:
-                log.flush()
-                state.save(ckpt)
-            if plan.sample_every and state.step % plan.sample_every == 0 and state.step < plan.steps:
-                on_sample(write_sample(state.ema, data.config, prompt,
-                                       plan.work_dir / "samples" / f"step-{state.step:06d}.mp4"))
+
+    def sample(step: int) -> None:
+        on_sample(write_sample(state.ema, data.config, prompt, plan.work_dir / "samples" / f"step-{step:06d}.mp4"))
+
+    run_steps(state, plan.steps, STAGE, plan.work_dir, ckpt, plan.checkpoint_every, plan.sample_every, sample,
+              progress, should_cancel)
     save_clip_model(state.ema, data.config, plan.out_dir)
     on_sample(write_sample(state.ema, data.config, prompt, plan.out_dir / "sample.mp4"))
     plot_losses(plan.work_dir / LOG_FILE, plan.out_dir / "loss.png")

@@ -4,9 +4,13 @@ times, EMA, the loss log and atomic checkpoints."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import torch
+
+from ..errors import TrainingCancelled
 
 from ..engines.builtin.sampler import shift_time
 
@@ -54,3 +58,38 @@ def save_atomic(state: dict, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)  # a crash mid-write never leaves a broken checkpoint
+
+
+class Run(Protocol):
+    """A training run the step loop drives: its step count, one optimisation step, a checkpoint."""
+
+    step: int
+
+    def train_step(self) -> float: ...
+
+    def save(self, path: Path) -> None: ...
+
+
+# (step, total, loss) -> None
+ProgressFn = Callable[[int, int, float], None]
+
+
+def run_steps(run: Run, total: int, stage: str, work_dir: Path, checkpoint: Path, checkpoint_every: int,
+              sample_every: int, sample: Callable[[int], None], progress: ProgressFn,
+              should_cancel: Callable[[], bool]) -> None:
+    """Step until `total`: log each loss, checkpoint every `checkpoint_every` steps and at the end,
+    and sample every `sample_every` (not at the end: the caller samples the finished model). A
+    cancel saves a checkpoint at the step boundary and raises TrainingCancelled."""
+    with (work_dir / LOG_FILE).open("a") as log:
+        while run.step < total:
+            if should_cancel():
+                run.save(checkpoint)
+                raise TrainingCancelled(run.step)
+            loss = run.train_step()
+            log.write(f"{stage},{run.step},{loss:.6f}\n")
+            progress(run.step, total, loss)
+            if run.step % checkpoint_every == 0 or run.step == total:
+                log.flush()
+                run.save(checkpoint)
+            if sample_every and run.step % sample_every == 0 and run.step < total:
+                sample(run.step)

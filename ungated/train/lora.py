@@ -30,10 +30,10 @@ from safetensors.torch import load_file, save_file
 
 from ..engines.open import hub
 from ..engines.open.models import OPEN_MODELS, OpenModel
-from ..errors import InvalidRequest, TrainingCancelled
+from ..errors import InvalidRequest
 from ..media.encode import Mp4Writer
 from .buckets import Bucket, plan_buckets
-from .common import LOG_FILE, cosine_lr, optimise, save_atomic, short_warmup
+from .common import LOG_FILE, ProgressFn, cosine_lr, optimise, run_steps, save_atomic, short_warmup
 from .curve import plot_losses
 from .dataset import Problem, scan
 from .frames import clip_frames
@@ -365,10 +365,6 @@ def _text_components(folder: Path) -> list[str]:
     return [name for name in index if name.startswith(("text_encoder", "tokenizer"))]
 
 
-# (step, total, loss) -> None
-ProgressFn = Callable[[int, int, float], None]
-
-
 def train(plan: LoraTrainPlan, data: PreparedLora, progress: ProgressFn = lambda *a: None,
           should_cancel: Callable[[], bool] = lambda: False,
           on_sample: Callable[[Path], None] = lambda path: None) -> Path:
@@ -379,19 +375,12 @@ def train(plan: LoraTrainPlan, data: PreparedLora, progress: ProgressFn = lambda
     if ckpt.exists():
         run.load(ckpt)
     prompt = plan.sample_prompt or next(iter(data.items.values()))[0][0]
-    with (plan.work_dir / LOG_FILE).open("a") as log:
-        while run.step < plan.steps:
-            if should_cancel():
-                run.save(ckpt)
-                raise TrainingCancelled(run.step)
-            loss = run.train_step()
-            log.write(f"{STAGE},{run.step},{loss:.6f}\n")
-            progress(run.step, plan.steps, loss)
-            if run.step % plan.checkpoint_every == 0 or run.step == plan.steps:
-                log.flush()
-                run.save(ckpt)
-            if plan.sample_every and run.step % plan.sample_every == 0 and run.step < plan.steps:
-                on_sample(run.sample(prompt, plan.work_dir / "samples" / f"step-{run.step:06d}.mp4"))
+
+    def sample(step: int) -> None:
+        on_sample(run.sample(prompt, plan.work_dir / "samples" / f"step-{step:06d}.mp4"))
+
+    run_steps(run, plan.steps, STAGE, plan.work_dir, ckpt, plan.checkpoint_every, plan.sample_every, sample,
+              progress, should_cancel)
     run.save_lora(plan.out)
     on_sample(run.sample(prompt, plan.out.with_suffix(".sample.mp4")))
     plot_losses(plan.work_dir / LOG_FILE, plan.out.with_suffix(".loss.png"))
