@@ -1,7 +1,8 @@
 """Draw what a clip model trained on a dataset makes, next to the dataset's own clips: for each
 caption, a row of the training clip's frames (as the model saw them) and a row of a generated clip.
 
-    python scripts/training_strip.py my-clips my-model [-o docs/images/trained-on-demo.png] [--seed 0]
+    python scripts/training_strip.py my-clips my-model [-o docs/images/trained-on-demo.png] [--rows 10]
+    python scripts/training_strip.py my-clips my-model --clips ball campfire sunset -o strip.png
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("docs/images/trained-on-demo.png"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", type=int, default=5, help="how many captions to show")
+    parser.add_argument("--clips", nargs="*", help="show these clips (file names without suffix), in this order")
     args = parser.parse_args()
     engine = BuiltinClipsEngine(args.model)
     engine.load()
     config = engine.config
     groups, _ = plan_buckets(scan(args.data).clips, engine.capabilities)
-    pairs = [(clip, bucket) for bucket, group in groups.items() for clip in group][: args.rows]
+    pairs = [(clip, bucket) for bucket, group in groups.items() for clip in group]
+    if args.clips:
+        stems = {Path(clip.path).stem: (clip, bucket) for clip, bucket in pairs}
+        pairs = [stems[name] for name in args.clips if name in stems]
+    pairs = pairs[: args.rows]
     tile_w, tile_h = config.width * SCALE, config.height * SCALE
     row_h = TEXT_LINE + 2 * tile_h + 6
     sheet = Image.new("RGB", (FRAMES_SHOWN * tile_w, len(pairs) * row_h), "white")

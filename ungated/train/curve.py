@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 TITLES = {"painter": "shape painter (pixel MSE)", "tracks": "track network (flow-matching MSE)",
-          "clips": "clip model (flow-matching MSE)", "lora": "LoRA (denoising MSE)"}
+          "clips": "clip model (denoising MSE of the clean clip)", "lora": "LoRA (denoising MSE)"}
 SMOOTHING = 50  # steps in the running mean drawn over the raw losses
 
 
