@@ -117,7 +117,8 @@ def test_the_api_applies_loras_from_the_library_by_name_and_never_takes_paths(ti
             (tmp_path / f"{name}.mp4").write_bytes(content)
             with av.open(str(tmp_path / f"{name}.mp4")) as clip:
                 made[name] = np.stack([f.to_ndarray(format="rgb24") for f in clip.decode(video=0)])
-        assert np.abs(made["styled"].astype(int) - made["base"].astype(int)).mean() > 1
+        # The same frames encode to the same video: any difference is the LoRA's.
+        assert np.abs(made["styled"].astype(int) - made["base"].astype(int)).mean() > 0.2
     finally:
         server.stop()
 

@@ -66,9 +66,9 @@ def test_painter_training_learns_outlines_from_pixels(tmp_path):
 
 
 def test_flow_times_cover_low_noise_as_well_as_the_sampler_shift():
-    from ungated.train.builtin import _flow_times
+    from ungated.train.common import flow_times
 
-    t = _flow_times(20_000, torch.Generator().manual_seed(0))
+    t = flow_times(20_000, torch.Generator().manual_seed(0))
     assert 0 <= t.min() and t.max() <= 1
     # The sampler's shift alone puts ~3% of times below 0.3, where edges are sharpened.
     assert (t < 0.3).float().mean() > 0.1
