@@ -122,6 +122,9 @@ def test_clips_are_planned_into_each_models_buckets(dataset, tmp_path):
     assert {p.path for p in unfit} == {"anim.gif", "seq"} and all("too short" in p.what for p in unfit)
     result = ungated("dataset", "check", str(dataset), "--model", "wan2.1-t2v-1.3b", "--json", cwd=tmp_path)
     assert {b["frames"] for b in json.loads(result.stdout)["buckets"]} == {29, 21, 17}
+    # builtin: the clip model `train builtin --data` would train, at the clips' aspect.
+    result = ungated("dataset", "check", str(dataset), "--model", "builtin", "--json", cwd=tmp_path)
+    assert {(b["width"], b["height"], b["fps"]) for b in json.loads(result.stdout)["buckets"]} == {(112, 64, 8)}
     unknown = ungated("dataset", "check", str(dataset), "--model", "nope", cwd=tmp_path)
     assert unknown.returncode != 0 and "--model" in unknown.stderr
 

@@ -501,30 +501,30 @@ def dataset_check(
                                                  "images) with captions (NAME.txt, metadata.jsonl or metadata.csv).")],
     min_seconds: Annotated[float, typer.Option(help="Clips shorter than this are reported.")] = 1.0,
     model: Annotated[Optional[str], typer.Option(
-        help="Also plan the training buckets (size, frames, fps) for this model; see `ungated models`.")] = None,
+        help="Also plan the training buckets (size, frames, fps) this model's trainer would use "
+             "(builtin: the clip model; open models: their LoRA defaults).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
 ) -> None:
     """Report every problem in a dataset folder, each with its file, and summarise the clips
     (count, durations, sizes, frame rates). Exits 1 when there are problems."""
     import json
 
-    from .engines.catalog import get_engine, model_ids
-    from .errors import UnknownModel
+    from .engines.catalog import model_ids
     from .train.buckets import plan_buckets
     from .train.dataset import scan
+    from .train.targets import training_targets
 
     if not folder.is_dir():
         raise InvalidRequest("FOLDER", f"folder {str(folder)!r} does not exist")
     if min_seconds < 0:
         raise InvalidRequest("--min-seconds", f"must be 0 or more (got {min_seconds:g})")
-    try:
-        caps = get_engine(model).capabilities if model else None
-    except UnknownModel:
-        raise InvalidRequest("--model", f"unknown model {model!r}; choose one of: {', '.join(model_ids())}") from None
+    if model is not None and model not in model_ids():
+        raise InvalidRequest("--model", f"unknown model {model!r}; choose one of: {', '.join(model_ids())}")
     with _progress_bar() as bar:
         task = bar.add_task("reading clips", total=None, info="")
         report = scan(folder, min_seconds, lambda done, total: bar.update(task, completed=done, total=total))
     buckets = {}
+    caps = training_targets(model, report.clips) if model else None
     if caps is not None:
         buckets, unfit = plan_buckets(report.clips, caps)
         report.problems.extend(unfit)

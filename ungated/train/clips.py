@@ -79,7 +79,7 @@ class Prepared:
         return sum(len(group) for group in self.clips.values())
 
 
-def _size_for(clips: list[Clip], short: int, multiple: int) -> tuple[int, int]:
+def size_for(clips: list[Clip], short: int, multiple: int) -> tuple[int, int]:
     """(width, height) at the aspect most clips have, `short` pixels on the short side."""
     aspects = Counter("16:9" if c.width > 1.2 * c.height else "9:16" if c.height > 1.2 * c.width else "1:1"
                       for c in clips)
@@ -121,7 +121,7 @@ def prepare(plan: ClipTrainPlan, on_clip: Callable[[str, int, int], None] = lamb
         config, start = _extended(old_config, old_net, words)
     else:
         multiple = 2 ** len(plan.channels)
-        width, height = _size_for(report.clips, plan.short_side, multiple)
+        width, height = size_for(report.clips, plan.short_side, multiple)
         config = ClipConfig(vocabulary=words, width=width, height=height, frames=plan.frames, fps=plan.fps,
                             channels=plan.channels, text_width=plan.text_width)
     groups, unfit = plan_buckets(report.clips, clip_capabilities(config))

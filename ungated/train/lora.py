@@ -43,6 +43,7 @@ CHECKPOINT_FILE = "lora-checkpoint.pt"
 STAGE = "lora"
 TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections, named alike in every family
 BASES = ("bf16", "fp8", "int8", "nf4")  # how the frozen transformer is held
+DEFAULT_RESOLUTION, DEFAULT_MAX_FRAMES = 480, 49
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class LoraTrainPlan:
     lr: float = 1e-4
     steps: int = 1000
     batch: int = 1
-    resolution: int = 480  # short side of the training size
-    max_frames: int = 49
+    resolution: int = DEFAULT_RESOLUTION  # short side of the training size
+    max_frames: int = DEFAULT_MAX_FRAMES
     gradient_checkpointing: bool = True
     base: str = "bf16"
     optimizer: str = "auto"  # adamw, adamw8bit, or auto: 8-bit when bitsandbytes and a GPU are here
@@ -104,14 +105,14 @@ def compute_dtype(dev: torch.device) -> torch.dtype:
     return torch.bfloat16 if dev.type == "cuda" else torch.float32  # half precision on CPUs is slow
 
 
-def _training_caps(plan: LoraTrainPlan):
+def training_capabilities(model: OpenModel, resolution: int, max_frames: int):
     """The model's capabilities with sizes scaled to the training resolution (multiples of 32)
-    and clips capped at max_frames."""
-    caps = plan.model.capabilities
-    scale = min(1.0, plan.resolution / min(min(w, h) for w, h in caps.sizes))
+    and clips capped at max_frames: what its LoRA trains at."""
+    caps = model.capabilities
+    scale = min(1.0, resolution / min(min(w, h) for w, h in caps.sizes))
     sizes = tuple(dict.fromkeys((max(32, round(w * scale / 32) * 32), max(32, round(h * scale / 32) * 32))
                                 for w, h in caps.sizes))
-    frames = caps.nearest_frames(min(plan.max_frames, caps.frames_max))
+    frames = caps.nearest_frames(min(max_frames, caps.frames_max))
     return replace(caps, sizes=sizes, frames_max=frames, default_seconds=frames / caps.default_fps)
 
 
@@ -138,7 +139,7 @@ def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lamb
     family = training_family(plan.model)
     folder = hub.require_weights(plan.model, plan.model_path)
     report = scan(plan.data_dir, min_seconds=0, on_clip=lambda done, total: on_item("reading clips", done, total))
-    groups, unfit = plan_buckets(report.clips, _training_caps(plan))
+    groups, unfit = plan_buckets(report.clips, training_capabilities(plan.model, plan.resolution, plan.max_frames))
     if not groups:
         why = f"; {len(report.problems) + len(unfit)} problems (see `ungated dataset check --model {plan.model_id}`)"
         raise InvalidRequest("--data", f"no usable clips in {plan.data_dir}{why}")
