@@ -87,12 +87,15 @@ class PreparedLora:
         return sum(len(group) for group in self.items.values())
 
 
+def is_trainable(model: OpenModel) -> bool:
+    return model.family.name in TRAINING_FAMILIES and "t2v" in model.tasks and model.lora_training
+
+
 def training_family(model: OpenModel) -> TrainingFamily:
     family = TRAINING_FAMILIES.get(model.family.name)
-    if family is None or "t2v" not in model.tasks:
-        trainable = [m.id for m in OPEN_MODELS.values() if m.family.name in TRAINING_FAMILIES and "t2v" in m.tasks]
-        raise InvalidRequest("--model", f"ungated trains LoRAs for text-to-video models of CogVideoX, LTX-Video, Wan "
-                                        f"and HunyuanVideo; {model.id} is not one. Choose one of: "
+    if not is_trainable(model):
+        trainable = [m.id for m in OPEN_MODELS.values() if is_trainable(m)]
+        raise InvalidRequest("--model", f"ungated does not train LoRAs for {model.id} yet; it trains them for: "
                                         + ", ".join(trainable))
     return family
 

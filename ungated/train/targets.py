@@ -22,9 +22,8 @@ def training_targets(model_id: str, clips: list[Clip]) -> Capabilities:
         return clip_capabilities(ClipConfig((), width, height, defaults.frames, defaults.fps))
     model = OPEN_MODELS.get(model_id)
     if model is not None:
-        from .lora import DEFAULT_MAX_FRAMES, DEFAULT_RESOLUTION, training_capabilities
-        from .lora_families import TRAINING_FAMILIES
+        from .lora import DEFAULT_MAX_FRAMES, DEFAULT_RESOLUTION, is_trainable, training_capabilities
 
-        if model.family.name in TRAINING_FAMILIES and "t2v" in model.tasks:
+        if is_trainable(model):
             return training_capabilities(model, DEFAULT_RESOLUTION, DEFAULT_MAX_FRAMES)
     return get_engine(model_id).capabilities
