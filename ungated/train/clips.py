@@ -118,6 +118,7 @@ def prepare(plan: ClipTrainPlan, on_clip: Callable[[str, int, int], None] = lamb
     start = None
     if plan.init is not None:
         old_config, old_net = load_clip_model(plan.init)
+        torch.manual_seed(plan.seed)  # the new words' first embeddings: a rerun starts the same
         config, start = _extended(old_config, old_net, words)
     else:
         multiple = 2 ** len(plan.channels)
