@@ -82,7 +82,10 @@ class ProgressHub:
             outlooks = queue.outlooks(session, videos)
         states = {video_id: {"id": video_id, "status": "deleted"} for video_id in ids}
         states |= {video.id: progress_event(video, outlooks[video.id]) for video in videos}
-        return states
+        # A queued job with no place in the queue was claimed between the two reads (PostgreSQL's
+        # statements each see the latest commits): the next round reads its new state.
+        return {video_id: state for video_id, state in states.items()
+                if not (state["status"] == queue.QUEUED and state["queue_position"] is None)}
 
 
 def hub(request: Request) -> ProgressHub:
