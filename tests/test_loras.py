@@ -141,3 +141,32 @@ def test_a_comfyui_format_wan_lora_gives_the_same_clip_as_its_diffusers_twin(tin
     from_diffusers = run(engine, tiny_plan(9, loras=[{"path": diffusers_lora}]))
     from_comfy = run(engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"]), tiny_plan(9, loras=[{"path": comfy_lora}]))
     assert np.array_equal(from_comfy, from_diffusers)
+
+
+def test_loras_are_uploaded_to_the_library_listed_and_removed(server, tmp_path):
+    import httpx
+
+    lora = tmp_path / "ink.safetensors"
+    save_file({"transformer.blocks.0.attn1.to_q.lora_A.weight": torch.ones(4, 8)}, str(lora))
+    junk = tmp_path / "junk.safetensors"
+    save_file({"some.weight": torch.ones(2)}, str(junk))
+    api = httpx.Client(base_url=server.base, timeout=30)
+    refused = {
+        ("ink", b"not safetensors at all"): "body",
+        ("ink", junk.read_bytes()): "body",
+        ("-bad-name", lora.read_bytes()): "name",
+    }
+    for (name, body), field in refused.items():
+        answer = api.put(f"/api/loras/{name}", content=body)
+        assert answer.status_code == 400 and answer.json()["error"]["param"] == field, answer.text
+    assert api.put("/api/loras/ink", content=lora.read_bytes(), params={"model": "nope"}).status_code == 400
+    assert api.get("/api/loras").json()["data"] == []  # nothing refused was kept
+    added = api.put("/api/loras/ink", content=lora.read_bytes(), params={"model": "wan2.1-t2v-1.3b"})
+    assert added.status_code == 200 and added.json()["model"] == "wan2.1-t2v-1.3b", added.text
+    assert api.put("/api/loras/ink", content=lora.read_bytes()).status_code == 409
+    listed = api.get("/api/loras").json()["data"]
+    assert [e["name"] for e in listed] == ["ink"] and "uploaded_by" not in listed[0]
+    assert listed[0]["size_bytes"] == lora.stat().st_size
+    assert api.delete("/api/loras/ink").json() == {"name": "ink", "deleted": True}
+    assert api.get("/api/loras").json()["data"] == [] and api.delete("/api/loras/ink").status_code == 404
+    assert not [p for p in (server.home / "files" / "loras").iterdir()]  # no partial uploads left behind

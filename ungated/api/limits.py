@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 
-from .service import MAX_VIDEO_BYTES
+from .service import MAX_LORA_BYTES, MAX_VIDEO_BYTES
 
 MAX_BODY_BYTES = MAX_VIDEO_BYTES + 2 * 2**20  # the largest upload plus its form fields
+LORA_UPLOADS = "/api/loras/"  # PUT /api/loras/{name}: the one route with a larger cap
 
 
 class _TooLarge(Exception):
     pass
 
 
-def _error_body() -> bytes:
-    message = f"the request body is over {MAX_BODY_BYTES // 2**20} MB"
+def _error_body(limit: int) -> bytes:
+    message = f"the request body is over {limit // 2**20} MB"
     return json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
                                  "code": "request_too_large"}}).encode()
 
@@ -27,9 +28,10 @@ class BodyLimit:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = MAX_LORA_BYTES if scope["path"].startswith(LORA_UPLOADS) and scope["method"] == "PUT" else self.limit
         length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
-            return await self._refuse(send)
+        if length.isdigit() and int(length) > limit:
+            return await self._refuse(send, limit)
         seen, started = 0, False
 
         async def counted_receive():
@@ -37,7 +39,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -50,11 +52,11 @@ class BodyLimit:
             await self.app(scope, counted_receive, tracked_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
     @staticmethod
-    async def _refuse(send) -> None:
-        body = _error_body()
+    async def _refuse(send, limit: int) -> None:
+        body = _error_body(limit)
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -137,8 +137,45 @@ def list_models(studio: Studio = Depends(studio)) -> dict:
 @router.get("/loras")
 def list_loras(studio: Studio = Depends(studio)) -> dict:
     """The server's LoRA library, which requests name in `loras`: [{"name": ..., "weight": ...}].
-    Each entry says the model it was trained for, where its NAME.json says."""
-    return {"data": studio.storage.loras()}
+    Each entry says the model it is for, where its NAME.json says (PUT /api/loras/{name} adds one)."""
+    return {"data": [{k: v for k, v in entry.items() if k != "uploaded_by"} for entry in studio.storage.loras()]}
+
+
+@router.put("/loras/{name}", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def upload_lora(name: str, request: Request, model: str | None = Query(None, max_length=64),
+                      studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    """Add a LoRA (.safetensors, sent as the raw body) to the server's library under NAME, for
+    everyone's requests and the LoRA picker; `model` says which model it is for. 409 if NAME is taken."""
+    if model is not None and model not in model_ids():
+        raise InvalidRequest("model", f"unknown model {model!r}")
+    folder = studio.storage.lora_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f".upload-{queue.new_id('')}.part"
+    try:
+        with part.open("wb") as out:
+            async for chunk in request.stream():
+                out.write(chunk)
+        about = {"model": model, "uploaded_by": who.client, "size_bytes": part.stat().st_size}
+        try:
+            return await asyncio.to_thread(studio.storage.add_lora, name, part, {k: v for k, v in about.items() if v})
+        except FileExistsError:
+            raise ApiError(409, f"a LoRA named {name!r} is already in the library", "name", "exists") from None
+    finally:
+        part.unlink(missing_ok=True)
+
+
+@router.delete("/loras/{name}")
+def delete_lora(name: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    """Remove a LoRA from the library: its uploader or an admin (or anyone on a local server)."""
+    entry = next((e for e in studio.storage.loras() if e["name"] == name), None)
+    if entry is None:
+        raise ApiError(404, f"no LoRA named {name!r} in the library", "name", "not_found")
+    if not (who.admin or entry.get("uploaded_by") == who.client or not studio.config.public):
+        raise ApiError(403, f"LoRA {name!r} is not yours; only its uploader or an admin may remove it", "name",
+                       "not_owner")
+    studio.storage.remove_lora(name)
+    return {"name": name, "deleted": True}
 
 
 @router.get("/me")

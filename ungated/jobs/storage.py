@@ -66,6 +66,32 @@ class Storage:
             files.append({"path": path, **({"weight": item["weight"]} if "weight" in item else {})})
         return files
 
+    def add_lora(self, name: str, part: Path, about: dict) -> dict:
+        """Move an uploaded file (`part`, written beside the library) in as NAME, with its NAME.json;
+        refuses a bad name, a file that is not a LoRA in safetensors, and a name already taken."""
+        from safetensors import SafetensorError, safe_open
+
+        if not LORA_NAME.fullmatch(name):
+            raise InvalidRequest("name", "letters, digits, '.', '_' and '-', starting with a letter or digit, "
+                                         "at most 100")
+        try:
+            with safe_open(str(part), framework="pt") as lora:
+                keys = list(lora.keys())
+        except (SafetensorError, OSError, ValueError, RuntimeError):
+            raise InvalidRequest("body", "not a .safetensors file") from None
+        if not any("lora" in key.lower() for key in keys):
+            raise InvalidRequest("body", "a .safetensors file without LoRA weights (no key names 'lora')")
+        target = self.lora_folder / f"{name}.safetensors"
+        if target.exists():
+            raise FileExistsError(name)
+        target.with_suffix(".json").write_text(json.dumps(about, indent=2))
+        part.replace(target)
+        return next(entry for entry in self.loras() if entry["name"] == name)
+
+    def remove_lora(self, name: str) -> None:
+        for suffix in (".safetensors", ".json"):
+            (self.lora_folder / f"{name}{suffix}").unlink(missing_ok=True)
+
     def loras(self) -> list[dict]:
         """Every LoRA in the library: name, size, and what its NAME.json says (model, ...)."""
         found = []
