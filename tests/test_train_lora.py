@@ -88,7 +88,7 @@ def test_latents_and_captions_are_encoded_once(tiny_folders, clips_dir, tmp_path
     def no_encoders(*args, **kwargs):
         raise AssertionError("the encoders ran again")
 
-    monkeypatch.setattr(lora, "_load_pipeline", no_encoders)
+    monkeypatch.setattr(lora.hub, "load_pipeline", no_encoders)
     again = prepare(plan)
     assert again.items == first.items
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..engines.open import hub
+from ..engines.open import hub, memory
 from ..engines.open.models import OPEN_MODELS, OpenModel
 from ..errors import InvalidRequest
 from ..media.encode import Mp4Writer
@@ -123,18 +123,6 @@ def _key(*parts: object) -> str:
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]
 
 
-def _load_pipeline(folder: Path, dtype: torch.dtype, **components):
-    import diffusers
-
-    for library in ("diffusers", "transformers"):  # ungated shows its own progress
-        module = __import__(library)
-        module.utils.logging.disable_progress_bar()
-        module.utils.logging.set_verbosity_error()
-    pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=dtype, **components)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
 def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lambda what, done, total: None
             ) -> PreparedLora:
     """Check the dataset and cache latents and text conditioning (running the encoders only for
@@ -166,7 +154,7 @@ def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lamb
                 to_encode.append((clip, bucket, path))
     if to_encode or wanted_texts:
         dev = device()
-        pipe = _load_pipeline(folder, compute_dtype(dev), transformer=None)
+        pipe = hub.load_pipeline(folder, compute_dtype(dev), transformer=None)
         pipe.to(dev)
         max_length = text_length(folder, type(pipe))
         with torch.inference_mode():
@@ -178,7 +166,7 @@ def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lamb
             for done, (clip, bucket, path) in enumerate(to_encode, start=1):
                 on_item("encoding clips", done, len(to_encode))
                 latents = family.encode_video(pipe, clip_frames(plan.data_dir, clip, bucket))
-                torch.save(latents.to(torch.bfloat16 if dev.type == "cuda" else torch.float32), path.with_suffix(".tmp"))
+                torch.save(latents.to(compute_dtype(dev)), path.with_suffix(".tmp"))
                 path.with_suffix(".tmp").replace(path)
         del pipe
         if dev.type == "cuda":
@@ -202,15 +190,8 @@ def _load_for_training(plan: LoraTrainPlan, folder: Path, dev: torch.device, dty
     if plan.base in ("nf4", "int8"):
         if dev.type != "cuda":
             raise InvalidRequest("--base", f"{plan.base} needs an NVIDIA GPU (bitsandbytes); use bf16 or fp8 here")
-        from diffusers import PipelineQuantizationConfig
-
-        settings = {"nf4": ("bitsandbytes_4bit", {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
-                                                  "bnb_4bit_compute_dtype": dtype}),
-                    "int8": ("bitsandbytes_8bit", {"load_in_8bit": True})}
-        backend, kwargs = settings[plan.base]
-        quantization = PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs,
-                                                  components_to_quantize=["transformer"])
-    pipe = _load_pipeline(folder, dtype, quantization_config=quantization,
+        quantization = memory.bitsandbytes_config(plan.base, ["transformer"], dtype)
+    pipe = hub.load_pipeline(folder, dtype, quantization_config=quantization,
                           **{name: None for name in _text_components(folder)})
     if quantization is None:
         pipe.transformer.to(dev)
@@ -344,8 +325,7 @@ class LoraRun:
 
     def save_lora(self, out: Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
-        state = {k: v.to(torch.bfloat16 if self.device.type == "cuda" else torch.float32)
-                 for k, v in self.lora_state().items()}
+        state = {k: v.to(self.dtype) for k, v in self.lora_state().items()}
         type(self.pipe).save_lora_weights(
             out.parent, transformer_lora_layers=state, weight_name=out.name,
             transformer_lora_adapter_metadata={"r": self.plan.rank, "lora_alpha": self.plan.alpha,

@@ -69,16 +69,9 @@ class OpenModelEngine(Engine):
     def load(self) -> None:
         if self.pipe is not None:
             return
-        import diffusers
-        import transformers
-
         folder = hub.require_weights(self.model, self.model_path)
-        for library in (diffusers, transformers):  # ungated shows its own progress
-            library.utils.logging.disable_progress_bar()
-            library.utils.logging.set_verbosity_error()
         quantization = memory.quantization_config(self.memory, list(self.model.params), self.dtype)
-        pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=self.dtype, quantization_config=quantization)
-        pipe.set_progress_bar_config(disable=True)
+        pipe = hub.load_pipeline(folder, self.dtype, quantization_config=quantization)
         memory.apply(pipe, self.memory, self.hardware)
         speed.apply(pipe, self.options)
         self.pipe = pipe

@@ -90,3 +90,17 @@ def pull(model: OpenModel, confirm_size: Callable[[float, int], None]) -> Path:
     folder = Path(snapshot_download(model.repo, revision=info.sha, allow_patterns=patterns))
     record_revision(model, info.sha)
     return folder
+
+
+def load_pipeline(folder: Path, dtype, **arguments):
+    """The diffusers pipeline in a weights folder, quietly (ungated shows its own progress);
+    arguments go to from_pretrained (components to replace or leave out, quantization_config)."""
+    import diffusers
+    import transformers
+
+    for library in (diffusers, transformers):
+        library.utils.logging.disable_progress_bar()
+        library.utils.logging.set_verbosity_error()
+    pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=dtype, **arguments)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -138,18 +138,23 @@ def choose(model: OpenModel, hardware: Hardware, mode: str | None = None, fp8: b
     return MemoryPlan(chosen_mode, vae_tiling, chosen_fp8, reason, chosen_quantize)
 
 
-def quantization_config(plan: MemoryPlan, pipe_components: list[str], dtype):
-    """diffusers' PipelineQuantizationConfig for the plan, or None."""
-    if plan.quantize is None:
-        return None
+def bitsandbytes_config(quantize: str, components: list[str], dtype):
+    """diffusers' PipelineQuantizationConfig quantizing those components to nf4 or int8."""
     from diffusers import PipelineQuantizationConfig
 
     settings = {"nf4": ("bitsandbytes_4bit", {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
                                               "bnb_4bit_compute_dtype": dtype}),
                 "int8": ("bitsandbytes_8bit", {"load_in_8bit": True})}
-    backend, kwargs = settings[plan.quantize]
+    backend, kwargs = settings[quantize]
+    return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs, components_to_quantize=components)
+
+
+def quantization_config(plan: MemoryPlan, pipe_components: list[str], dtype):
+    """diffusers' PipelineQuantizationConfig for the plan (its transformers and text encoders), or None."""
+    if plan.quantize is None:
+        return None
     targets = [name for name in pipe_components if name.startswith(("transformer", "text_encoder"))]
-    return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs, components_to_quantize=targets)
+    return bitsandbytes_config(plan.quantize, targets, dtype)
 
 
 def apply(pipe, plan: MemoryPlan, hardware: Hardware) -> None:
