@@ -383,7 +383,8 @@ def train_lora(
     batch: Annotated[int, typer.Option(help="Clips per step.")] = 1,
     resolution: Annotated[int, typer.Option(
         help="Short side of the training size, in pixels (the model's native size scaled down to it).")] = 480,
-    max_frames: Annotated[int, typer.Option(help="Longest clip trained on, in frames (the model's rule applies).")] = 49,
+    max_frames: Annotated[int, typer.Option(
+        help="Longest clip trained on, in frames (the model's rule applies).")] = 49,
     base: Annotated[str, typer.Option(
         help="How the frozen model is held: bf16, fp8 (storage), int8 or nf4 (bitsandbytes, NVIDIA GPUs).")] = "bf16",
     optimizer: Annotated[str, typer.Option(

@@ -16,7 +16,7 @@ from ..jobs.storage import Storage
 from ..jobs.store import Store
 from . import errors, events, openai, studio, web
 from .limits import BodyLimit
-from .service import ServiceConfig, Studio
+from .service import MAX_LORA_BYTES, ServiceConfig, Studio
 
 log = logging.getLogger("ungated.api")
 REAP_SECONDS = 5.0
@@ -35,7 +35,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.state.studio = Studio(store, storage, config)
     app.state.progress_hub = events.ProgressHub(app.state.studio)
     errors.install(app)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, routes={("PUT", "/api/loras/"): MAX_LORA_BYTES})  # LoRA uploads are larger
     app.include_router(openai.router)
     app.include_router(studio.router)
     app.include_router(events.router)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 
-from .service import MAX_LORA_BYTES, MAX_VIDEO_BYTES
+from .service import MAX_VIDEO_BYTES
 
 MAX_BODY_BYTES = MAX_VIDEO_BYTES + 2 * 2**20  # the largest upload plus its form fields
-LORA_UPLOADS = "/api/loras/"  # PUT /api/loras/{name}: the one route with a larger cap
 
 
 class _TooLarge(Exception):
@@ -22,13 +21,16 @@ def _error_body(limit: int) -> bytes:
 
 
 class BodyLimit:
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app, self.limit = app, limit
+    """`limit` for every request, or a route's own: `routes` maps (method, path prefix) to a cap."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, routes: dict[tuple[str, str], int] | None = None):
+        self.app, self.limit, self.routes = app, limit, routes or {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = MAX_LORA_BYTES if scope["path"].startswith(LORA_UPLOADS) and scope["method"] == "PUT" else self.limit
+        limit = next((cap for (method, prefix), cap in self.routes.items()
+                      if scope["method"] == method and scope["path"].startswith(prefix)), self.limit)
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
             return await self._refuse(send, limit)

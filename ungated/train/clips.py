@@ -15,7 +15,6 @@ new ones.
 from __future__ import annotations
 
 import copy
-import hashlib
 import random
 import zlib
 from collections import Counter
@@ -37,7 +36,7 @@ from .common import (LOG_FILE, ProgressFn, cosine_lr, flow_times, optimise, run_
                      update_ema)
 from .curve import plot_losses
 from .dataset import Clip, Problem, scan
-from .frames import clip_frames
+from .frames import clip_frames, clip_key
 
 CHECKPOINT_FILE = "checkpoint.pt"
 STAGE = "clips"
@@ -98,12 +97,6 @@ def _extended(config: ClipConfig, net: ClipNet, words: tuple[str, ...]) -> tuple
     return bigger, state
 
 
-def _cache_key(plan: ClipTrainPlan, clip: Clip, bucket: Bucket) -> str:
-    stat = (plan.data_dir / clip.path).stat()
-    text = f"{clip.path}|{stat.st_size}|{stat.st_mtime_ns}|{bucket.width}x{bucket.height}|{bucket.frames}|{bucket.fps}"
-    return hashlib.sha1(text.encode()).hexdigest()[:20]
-
-
 def prepare(plan: ClipTrainPlan, on_clip: Callable[[str, int, int], None] = lambda what, done, total: None
             ) -> Prepared:
     """Read and check the dataset, settle the model's shape, and cache every clip's frames.
@@ -135,7 +128,7 @@ def prepare(plan: ClipTrainPlan, on_clip: Callable[[str, int, int], None] = lamb
     total, done = sum(len(g) for g in groups.values()), 0
     for bucket, group in groups.items():
         for clip in group:
-            path = cache / f"{_cache_key(plan, clip, bucket)}.npy"
+            path = cache / f"{clip_key(plan.data_dir, clip, bucket)}.npy"
             if not path.exists():
                 np.save(path.with_suffix(".tmp.npy"), clip_frames(plan.data_dir, clip, bucket))
                 path.with_suffix(".tmp.npy").replace(path)
@@ -230,19 +223,15 @@ def train(plan: ClipTrainPlan, data: Prepared, progress: ProgressFn = lambda *a:
           should_cancel: Callable[[], bool] = lambda: False,
           on_sample: Callable[[Path], None] = lambda path: None) -> Path:
     """Train (or resume) and write the model folder to plan.out_dir; returns it."""
-    plan.work_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = plan.work_dir / CHECKPOINT_FILE
     state = _State(plan, data)
-    if ckpt.exists():
-        state.load(ckpt)
     prompt = plan.sample_prompt or next(iter(data.clips.values()))[0][0].caption
     state.net.train()
 
     def sample(step: int) -> None:
         on_sample(write_sample(state.ema, data.config, prompt, plan.work_dir / "samples" / f"step-{step:06d}.mp4"))
 
-    run_steps(state, plan.steps, STAGE, plan.work_dir, ckpt, plan.checkpoint_every, plan.sample_every, sample,
-              progress, should_cancel)
+    run_steps(state, plan.steps, STAGE, plan.work_dir, plan.work_dir / CHECKPOINT_FILE, plan.checkpoint_every,
+              plan.sample_every, sample, progress, should_cancel)
     save_clip_model(state.ema, data.config, plan.out_dir)
     on_sample(write_sample(state.ema, data.config, prompt, plan.out_dir / "sample.mp4"))
     plot_losses(plan.work_dir / LOG_FILE, plan.out_dir / "loss.png")

@@ -10,9 +10,8 @@ from typing import Protocol
 
 import torch
 
-from ..errors import TrainingCancelled
-
 from ..engines.builtin.sampler import shift_time
+from ..errors import TrainingCancelled
 
 LOG_FILE = "loss.csv"  # stage,step,loss per line; a resumed run appends
 
@@ -69,6 +68,8 @@ class Run(Protocol):
 
     def save(self, path: Path) -> None: ...
 
+    def load(self, path: Path) -> None: ...
+
 
 # (step, total, loss) -> None
 ProgressFn = Callable[[int, int, float], None]
@@ -77,9 +78,13 @@ ProgressFn = Callable[[int, int, float], None]
 def run_steps(run: Run, total: int, stage: str, work_dir: Path, checkpoint: Path, checkpoint_every: int,
               sample_every: int, sample: Callable[[int], None], progress: ProgressFn,
               should_cancel: Callable[[], bool]) -> None:
-    """Step until `total`: log each loss, checkpoint every `checkpoint_every` steps and at the end,
-    and sample every `sample_every` (not at the end: the caller samples the finished model). A
-    cancel saves a checkpoint at the step boundary and raises TrainingCancelled."""
+    """Resume from the checkpoint if there is one, then step until `total`: log each loss,
+    checkpoint every `checkpoint_every` steps and at the end, and sample every `sample_every` (not
+    at the end: the caller samples the finished model). A cancel saves a checkpoint at the step
+    boundary and raises TrainingCancelled."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if checkpoint.exists():
+        run.load(checkpoint)
     with (work_dir / LOG_FILE).open("a") as log:
         while run.step < total:
             if should_cancel():

@@ -40,8 +40,8 @@ def sunset(y, x, t):
 def snow(y, x, t, flakes=np.random.default_rng(1).random((60, 3))):
     frame = _mix((10, 15, 50), (40, 50, 90), y)
     for fx, fy, size in flakes:
-        frame = _mix(frame, (240, 240, 255), _disc(y, x, (fy + 0.4 * t) % 1, _across(x, fx) + 0.03 * np.sin(6 * t + fx * 9),
-                                                  0.008 + 0.01 * size))
+        cx = _across(x, fx) + 0.03 * np.sin(6 * t + fx * 9)  # drifting a little from side to side
+        frame = _mix(frame, (240, 240, 255), _disc(y, x, (fy + 0.4 * t) % 1, cx, 0.008 + 0.01 * size))
     return frame
 
 

@@ -1,8 +1,10 @@
 """A dataset clip's frames at its training bucket: resampled to the bucket's fps (nearest frame
-in time), the first `frames` of them, each scaled to cover the bucket's size and centre-cropped."""
+in time), the first `frames` of them, each scaled to cover the bucket's size and centre-cropped;
+and the key under which a trainer caches what it computes from them."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -29,3 +31,13 @@ def clip_frames(folder: Path, clip: Clip, bucket: Bucket) -> np.ndarray:
         with Image.open(path) as image:
             images = [fit(image, bucket.width, bucket.height)] * bucket.frames
     return np.stack([np.asarray(image) for image in images])
+
+
+def cache_key(*parts: object) -> str:
+    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+def clip_key(folder: Path, clip: Clip, bucket: Bucket, *more: object) -> str:
+    """A key that changes when the clip's file, its bucket, or `more` (say, the encoder) does."""
+    stat = (folder / clip.path).stat()
+    return cache_key(*more, clip.path, stat.st_size, stat.st_mtime_ns, bucket)

@@ -15,7 +15,6 @@ Two phases, so the big text encoder and the transformer are never in memory toge
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import random
@@ -36,7 +35,7 @@ from .buckets import Bucket, plan_buckets
 from .common import LOG_FILE, ProgressFn, cosine_lr, optimise, run_steps, save_atomic, short_warmup
 from .curve import plot_losses
 from .dataset import Problem, scan
-from .frames import clip_frames
+from .frames import cache_key, clip_frames, clip_key
 from .lora_families import TRAINING_FAMILIES, TrainingFamily
 
 CHECKPOINT_FILE = "lora-checkpoint.pt"
@@ -119,10 +118,6 @@ def training_capabilities(model: OpenModel, resolution: int, max_frames: int):
     return replace(caps, sizes=sizes, frames_max=frames, default_seconds=frames / caps.default_fps)
 
 
-def _key(*parts: object) -> str:
-    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]
-
-
 def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lambda what, done, total: None
             ) -> PreparedLora:
     """Check the dataset and cache latents and text conditioning (running the encoders only for
@@ -136,19 +131,18 @@ def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lamb
         raise InvalidRequest("--data", f"no usable clips in {plan.data_dir}{why}")
     cache = plan.work_dir / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    texts_file = cache / f"texts-{_key(plan.model_id, folder)}.safetensors"
+    texts_file = cache / f"texts-{cache_key(plan.model_id, folder)}.safetensors"
     texts = load_file(str(texts_file)) if texts_file.exists() else {}
     captions = {""} | {c.caption for group in groups.values() for c in group}
     if plan.sample_prompt:
         captions.add(plan.sample_prompt)
     cached = {key.split(".", 1)[0] for key in texts}
-    wanted_texts = [c for c in sorted(captions) if _key(c) not in cached]
+    wanted_texts = [c for c in sorted(captions) if cache_key(c) not in cached]
     items: dict[Bucket, list[tuple[str, Path]]] = {}
     to_encode = []
     for bucket, group in groups.items():
         for clip in group:
-            stat = (plan.data_dir / clip.path).stat()
-            path = cache / f"latents-{_key(plan.model_id, folder, clip.path, stat.st_size, stat.st_mtime_ns, bucket)}.pt"
+            path = cache / f"latents-{clip_key(plan.data_dir, clip, bucket, plan.model_id, folder)}.pt"
             items.setdefault(bucket, []).append((clip.caption, path))
             if not path.exists():
                 to_encode.append((clip, bucket, path))
@@ -161,7 +155,7 @@ def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lamb
             for done, caption in enumerate(wanted_texts, start=1):
                 on_item("encoding captions", done, len(wanted_texts))
                 for name, value in family.encode_text(pipe, caption, max_length).items():
-                    texts[f"{_key(caption)}.{name}"] = value.detach().cpu().contiguous()
+                    texts[f"{cache_key(caption)}.{name}"] = value.detach().cpu().contiguous()
             save_file(texts, str(texts_file))
             for done, (clip, bucket, path) in enumerate(to_encode, start=1):
                 on_item("encoding clips", done, len(to_encode))
@@ -175,10 +169,10 @@ def prepare(plan: LoraTrainPlan, on_item: Callable[[str, int, int], None] = lamb
 
 
 def _text_batch(texts: dict[str, torch.Tensor], captions: list[str], dev, dtype) -> dict[str, torch.Tensor]:
-    names = sorted({k.split(".", 1)[1] for k in texts if k.startswith(_key(captions[0]) + ".")})
+    names = sorted({k.split(".", 1)[1] for k in texts if k.startswith(cache_key(captions[0]) + ".")})
     batch = {}
     for name in names:
-        stacked = torch.stack([texts[f"{_key(c)}.{name}"] for c in captions]).to(dev)
+        stacked = torch.stack([texts[f"{cache_key(c)}.{name}"] for c in captions]).to(dev)
         batch[name] = stacked if not stacked.is_floating_point() else stacked.to(dtype)
     return batch
 
@@ -307,7 +301,8 @@ class LoraRun:
         self.transformer.eval()
         text = _text_batch(self.texts, [prompt], self.device, self.dtype)
         arguments = {**text, "height": bucket.height, "width": bucket.width, "num_frames": bucket.frames,
-                     "num_inference_steps": self.plan.sample_steps or model.steps, "guidance_scale": model.guidance, "output_type": "np",
+                     "num_inference_steps": self.plan.sample_steps or model.steps, "guidance_scale": model.guidance,
+                     "output_type": "np",
                      "generator": torch.Generator("cpu").manual_seed(seed),
                      **model.family.call_arguments, **model.call_arguments}
         if self.family.takes_negative:
@@ -353,18 +348,14 @@ def train(plan: LoraTrainPlan, data: PreparedLora, progress: ProgressFn = lambda
           should_cancel: Callable[[], bool] = lambda: False,
           on_sample: Callable[[Path], None] = lambda path: None) -> Path:
     """Train (or resume) and write the LoRA to plan.out; its sample clip and loss curve go beside it."""
-    plan.work_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = plan.work_dir / CHECKPOINT_FILE
     run = LoraRun(plan, data)
-    if ckpt.exists():
-        run.load(ckpt)
     prompt = plan.sample_prompt or next(iter(data.items.values()))[0][0]
 
     def sample(step: int) -> None:
         on_sample(run.sample(prompt, plan.work_dir / "samples" / f"step-{step:06d}.mp4"))
 
-    run_steps(run, plan.steps, STAGE, plan.work_dir, ckpt, plan.checkpoint_every, plan.sample_every, sample,
-              progress, should_cancel)
+    run_steps(run, plan.steps, STAGE, plan.work_dir, plan.work_dir / CHECKPOINT_FILE, plan.checkpoint_every,
+              plan.sample_every, sample, progress, should_cancel)
     run.save_lora(plan.out)
     on_sample(run.sample(prompt, plan.out.with_suffix(".sample.mp4")))
     plot_losses(plan.work_dir / LOG_FILE, plan.out.with_suffix(".loss.png"))

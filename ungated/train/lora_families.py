@@ -20,17 +20,24 @@ def _pixels(frames: np.ndarray, device, dtype) -> torch.Tensor:
 
 
 class TrainingFamily:
-    """The flow-matching default; subclasses fill in encoding and the transformer call."""
+    """The defaults (flow matching, a scaled VAE latent, one text encoder); subclasses override
+    what their family does differently and give the transformer call."""
 
     takes_negative = True  # the pipeline accepts negative_prompt_embeds (for samples)
 
     def encode_video(self, pipe, frames: np.ndarray) -> torch.Tensor:
-        """Normalised latents [C, F', H', W'] of one clip (the posterior's mean)."""
-        raise NotImplementedError
+        """Normalised latents [C, F', H', W'] of one clip (the posterior's mean); by default
+        scaled by the VAE's scaling factor (CogVideoX, HunyuanVideo)."""
+        vae = pipe.vae
+        latents = vae.encode(_pixels(frames, vae.device, vae.dtype)).latent_dist.mode()[0]
+        return latents.float().cpu() * vae.config.scaling_factor
 
     def encode_text(self, pipe, caption: str, max_length: int) -> dict[str, torch.Tensor]:
-        """The caption's conditioning at the token length the model samples with."""
-        raise NotImplementedError
+        """The caption's conditioning at the token length the model samples with; by default the
+        one text encoder's embeddings (CogVideoX, Wan)."""
+        embeds, _ = pipe.encode_prompt(caption, do_classifier_free_guidance=False, max_sequence_length=max_length,
+                                       device=pipe.text_encoder.device)
+        return {"prompt_embeds": embeds[0]}
 
     def predict(self, pipe, noisy: torch.Tensor, timestep: torch.Tensor, text: dict, fps: int) -> torch.Tensor:
         raise NotImplementedError
@@ -52,11 +59,6 @@ class Wan(TrainingFamily):
         mean = torch.tensor(vae.config.latents_mean).view(-1, 1, 1, 1)
         std = torch.tensor(vae.config.latents_std).view(-1, 1, 1, 1)
         return (latents.cpu() - mean) / std
-
-    def encode_text(self, pipe, caption, max_length):
-        embeds, _ = pipe.encode_prompt(caption, do_classifier_free_guidance=False,
-                                       max_sequence_length=max_length, device=pipe.text_encoder.device)
-        return {"prompt_embeds": embeds[0]}
 
     def predict(self, pipe, noisy, timestep, text, fps):
         return pipe.transformer(hidden_states=noisy, timestep=timestep, encoder_hidden_states=text["prompt_embeds"],
@@ -93,11 +95,6 @@ class Hunyuan(TrainingFamily):
     takes_negative = False  # guidance is distilled into the model: no negative pass
     GUIDANCE = 6.0  # the embedded guidance the catalog samples with
 
-    def encode_video(self, pipe, frames):
-        vae = pipe.vae
-        latents = vae.encode(_pixels(frames, vae.device, vae.dtype)).latent_dist.mode()[0]
-        return latents.float().cpu() * vae.config.scaling_factor
-
     def encode_text(self, pipe, caption, max_length):
         embeds, pooled, mask = pipe.encode_prompt(prompt=caption, prompt_2=caption, device=pipe.text_encoder.device,
                                                   max_sequence_length=max_length)
@@ -112,16 +109,6 @@ class Hunyuan(TrainingFamily):
 
 
 class CogVideoX(TrainingFamily):
-    def encode_video(self, pipe, frames):
-        vae = pipe.vae
-        latents = vae.encode(_pixels(frames, vae.device, vae.dtype)).latent_dist.mode()[0]
-        return latents.float().cpu() * vae.config.scaling_factor
-
-    def encode_text(self, pipe, caption, max_length):
-        embeds, _ = pipe.encode_prompt(caption, do_classifier_free_guidance=False,
-                                       max_sequence_length=max_length, device=pipe.text_encoder.device)
-        return {"prompt_embeds": embeds[0]}
-
     def loss(self, pipe, latents, text, fps, gen):
         scheduler = pipe.scheduler
         steps = scheduler.config.num_train_timesteps
