@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ungated.engines.builtin.clip_engine import BuiltinClipsEngine, sample_clip, to_uint8
+from ungated.engines.builtin.clip_engine import BuiltinClipsEngine, sample_clip
+from ungated.engines.builtin.net import to_uint8
 from ungated.train.buckets import plan_buckets
 from ungated.train.dataset import scan
 from ungated.train.frames import clip_frames

@@ -389,7 +389,7 @@ def train_lora(
         help="How the frozen model is held: bf16, fp8 (storage), int8 or nf4 (bitsandbytes, NVIDIA GPUs).")] = "bf16",
     optimizer: Annotated[str, typer.Option(
         help="adamw, adamw8bit (bitsandbytes), or auto: 8-bit when bitsandbytes and a GPU are here.")] = "auto",
-    gradient_checkpointing: Annotated[bool, typer.Option(help="Recompute activations: less memory, ~30% slower.")
+    gradient_checkpointing: Annotated[bool, typer.Option(help="Recompute activations: less memory, slower steps.")
                                       ] = True,
     seed: Annotated[int, typer.Option(help="Seed for the batches and the LoRA's initial weights.")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N steps.")] = 100,

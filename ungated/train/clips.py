@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engines.builtin.clip_engine import clip_capabilities, sample_clip, to_uint8
+from ..engines.builtin.clip_engine import clip_capabilities, sample_clip
+from ..engines.builtin.net import to_uint8
 from ..engines.builtin.clipnet import ClipConfig, ClipNet, caption_vocabulary
 from ..engines.builtin.net import Tokenizer
 from ..engines.builtin.weights import is_model_dir, load_clip_model, save_clip_model

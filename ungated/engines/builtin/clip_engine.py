@@ -16,7 +16,7 @@ import torch
 from ...errors import GenerationCancelled, ModelUnavailable
 from ..base import CancelFn, Capabilities, Engine, ProgressFn
 from .clipnet import ClipConfig, ClipNet
-from .net import Tokenizer
+from .net import Tokenizer, to_uint8
 from .sampler import Cancelled, sample_euler, shifted_times
 from .weights import CONFIG_FILE, is_model_dir, load_clip_model
 
@@ -57,11 +57,6 @@ def sample_clip(net: ClipNet, cfg: ClipConfig, prompt: str, negative: str, frame
     return sample_euler(velocity, noise, shifted_times(steps), on_step, should_cancel)[0].clamp(-1, 1)
 
 
-def to_uint8(frames: torch.Tensor) -> np.ndarray:
-    """[T, 3, H, W] in [-1, 1] -> uint8 [T, H, W, 3]."""
-    return ((frames + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-
-
 class BuiltinClipsEngine(Engine):
     id = "builtin"
     title = "ungated built-in (trained on your clips)"
@@ -95,8 +90,7 @@ class BuiltinClipsEngine(Engine):
     def preview(self) -> np.ndarray | None:
         if self._estimate is None:
             return None
-        middle = self._estimate[0, self._estimate.shape[1] // 2].clamp(-1, 1)
-        return to_uint8(middle[None])[0]
+        return to_uint8(self._estimate[0, self._estimate.shape[1] // 2][None])[0]
 
     @torch.inference_mode()
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:

@@ -16,7 +16,7 @@ import torch
 from ...errors import GenerationCancelled, ModelUnavailable
 from ..base import CancelFn, Capabilities, Engine, ProgressFn
 from . import tracks, world
-from .net import Tokenizer
+from .net import Tokenizer, to_uint8
 from .sampler import Cancelled, sample_euler, shifted_times
 from .weights import SHIPPED_DIR, BuiltinModel, is_model_dir, load_model
 
@@ -72,7 +72,7 @@ class BuiltinEngine(Engine):
             return None
         cfg = self.model.config
         middle = self.model.painter(self._estimate, cfg.frames, cfg.size)[0, cfg.frames // 2]
-        return ((middle.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+        return to_uint8(middle[None])[0]
 
     @torch.inference_mode()
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
@@ -110,4 +110,4 @@ class BuiltinEngine(Engine):
             self._estimate = None
         # 2. Paint the frames at the size they are written at: outlines are drawn, not scaled up.
         clip = model.painter(sampled, cfg.frames, plan.out_width)[0, :frames]
-        yield from ((clip.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        yield from to_uint8(clip)

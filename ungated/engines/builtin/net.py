@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -46,6 +47,11 @@ class BuiltinConfig:
         raw = json.loads(text)
         raw["vocabulary"] = tuple(raw["vocabulary"])
         return cls(**raw)
+
+
+def to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """Frames [T, 3, H, W] in [-1, 1] (clamped) -> uint8 [T, H, W, 3], as both built-in models draw them."""
+    return ((frames.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
 class Tokenizer:
