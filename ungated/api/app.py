@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -14,9 +15,9 @@ from .. import __version__
 from ..jobs import queue
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from . import errors, events, openai, studio, web
+from . import errors, events, openai, studio, trainings, web
 from .limits import BodyLimit
-from .service import MAX_LORA_BYTES, ServiceConfig, Studio
+from .service import MAX_DATASET_BYTES, MAX_LORA_BYTES, ServiceConfig, Studio
 
 log = logging.getLogger("ungated.api")
 REAP_SECONDS = 5.0
@@ -33,12 +34,16 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
                   description="Open text-to-video studio: an OpenAI-compatible Videos API at /v1 "
                               "and the studio API at /api.")
     app.state.studio = Studio(store, storage, config)
-    app.state.progress_hub = events.ProgressHub(app.state.studio)
+    app.state.progress_hub = events.ProgressHub(partial(events.read_videos, app.state.studio))
+    app.state.training_hub = events.ProgressHub(partial(trainings.read_trainings, app.state.studio))
     errors.install(app)
-    app.add_middleware(BodyLimit, routes={("PUT", "/api/loras/"): MAX_LORA_BYTES})  # LoRA uploads are larger
+    # LoRAs and datasets are larger uploads than a request's image or video.
+    app.add_middleware(BodyLimit, routes={("PUT", "/api/loras/"): MAX_LORA_BYTES,
+                                          ("PUT", "/api/datasets/"): MAX_DATASET_BYTES})
     app.include_router(openai.router)
     app.include_router(studio.router)
     app.include_router(events.router)
+    app.include_router(trainings.router)
     web.install(app)
     return app
 

@@ -1,16 +1,17 @@
 """Live progress by Server-Sent Events: GET /api/videos/{id}/events streams a `progress` event
 whenever the job's state, progress, queue position, ETA or preview frame changes, and a last
-`done` event when it has finished (completed, failed or cancelled) or been deleted.
+`done` event when it has finished (completed, failed or cancelled) or been deleted. Training runs
+stream the same way (api/trainings.py), with their loss curve and samples.
 
-However many clients watch, one task per server reads the store: every POLL_SECONDS it reads all
-watched jobs in one go and hands each change to the watchers of that job.
+However many clients watch, one task per server and kind of job reads the store: every
+POLL_SECONDS it reads all watched jobs in one go and hands each change to the watchers of that job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -38,10 +39,11 @@ def progress_event(video: Video, outlook: queue.Outlook) -> dict:
 
 
 class ProgressHub:
-    """Fans the store's state of watched jobs out to their watchers (asyncio queues)."""
+    """Fans the state of watched jobs out to their watchers (asyncio queues); `read` gives the
+    states of a list of job ids (those it leaves out are not reported this round)."""
 
-    def __init__(self, studio: Studio):
-        self.studio = studio
+    def __init__(self, read: Callable[[list[str]], dict[str, dict]]):
+        self.read = read
         self.watchers: dict[str, set[asyncio.Queue]] = {}
         self.latest: dict[str, dict] = {}
         self._task: asyncio.Task | None = None
@@ -65,7 +67,7 @@ class ProgressHub:
     async def _run(self) -> None:
         while self.watchers:
             try:
-                states = await asyncio.to_thread(self._read, list(self.watchers))
+                states = await asyncio.to_thread(self.read, list(self.watchers))
             except Exception:  # the store is briefly unavailable: watchers wait for the next round
                 log.exception("reading progress failed")
                 states = {}
@@ -76,16 +78,18 @@ class ProgressHub:
                         inbox.put_nowait(state)
             await asyncio.sleep(POLL_SECONDS)
 
-    def _read(self, ids: list[str]) -> dict[str, dict]:
-        with self.studio.store.read() as session:
-            videos = list(session.scalars(select(Video).where(Video.id.in_(ids))))
-            outlooks = queue.outlooks(session, videos)
-        states = {video_id: {"id": video_id, "status": "deleted"} for video_id in ids}
-        states |= {video.id: progress_event(video, outlooks[video.id]) for video in videos}
-        # A queued job with no place in the queue was claimed between the two reads (PostgreSQL's
-        # statements each see the latest commits): the next round reads its new state.
-        return {video_id: state for video_id, state in states.items()
-                if not (state["status"] == queue.QUEUED and state["queue_position"] is None)}
+
+def read_videos(studio: Studio, ids: list[str]) -> dict[str, dict]:
+    """The progress events of the videos with these ids (a "deleted" state for those gone)."""
+    with studio.store.read() as session:
+        videos = list(session.scalars(select(Video).where(Video.id.in_(ids))))
+        outlooks = queue.outlooks(session, videos)
+    states = {video_id: {"id": video_id, "status": "deleted"} for video_id in ids}
+    states |= {video.id: progress_event(video, outlooks[video.id]) for video in videos}
+    # A queued job with no place in the queue was claimed between the two reads (PostgreSQL's
+    # statements each see the latest commits): the next round reads its new state.
+    return {video_id: state for video_id, state in states.items()
+            if not (state["status"] == queue.QUEUED and state["queue_position"] is None)}
 
 
 def hub(request: Request) -> ProgressHub:
@@ -100,7 +104,13 @@ def existing_video(video_id: str, studio: Studio = Depends(studio)) -> str:
 @router.get("/videos/{video_id}/events", response_class=EventSourceResponse)
 async def video_events(video_id: str = Depends(existing_video),
                        hub: ProgressHub = Depends(hub)) -> AsyncIterator[ServerSentEvent]:
-    inbox = hub.subscribe(video_id)
+    async for event in stream(hub, video_id):
+        yield event
+
+
+async def stream(hub: ProgressHub, job_id: str) -> AsyncIterator[ServerSentEvent]:
+    """A job's events: `progress` on every change, then `done` once it has finished or is gone."""
+    inbox = hub.subscribe(job_id)
     try:
         while True:
             state = await inbox.get()
@@ -109,4 +119,4 @@ async def video_events(video_id: str = Depends(existing_video),
             if finished:
                 return
     finally:
-        hub.unsubscribe(video_id, inbox)
+        hub.unsubscribe(job_id, inbox)

@@ -25,6 +25,7 @@ from .errors import ApiError, not_found
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_VIDEO_BYTES = 60 * 1024 * 1024
 MAX_LORA_BYTES = 1024 * 1024 * 1024  # a rank-64 LoRA of a 14B model is a few hundred MB
+MAX_DATASET_BYTES = 2 * 1024 * 1024 * 1024  # one file of a dataset, or a zip of a whole one
 
 
 @dataclass

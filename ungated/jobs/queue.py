@@ -5,6 +5,10 @@ Order. Queued jobs are taken by priority, then by a fair-share tag, then by age.
 get consecutive tags starting at the queue's current tag (the smallest tag still waiting), so a
 client who queues 50 jobs and one who then queues 1 take turns: the newcomer's job is next but one.
 
+Trainings (the `trainings` table) are jobs of the same queue: a worker takes whichever job for its
+models is older, a video or a training, and holds either under the same lease rules. The job's id
+says its table ("video_..." or "train_...").
+
 Claims. A worker claims the first job for a model it serves with a random lease token and a lease
 that it renews while it works. Every later write about the job (progress, completion, failure) is
 guarded by that token: a worker whose lease ran out and whose job went to another worker can no
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
-from .schema import ModelStats, Video, Worker
+from .schema import JobState, ModelStats, Training, Video, Worker
 from .store import Store
 
 LEASE_SECONDS = 30.0  # a worker renews its lease well within this (see worker.HEARTBEAT_SECONDS)
@@ -50,6 +54,13 @@ class LeaseLost(Exception):
 
 def new_id(prefix: str = "video_") -> str:
     return prefix + secrets.token_hex(16)
+
+
+TRAINING_PREFIX = "train_"
+
+
+def table_of(job_id: str) -> type[Video] | type[Training]:
+    return Training if job_id.startswith(TRAINING_PREFIX) else Video
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,24 @@ def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str 
     return rows
 
 
+def submit_training(store: Store, model: str, name: str, dataset: str, options: dict, steps: int,
+                    client: str = "local", active_limit: int | None = None) -> Training:
+    """Queue a training run. With active_limit, raises OverLimit instead when the client already
+    has that many queued or running."""
+    with store.write() as session:
+        if active_limit is not None:
+            active = session.scalar(select(func.count()).where(
+                Training.client == client, Training.status.in_((QUEUED, RUNNING))))
+            if active >= active_limit:
+                raise OverLimit(f"this key may have {active_limit} training run(s) queued or running at once; "
+                                "wait for one to finish or cancel it")
+        training = Training(id=new_id(TRAINING_PREFIX), created_at=time.time(), status=QUEUED, model=model, name=name,
+                            dataset=dataset, options=options, steps=steps, stage="", client=client, priority=0,
+                            not_before=0.0, attempts=0, cancel_requested=False, progress=0, step=0)
+        session.add(training)
+    return training
+
+
 def _check_limits(session, client: str, wanted: int, limits: Limits, now: float) -> None:
     if session.get_bind().dialect.name == "postgresql":  # SQLite's write transactions already queue up
         session.execute(select(func.pg_advisory_xact_lock(func.hashtext(client))))
@@ -107,44 +136,75 @@ def _check_limits(session, client: str, wanted: int, limits: Limits, now: float)
 
 
 def claim(store: Store, worker: str, models: list[str]) -> Video | None:
-    """Take the next job for one of models, or None when there is none."""
+    """Take the next video to make for one of models, or None when there is none."""
+    return _claim(store, Video, worker, models, (Video.priority.desc(), Video.fair_key, Video.created_at, Video.id),
+                  preview_step=0)
+
+
+def claim_training(store: Store, worker: str, models: list[str]) -> Training | None:
+    """Take the next training run for one of models, or None when there is none."""
+    return _claim(store, Training, worker, models, (Training.priority.desc(), Training.created_at, Training.id))
+
+
+def claim_next(store: Store, worker: str, models: list[str]) -> Video | Training | None:
+    """Take the older of the next video and the next training run for models (the queue is one)."""
+    now = time.time()
+    oldest = {table: _oldest_waiting(store, table, models, now) for table in (Video, Training)}
+    if oldest[Training] is None:
+        return claim(store, worker, models) if oldest[Video] is not None else None
+    if oldest[Video] is None or oldest[Training] < oldest[Video]:
+        return claim_training(store, worker, models) or claim(store, worker, models)
+    return claim(store, worker, models) or claim_training(store, worker, models)
+
+
+def _oldest_waiting(store: Store, table: type[JobState], models: list[str], now: float) -> float | None:
+    """When the oldest job waiting in table for one of models was queued, or None."""
+    with store.read() as session:
+        return session.scalar(select(func.min(table.created_at)).where(
+            table.status == QUEUED, table.model.in_(models), table.not_before <= now))
+
+
+def _claim(store: Store, table: type[JobState], worker: str, models: list[str], order: tuple, **reset):
     now = time.time()
     first = (
-        select(Video.id)
-        .where(Video.status == QUEUED, Video.model.in_(models), Video.not_before <= now)
-        .order_by(Video.priority.desc(), Video.fair_key, Video.created_at, Video.id)
+        select(table.id)
+        .where(table.status == QUEUED, table.model.in_(models), table.not_before <= now)
+        .order_by(*order)
         .limit(1)
         .with_for_update(skip_locked=True)  # PostgreSQL: concurrent claimers skip each other's row
         .scalar_subquery()
     )
     statement = (
-        update(Video)
-        .where(Video.id == first, Video.status == QUEUED)
+        update(table)
+        .where(table.id == first, table.status == QUEUED)
         .values(status=RUNNING, worker=worker, lease_token=secrets.token_hex(8), lease_until=now + LEASE_SECONDS,
-                attempts=Video.attempts + 1, started_at=now, step=0, progress=0, preview_step=0)
-        .returning(Video)
+                attempts=table.attempts + 1, started_at=now, step=0, progress=0, **reset)
+        .returning(table)
         .execution_options(synchronize_session=False)
     )
     with store.write(durable=False) as session:  # a claim lost in a crash leaves the job queued: harmless
         return session.scalars(statement).first()
 
 
-def _guarded(video_id: str, token: str):
+def _guarded(job_id: str, token: str):
     """An UPDATE of a job that only the worker holding its lease token can make."""
-    return (update(Video).where(Video.id == video_id, Video.lease_token == token, Video.status == RUNNING)
+    table = table_of(job_id)
+    return (update(table).where(table.id == job_id, table.lease_token == token, table.status == RUNNING)
             .execution_options(synchronize_session=False))
 
 
 def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, total: int | None = None,
-              preview_step: int = 0) -> bool:
-    """Renew the lease (and record progress and the latest preview frame's step); returns whether
-    a cancel was asked for."""
+              preview_step: int = 0, stage: str | None = None) -> bool:
+    """Renew the lease (and record progress, the latest preview frame's step of a video, the stage
+    of a training run); returns whether a cancel was asked for."""
     values = {"lease_until": time.time() + LEASE_SECONDS}
     if step is not None and total:
         values |= {"step": step, "progress": min(99, int(100 * step / total))}
     if preview_step:
         values["preview_step"] = preview_step
-    statement = _guarded(video_id, token).values(**values).returning(Video.cancel_requested)
+    if stage is not None:
+        values["stage"] = stage
+    statement = _guarded(video_id, token).values(**values).returning(table_of(video_id).cancel_requested)
     with store.write(durable=False) as session:
         cancel = session.scalars(statement).first()
     if cancel is None:
@@ -158,11 +218,11 @@ def complete(store: Store, video_id: str, token: str, result: str, seconds_per_s
     with store.write() as session:
         statement = _guarded(video_id, token).values(
             status=COMPLETED, progress=100, completed_at=now, result=result, lease_token=None, lease_until=None,
-            error_code=None, error_message=None).returning(Video.model)
+            error_code=None, error_message=None).returning(table_of(video_id).model)
         model = session.scalars(statement).first()
         if model is None:
             return False
-        if seconds_per_step:
+        if seconds_per_step and table_of(video_id) is Video:
             _record_speed(session, model, seconds_per_step)
     return True
 
@@ -180,14 +240,14 @@ def fail(store: Store, video_id: str, token: str, code: str, message: str, retry
     """Record a failed attempt: back to the queue while attempts remain and retry is sensible, else
     failed. Returns the new status, or None when the job was no longer this worker's."""
     with store.write() as session:
-        video = session.get(Video, video_id)
+        video = session.get(table_of(video_id), video_id)
         if video is None or video.lease_token != token or video.status != RUNNING:
             return None
         _end_attempt(video, code, message, retry and not video.cancel_requested)
         return video.status
 
 
-def _end_attempt(video: Video, code: str, message: str, retry: bool) -> None:
+def _end_attempt(video: JobState, code: str, message: str, retry: bool) -> None:
     now = time.time()
     video.error_code, video.error_message = code, message
     video.worker = video.lease_token = video.lease_until = None
@@ -205,7 +265,7 @@ def release(store: Store, video_id: str, token: str) -> None:
     with store.write() as session:
         statement = _guarded(video_id, token).values(
             status=QUEUED, worker=None, lease_token=None, lease_until=None, progress=0, step=0,
-            attempts=Video.attempts - 1)
+            attempts=table_of(video_id).attempts - 1)
         session.execute(statement)
 
 
@@ -221,7 +281,7 @@ def cancel(store: Store, video_id: str) -> str | None:
     """Cancel a queued job at once, or ask a running one's worker to stop at its next step.
     Returns the status after the call, or None for an unknown id."""
     with store.write() as session:
-        video = session.get(Video, video_id)
+        video = session.get(table_of(video_id), video_id)
         if video is None:
             return None
         if video.status == QUEUED:
@@ -232,13 +292,28 @@ def cancel(store: Store, video_id: str) -> str | None:
         return video.status
 
 
+def resume(store: Store, training_id: str) -> str | None:
+    """Queue a cancelled or failed training run again: it continues from its last checkpoint.
+    Returns the status after the call, or None for an unknown id."""
+    with store.write() as session:
+        training = session.get(Training, training_id)
+        if training is None:
+            return None
+        if training.status in (FAILED, CANCELLED):
+            training.status, training.attempts, training.cancel_requested = QUEUED, 0, False
+            training.not_before, training.completed_at, training.stage = 0.0, None, ""
+            training.error_code = training.error_message = None
+        return training.status
+
+
 def reap(store: Store, host: str | None = None) -> list[str]:
     """Requeue (or fail, once out of attempts) the jobs of workers that are gone: leases that ran
     out, and on `host`, workers whose process no longer exists. Returns the ids handled."""
     now = time.time()
     handled = []
     with store.write() as session:
-        running = session.scalars(select(Video).where(Video.status == RUNNING)).all()
+        running = [*session.scalars(select(Video).where(Video.status == RUNNING)),
+                   *session.scalars(select(Training).where(Training.status == RUNNING))]
         for video in running:
             expired = video.lease_until is not None and video.lease_until < now
             if expired or (host and _dead_here(video.worker, host)):

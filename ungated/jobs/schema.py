@@ -1,5 +1,7 @@
 """The store's tables. One row in `videos` is one clip and the job that makes it: a request with
-variants becomes one row per variant, sharing a batch id.
+variants becomes one row per variant, sharing a batch id. One row in `trainings` is a training run
+(the built-in model or a LoRA) on a dataset. Both are jobs of the same queue (queue.py): their
+claim, lease and outcome columns are the same (JobState).
 
 Times are UNIX seconds (floats) from the writer's clock; leases are long enough (LEASE_SECONDS in
 queue.py) that machines with NTP agree well within them.
@@ -15,31 +17,18 @@ class Base(DeclarativeBase):
     pass
 
 
-class Video(Base):
-    __tablename__ = "videos"
+class JobState:
+    """What every job in the queue has: who asked, its place in the queue, the claim, progress and
+    the outcome."""
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "video_" + 128 random bits
     created_at: Mapped[float] = mapped_column(Float)
     # queued -> in_progress -> completed | failed | cancelled (and back to queued on a retry)
     status: Mapped[str] = mapped_column(String(16), default="queued")
-    model: Mapped[str] = mapped_column(String(64))  # the ungated model id that makes it
-    requested_model: Mapped[str] = mapped_column(String(64))  # as the client named it (e.g. sora-2)
-    request: Mapped[dict] = mapped_column(JSON)  # Request fields, inputs as paths under the storage root
-    prompt: Mapped[str] = mapped_column(Text)
-    size: Mapped[str] = mapped_column(String(16))  # the written size, WIDTHxHEIGHT
-    seconds: Mapped[float] = mapped_column(Float)  # the planned length
-    seed: Mapped[int] = mapped_column(BigInteger)  # up to 2**32 - 1
-    steps: Mapped[int] = mapped_column(Integer)  # sampling steps, for ETAs
+    model: Mapped[str] = mapped_column(String(64))  # the ungated model id; only workers serving it take the job
     client: Mapped[str] = mapped_column(String(64), default="local")  # who asked: an API key id or "local"
-    artist: Mapped[str] = mapped_column(String(100), default="")
-    batch_id: Mapped[str] = mapped_column(String(40))
-    variant: Mapped[int] = mapped_column(Integer, default=0)
-    remixed_from: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    public: Mapped[bool] = mapped_column(Boolean, default=True)  # in the feed; any video opens by its link
 
-    # Queue order: priority first, then the fair-share tag (see queue.submit), then age.
+    # Queue order: priority first, then (videos) the fair-share tag (see queue.submit), then age.
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    fair_key: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[float] = mapped_column(Float, default=0.0)  # retry back-off
 
     # The claim: which worker holds it, under which token, until when.
@@ -51,19 +40,58 @@ class Video(Base):
 
     # Progress and the outcome.
     progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
-    step: Mapped[int] = mapped_column(Integer, default=0)  # in the engine's progress units
-    preview_step: Mapped[int] = mapped_column(Integer, default=0)  # the step of the latest preview frame; 0: none
+    step: Mapped[int] = mapped_column(Integer, default=0)  # in the job's progress units
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-    result: Mapped[str | None] = mapped_column(String(200), nullable=True)  # MP4 path under the storage root
+    result: Mapped[str | None] = mapped_column(String(200), nullable=True)  # a path under the storage root
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Video(JobState, Base):
+    __tablename__ = "videos"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "video_" + 128 random bits
+    requested_model: Mapped[str] = mapped_column(String(64))  # as the client named it (e.g. sora-2)
+    request: Mapped[dict] = mapped_column(JSON)  # Request fields, inputs as paths under the storage root
+    prompt: Mapped[str] = mapped_column(Text)
+    size: Mapped[str] = mapped_column(String(16))  # the written size, WIDTHxHEIGHT
+    seconds: Mapped[float] = mapped_column(Float)  # the planned length
+    seed: Mapped[int] = mapped_column(BigInteger)  # up to 2**32 - 1
+    steps: Mapped[int] = mapped_column(Integer)  # sampling steps, for ETAs
+    artist: Mapped[str] = mapped_column(String(100), default="")
+    batch_id: Mapped[str] = mapped_column(String(40))
+    variant: Mapped[int] = mapped_column(Integer, default=0)
+    remixed_from: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)  # in the feed; any video opens by its link
+    fair_key: Mapped[int] = mapped_column(Integer, default=0)
+    preview_step: Mapped[int] = mapped_column(Integer, default=0)  # the step of the latest preview frame; 0: none
 
     __table_args__ = (
         Index("videos_claim", "status", "model", "priority", "fair_key", "created_at"),
         Index("videos_listing", "client", "created_at"),
         Index("videos_created", "created_at"),
         Index("videos_feed", "public", "status", "created_at"),
+    )
+
+
+class Training(JobState, Base):
+    """A training run: the built-in model (model "builtin") or a LoRA for an open model, on a
+    dataset. Its files (cache, checkpoints, loss log, samples, outputs) are under
+    trainings/ID/ in the storage root, so a run handed to another worker resumes from them."""
+
+    __tablename__ = "trainings"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "train_" + 128 random bits
+    name: Mapped[str] = mapped_column(String(100))  # what the result is called (the LoRA's library name)
+    dataset: Mapped[str] = mapped_column(String(500))  # under the storage root, or a server folder (admins)
+    options: Mapped[dict] = mapped_column(JSON)  # the trainer's settings (steps, batch, learning rate, rank ...)
+    steps: Mapped[int] = mapped_column(Integer)  # training steps in all
+    stage: Mapped[str] = mapped_column(String(16), default="")  # preparing, training or finishing while running
+
+    __table_args__ = (
+        Index("trainings_claim", "status", "model", "priority", "created_at"),
+        Index("trainings_listing", "client", "created_at"),
     )
 
 

@@ -1,5 +1,5 @@
-"""A worker process: claims jobs for the models it serves, keeps their engines loaded between jobs,
-and reports progress while renewing its lease. Run by `ungated serve` (one or more, supervised)
+"""A worker process: claims jobs for the models it serves (videos to make and training runs), keeps
+their engines loaded between videos, and reports progress while renewing its lease. Run by `ungated serve` (one or more, supervised)
 or by `ungated worker` on other machines sharing the store and the storage root.
 """
 
@@ -15,13 +15,13 @@ from contextlib import suppress
 
 from ..engines.base import Engine, EngineOptions
 from ..engines.catalog import get_engine
-from ..errors import GenerationCancelled, UngatedError
+from ..errors import GenerationCancelled, TrainingCancelled, UngatedError
 from ..generate import generate_clips
 from ..media.pipeline import companion_paths
 from ..media.previews import save_preview
 from ..request import INPUT_FIELDS, Request, plan
-from . import queue
-from .schema import Video
+from . import queue, training
+from .schema import JobState, Training, Video
 from .storage import Storage
 from .store import Store
 
@@ -43,12 +43,13 @@ class LeaseKeeper(threading.Thread):
     """Beside a running job: writes its progress, renews its lease, and notices a cancel, a lost
     lease or the death of the parent process (serve), each of which stops the job at its next step."""
 
-    def __init__(self, store: Store, video: Video, parent_pid: int | None):
+    def __init__(self, store: Store, video: JobState, parent_pid: int | None):
         super().__init__(daemon=True, name=f"lease-{video.id}")
         self.store, self.video_id, self.token, self.parent_pid = store, video.id, video.lease_token, parent_pid
         self.step: int | None = None
         self.total: int | None = None
         self.preview_step = 0
+        self.stage: str | None = None  # a training run's
         self.cancelled = self.lost = self.orphaned = False
         self._done = threading.Event()
 
@@ -57,6 +58,9 @@ class LeaseKeeper(threading.Thread):
 
     def previewed(self, step: int) -> None:
         self.preview_step = step
+
+    def entered(self, stage: str) -> None:
+        self.stage = stage
 
     def should_stop(self) -> bool:
         return self.cancelled or self.lost or self.orphaned
@@ -70,7 +74,7 @@ class LeaseKeeper(threading.Thread):
         while not self._done.wait(PROGRESS_SECONDS):
             if parent_gone(self.parent_pid):
                 self.orphaned = True
-            current = (self.step, self.total, self.preview_step)
+            current = (self.step, self.total, self.preview_step, self.stage)
             if current == written and time.monotonic() - last_beat < HEARTBEAT_SECONDS:
                 continue
             try:
@@ -106,11 +110,11 @@ class Worker:
                     queue.reap(self.store, self.host)
                     queue.touch_worker(self.store, self.id)
                     last_reap = time.monotonic()
-                video = queue.claim(self.store, self.id, self.models)
-                if video is None:
+                job = queue.claim_next(self.store, self.id, self.models)
+                if job is None:
                     stop.wait(IDLE_POLL_SECONDS)
                     continue
-                self.run(video)
+                self.train(job) if isinstance(job, Training) else self.run(job)
         finally:
             with suppress(Exception):
                 queue.unregister_worker(self.store, self.id)
@@ -120,8 +124,7 @@ class Worker:
         second would rarely fit beside the first."""
         if model_id not in self.engines:
             if model_id != "builtin":
-                for other in [m for m in self.engines if m != "builtin"]:
-                    del self.engines[other]
+                self._unload_open_engines()
             self.engines[model_id] = get_engine(model_id, options=self.options)
         return self.engines[model_id]
 
@@ -151,13 +154,7 @@ class Worker:
         except GenerationCancelled:
             keeper.finish()
             self._discard(path)
-            handed_back = keeper.orphaned or self.stopping.is_set()
-            if handed_back:
-                queue.release(self.store, video.id, video.lease_token)
-            elif keeper.cancelled:
-                queue.finish_cancelled(self.store, video.id, video.lease_token)
-            log.info("%s: stopped (%s)", video.id, "handed back" if handed_back else
-                     "cancelled" if keeper.cancelled else "lease lost")
+            self._stopped(keeper, video, "")
             return
         except UngatedError as err:  # the request or the setup is wrong: another try will not help
             self._failed(keeper, video, path, "invalid_request", str(err), retry=False)
@@ -172,6 +169,51 @@ class Worker:
             self._discard(path)  # another worker took the job over, or it was deleted
             return
         log.info("%s: completed", video.id)
+
+    def train(self, job: Training) -> None:
+        """Run a training job: the trainer checkpoints as it goes, so a stop (cancel, shutdown, a
+        lost lease) loses at most the steps since the last checkpoint, and a retry resumes."""
+        log.info("%s: training %s on %s (attempt %d)", job.id, job.model, job.dataset, job.attempts)
+        if job.model != "builtin":  # the open model's pipeline needs the memory a warm engine holds
+            self._unload_open_engines()
+        keeper = LeaseKeeper(self.store, job, self.parent_pid)
+        keeper.start()
+        try:
+            result = training.run(job, self.storage, keeper.progress, keeper.entered,
+                                  lambda: keeper.should_stop() or self.stopping.is_set())
+        except TrainingCancelled as stopped:
+            keeper.finish()
+            self._stopped(keeper, job, f" at step {stopped.step}")
+            return
+        except UngatedError as err:  # the dataset or the setup is wrong: another try will not help
+            self._failed(keeper, job, None, "invalid_request", str(err), retry=False)
+            return
+        except Exception as err:  # out of memory, a bug: worth another attempt, from the checkpoint
+            log.exception("%s failed", job.id)
+            self._failed(keeper, job, None, "training_failed", f"{type(err).__name__}: {err}", retry=True)
+            return
+        keeper.finish()
+        if not keeper.lost and queue.complete(self.store, job.id, job.lease_token, result):
+            log.info("%s: completed (%s)", job.id, result)
+
+    def _unload_open_engines(self) -> None:
+        for other in [m for m in self.engines if m != "builtin"]:
+            del self.engines[other]
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _stopped(self, keeper: LeaseKeeper, job: JobState, where: str) -> None:
+        """A job stopped between steps: handed back to the queue (the worker is going away),
+        cancelled, or no longer ours."""
+        handed_back = keeper.orphaned or self.stopping.is_set()
+        if handed_back:
+            queue.release(self.store, job.id, job.lease_token)
+        elif keeper.cancelled:
+            queue.finish_cancelled(self.store, job.id, job.lease_token)
+        log.info("%s: stopped%s (%s)", job.id, where, "handed back" if handed_back else
+                 "cancelled" if keeper.cancelled else "lease lost")
 
     def _progress(self, engine: Engine, keeper: LeaseKeeper, video_id: str):
         """Progress for the lease keeper, and every PREVIEW_SECONDS a preview frame on disk. Runs
@@ -191,9 +233,10 @@ class Worker:
 
         return on_progress
 
-    def _failed(self, keeper: LeaseKeeper, video: Video, path, code: str, message: str, retry: bool) -> None:
+    def _failed(self, keeper: LeaseKeeper, video: JobState, path, code: str, message: str, retry: bool) -> None:
         keeper.finish()
-        self._discard(path)
+        if path is not None:
+            self._discard(path)
         status = queue.fail(self.store, video.id, video.lease_token, code, message, retry)
         log.info("%s: %s -> %s", video.id, message, status)
 

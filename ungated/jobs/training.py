@@ -1,0 +1,132 @@
+"""A training run as a worker does it: the studio's settings become the trainer's plan, and every
+file the run makes lives under trainings/ID/ in the storage root (work/: cached clips,
+checkpoints, the loss log, samples; out/: what it made). A run that is stopped, handed back or
+taken over by another worker starts again from its last checkpoint there.
+
+The built-in model's result is the model folder out/model/; a LoRA's is out/NAME.safetensors, also
+added to the server's LoRA library so the create form offers it at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from .schema import Training
+from .storage import Storage
+
+BUILTIN = "builtin"
+# Studio option -> the trainer plan's field, where the names differ.
+PLAN_FIELDS = {"learning_rate": "lr"}
+CLIP_OPTIONS = ("steps", "batch", "learning_rate", "seed", "sample_every", "sample_prompt")
+LORA_OPTIONS = (*CLIP_OPTIONS, "rank", "alpha", "resolution", "max_frames", "base", "gradient_checkpointing",
+                "sample_steps")
+MAX_LOSS_POINTS = 300  # a loss curve sent to browsers is thinned to this many points
+
+
+def folder(storage: Storage, training_id: str) -> Path:
+    return storage.root / "trainings" / training_id
+
+
+def dataset_folder(storage: Storage, training: Training) -> Path:
+    """The dataset: a folder under the storage root, or (set by an admin) a folder on the server."""
+    path = Path(training.dataset)
+    return path if path.is_absolute() else storage.resolve(training.dataset)
+
+
+def _plan_options(options: dict, allowed: tuple[str, ...]) -> dict:
+    return {PLAN_FIELDS.get(name, name): value for name, value in options.items() if name in allowed}
+
+
+def run(training: Training, storage: Storage, progress: Callable[[int, int], None],
+        stage: Callable[[str], None], should_cancel: Callable[[], bool]) -> str:
+    """Prepare and train (resuming from a checkpoint if there is one); returns the result's path
+    under the storage root. Raises TrainingCancelled when should_cancel says so."""
+    root = folder(storage, training.id)
+    data = dataset_folder(storage, training)
+    if training.model == BUILTIN:
+        from ..train.clips import ClipTrainPlan, prepare, train
+
+        plan = ClipTrainPlan(data_dir=data, out_dir=root / "out" / "model", work_dir=root / "work",
+                             **_plan_options(training.options, CLIP_OPTIONS))
+    else:
+        from ..train.lora import LoraTrainPlan, prepare, train
+
+        plan = LoraTrainPlan(model_id=training.model, data_dir=data, out=root / "out" / f"{training.name}.safetensors",
+                             work_dir=root / "work", **_plan_options(training.options, LORA_OPTIONS))
+    stage("preparing")
+    prepared = prepare(plan)
+    stage("training")
+
+    def on_step(step: int, total: int, _loss: float) -> None:
+        progress(step, total)
+        if step == total:
+            stage("finishing")  # the final sample and the loss curve
+
+    result = train(plan, prepared, on_step, should_cancel=should_cancel)
+    if training.model != BUILTIN:
+        _add_to_library(storage, training, result)
+    return storage.relative(result)
+
+
+def _add_to_library(storage: Storage, training: Training, lora: Path) -> None:
+    """Copy the trained LoRA into the library as its name (or NAME-2, ... if that was taken since)."""
+    storage.lora_folder.mkdir(parents=True, exist_ok=True)
+    about = {"model": training.model, "uploaded_by": training.client, "training": training.id}
+    for suffix in ("", *(f"-{n}" for n in range(2, 100))):
+        part = storage.lora_folder / f".training-{training.id}.part"
+        shutil.copyfile(lora, part)
+        try:
+            storage.add_lora(f"{training.name}{suffix}"[:100], part, about)
+            return
+        except FileExistsError:
+            continue
+        finally:
+            part.unlink(missing_ok=True)
+
+
+def losses(storage: Storage, training_id: str) -> list[list[float]]:
+    """[step, loss] pairs from the run's loss log (a step logged twice, after a resume, counts
+    once: the later), thinned to at most MAX_LOSS_POINTS by averaging neighbours."""
+    from ..train.common import LOG_FILE
+
+    log = folder(storage, training_id) / "work" / LOG_FILE
+    if not log.is_file():
+        return []
+    by_step: dict[int, float] = {}
+    with log.open(newline="") as lines:
+        for row in csv.reader(lines):
+            try:
+                by_step[int(row[1])] = float(row[2])
+            except (IndexError, ValueError):
+                continue  # a line cut short by a crash
+    points = sorted(by_step.items())
+    width = max(1, -(-len(points) // MAX_LOSS_POINTS))
+    thinned = []
+    for start in range(0, len(points), width):
+        chunk = points[start:start + width]
+        thinned.append([chunk[-1][0], round(sum(loss for _, loss in chunk) / len(chunk), 6)])
+    return thinned
+
+
+def samples(storage: Storage, training_id: str) -> list[dict]:
+    """The sample clips written so far, in step order: {"step", "path"} (path under the run's folder)."""
+    root = folder(storage, training_id)
+    found = [{"step": int(p.stem.removeprefix("step-")), "path": p.relative_to(root).as_posix()}
+             for p in sorted((root / "work" / "samples").glob("step-*.mp4")) if p.stem.removeprefix("step-").isdigit()]
+    return found
+
+
+def outputs(storage: Storage, training_id: str) -> list[dict]:
+    """What the finished run made (model files or the LoRA, its sample clip and loss curve)."""
+    root = folder(storage, training_id)
+    out = root / "out"
+    files = sorted(p for p in out.rglob("*") if p.is_file()) if out.is_dir() else []
+    return [{"name": p.relative_to(out).as_posix(), "path": p.relative_to(root).as_posix(),
+             "size_bytes": p.stat().st_size} for p in files]
+
+
+def remove(storage: Storage, training_id: str) -> None:
+    shutil.rmtree(folder(storage, training_id), ignore_errors=True)
