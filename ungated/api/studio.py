@@ -122,14 +122,19 @@ def _pop_model(fields: dict) -> str | None:
 
 @router.get("/models")
 def list_models(studio: Studio = Depends(studio)) -> dict:
-    """Every model ungated knows: what it can do, whether its weights are here, whether it is served."""
-    served = studio.served_models()
+    """Every model ungated knows: what it can do, whether its weights are here, whether it is served,
+    whether ungated trains it (the built-in model, or LoRAs for an open model)."""
+    from .trainings import trainable_models, training_defaults
+
+    served, trainable = studio.served_models(), set(trainable_models())
     data = []
     for model_id in model_ids():
         engine = studio.engine(model_id)
         data.append({"id": model_id, "title": engine.title, "served": model_id in served,
                      "weights_present": engine.weights_present(), "licence": engine.licence,
                      "licence_restrictions": engine.licence_restrictions, "download_gb": engine.download_gb,
+                     "trainable": model_id in trainable,
+                     "training_defaults": training_defaults(model_id != "builtin") if model_id in trainable else None,
                      "capabilities": capabilities(engine.capabilities)})
     return {"data": data, "aliases": studio.config.aliases}
 

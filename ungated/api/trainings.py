@@ -142,7 +142,13 @@ def training_object(run: Training, who: Caller | None, storage) -> dict:
     files = f"{base}/files/"
     state = progress_event(run, storage)
     dataset = Path(run.dataset)
-    return {
+    done = run.status == queue.COMPLETED
+    made = {}
+    if done and run.model != training.BUILTIN:  # its name in the library, for requests' `loras`
+        made["lora"] = next((e["name"] for e in storage.loras() if e.get("training") == run.id), None)
+    elif done and who is not None and who.admin:  # for `ungated generate --model-path` on this machine
+        made["model_path"] = str(storage.resolve(run.result))
+    return {**made,
         **state, "name": run.name, "model": run.model,
         "dataset": str(dataset) if dataset.is_absolute() else dataset.name, "options": run.options,
         "mine": who is not None and who.client == run.client, "attempts": run.attempts,
@@ -210,11 +216,17 @@ async def create_training(request: Request, studio: Studio = Depends(studio),
 
 
 def _default(is_lora: bool, name: str):
+    return training_defaults(is_lora)[name]
+
+
+def training_defaults(is_lora: bool) -> dict:
+    """The trainer's default for each setting the studio offers."""
     from ..train.clips import ClipTrainPlan
     from ..train.lora import LoraTrainPlan
 
-    plan = LoraTrainPlan if is_lora else ClipTrainPlan
-    return next(f.default for f in dataclass_fields(plan) if f.name == name)
+    plan, offered = (LoraTrainPlan, training.LORA_OPTIONS) if is_lora else (ClipTrainPlan, training.CLIP_OPTIONS)
+    defaults = {f.name: f.default for f in dataclass_fields(plan)}
+    return {name: defaults[training.PLAN_FIELDS.get(name, name)] for name in offered}
 
 
 def trainable_models() -> list[str]:

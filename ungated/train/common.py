@@ -85,7 +85,7 @@ def run_steps(run: Run, total: int, stage: str, work_dir: Path, checkpoint: Path
     work_dir.mkdir(parents=True, exist_ok=True)
     if checkpoint.exists():
         run.load(checkpoint)
-    with (work_dir / LOG_FILE).open("a") as log:
+    with (work_dir / LOG_FILE).open("a", buffering=1) as log:  # line by line: the studio plots it live
         while run.step < total:
             if should_cancel():
                 run.save(checkpoint)
@@ -94,7 +94,6 @@ def run_steps(run: Run, total: int, stage: str, work_dir: Path, checkpoint: Path
             log.write(f"{stage},{run.step},{loss:.6f}\n")
             progress(run.step, total, loss)
             if run.step % checkpoint_every == 0 or run.step == total:
-                log.flush()
                 run.save(checkpoint)
             if sample_every and run.step % sample_every == 0 and run.step < total:
                 sample(run.step)

@@ -4,17 +4,18 @@
 const $ = (selector, root = document) => root.querySelector(selector);
 const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
 const RESOLUTIONS = [360, 480, 720, 1080];
-const state = { models: [], loras: [], me: null, watching: new Map(), list: null };
+const state = { models: [], loras: [], me: null, watching: new Map(), list: null, runs: new Map() };
 
 // ---- the API ---------------------------------------------------------------------------------
 
-async function api(path, { method = "GET", json, form } = {}) {
+async function api(path, { method = "GET", json, form, file } = {}) {
   const headers = {};
   const key = localStorage.getItem("ungated.key");
   if (key) headers.Authorization = `Bearer ${key}`;
   let body;
   if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
   if (form) body = form;
+  if (file) { headers["Content-Type"] = "application/octet-stream"; body = file; }
   const response = await fetch(path, { method, headers, body });
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
@@ -70,7 +71,8 @@ const LISTS = {
 function route() {
   const path = location.pathname;
   const videoId = path.startsWith("/v/") ? decodeURIComponent(path.slice(3)) : null;
-  const view = videoId ? "video" : { "/feed": "feed", "/me": "mine", "/favourites": "favourites" }[path] || "create";
+  const view = videoId ? "video" : { "/feed": "feed", "/me": "mine", "/favourites": "favourites", "/train": "train" }[path]
+    || "create";
   for (const link of document.querySelectorAll("nav a")) {
     link.toggleAttribute("aria-current", link.dataset.view === view);
     if (link.dataset.view === view) link.setAttribute("aria-current", "page");
@@ -78,10 +80,12 @@ function route() {
   $("#view-create").hidden = view !== "create";
   $("#view-list").hidden = !LISTS[view];
   $("#view-video").hidden = view !== "video";
+  $("#view-train").hidden = view !== "train";
   if (view !== "video") $("#player").pause();
   if (LISTS[view]) showList(view);
   if (videoId) showVideo(videoId);
-  document.title = videoId ? "Video · ungated" : `${LISTS[view]?.title || "Create"} · ungated`;
+  if (view === "train" && state.me) showTrain();
+  document.title = videoId ? "Video · ungated" : `${LISTS[view]?.title || (view === "train" ? "Train" : "Create")} · ungated`;
 }
 
 function go(path) {
@@ -531,6 +535,268 @@ async function showProvenance(id) {
   } catch (error) {
     badge.textContent = `could not check (${error.message})`;
   }
+}
+
+// ---- training: datasets and runs ---------------------------------------------------------------
+
+const NEW_DATASET = "";
+const DATASET_FILE = /\.(mp4|mov|webm|mkv|m4v|gif|png|jpe?g|webp|txt)$|^metadata\.(jsonl|csv)$/i;
+
+async function showTrain() {
+  if (!state.me.client) {
+    $("#train-error").textContent = "This server is public: add an API key in Settings (⚙) to train.";
+    return;
+  }
+  fillTrainModels();
+  try {
+    await fillDatasets($("#train-dataset").value || undefined);
+    await listRuns();
+  } catch (error) {
+    $("#train-error").textContent = error.message;
+  }
+}
+
+function fillTrainModels() {
+  const select = $("#train-model");
+  const previous = select.value;
+  select.replaceChildren(...state.models.filter((m) => m.trainable).map((m) => {
+    const label = m.id === "builtin" ? "Built-in model (trains on this computer, no GPU needed)" : `LoRA for ${m.title}`;
+    const missing = !m.served ? " (not served here)" : m.weights_present ? "" : " (weights not downloaded)";
+    const option = new Option(label + missing, m.id);
+    option.disabled = Boolean(missing);
+    return option;
+  }));
+  if (previous) select.value = previous;
+  fitTrainControls();
+}
+
+function fitTrainControls() {
+  const m = state.models.find((x) => x.id === $("#train-model").value);
+  const defaults = m?.training_defaults || {};
+  for (const el of document.querySelectorAll(".lora-only")) el.hidden = m?.id === "builtin";
+  for (const [id, name] of [["#train-steps", "steps"], ["#train-sample-every", "sample_every"], ["#train-lr", "learning_rate"],
+    ["#train-batch", "batch"], ["#train-rank", "rank"], ["#train-resolution", "resolution"]]) {
+    $(id).placeholder = defaults[name] ?? "";
+  }
+}
+
+async function fillDatasets(chosen) {
+  const { data } = await api("/api/datasets");
+  const select = $("#train-dataset");
+  select.replaceChildren(...data.map((d) => new Option(`${d.name} (${d.files} files)`, d.name)),
+    new Option("New dataset: upload a folder…", NEW_DATASET));
+  select.value = data.some((d) => d.name === chosen) ? chosen : data[0]?.name ?? NEW_DATASET;
+  datasetChanged();
+}
+
+function datasetChanged() {
+  const fresh = $("#train-dataset").value === NEW_DATASET;
+  $("#dataset-upload").hidden = !fresh;
+  $("#data-path-field").hidden = !(fresh && state.me?.admin);
+  $("#dataset-report").textContent = "";
+  $("#dataset-problems").replaceChildren();
+  if (!fresh) checkDataset($("#train-dataset").value);
+}
+
+async function checkDataset(name) {
+  $("#dataset-report").textContent = "Checking the clips…";
+  try {
+    const report = await api(`/api/datasets/${encodeURIComponent(name)}`);
+    if ($("#train-dataset").value !== name) return;
+    const s = report.summary;
+    $("#dataset-report").textContent = [`${s.clips} clip${s.clips === 1 ? "" : "s"}`,
+      s.seconds_total ? `${s.seconds_total} s in all` : "", Object.keys(s.sizes).join(", "),
+      s.problems ? `${s.problems} problem${s.problems === 1 ? "" : "s"} (those files are skipped)` : "no problems",
+    ].filter(Boolean).join(" · ");
+    $("#dataset-problems").replaceChildren(...report.problems.map((problem) => {
+      const li = document.createElement("li");
+      li.textContent = `${problem.path}: ${problem.what}`;
+      return li;
+    }));
+    if (!$("#train-name").value) $("#train-name").value = name;
+  } catch (error) {
+    $("#dataset-report").textContent = error.message;
+  }
+}
+
+// A chosen folder goes up file by file (no archive to build in the browser), into a dataset named after it.
+async function uploadFolder(files) {
+  const wanted = files.filter((f) => {
+    const parts = f.webkitRelativePath.split("/").slice(1);
+    return parts.length >= 1 && parts.length <= 2 && !parts.some((p) => p.startsWith(".")) && DATASET_FILE.test(parts.at(-1));
+  });
+  if (!wanted.length) {
+    $("#upload-state").textContent = "That folder has no clips or captions (mp4, mov, webm, gif, images, .txt, metadata.jsonl).";
+    return;
+  }
+  const folder = wanted[0].webkitRelativePath.split("/")[0];
+  const name = folder.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 100) || "clips";
+  const bar = $("#upload-progress");
+  Object.assign(bar, { max: wanted.length, value: 0, hidden: false });
+  try {
+    for (const [index, file] of wanted.entries()) {
+      $("#upload-state").textContent = `Uploading ${index + 1} of ${wanted.length}: ${file.name}`;
+      const inside = file.webkitRelativePath.split("/").slice(1).map(encodeURIComponent).join("/");
+      await api(`/api/datasets/${encodeURIComponent(name)}/files/${inside}`, { method: "PUT", file });
+      bar.value = index + 1;
+    }
+    const skipped = files.length - wanted.length;
+    $("#upload-state").textContent = `Uploaded ${wanted.length} files to dataset ${name}` +
+      (skipped ? ` (${skipped} other files left out)` : "") + ".";
+    await fillDatasets(name);
+  } catch (error) {
+    $("#upload-state").textContent = error.message;
+  } finally {
+    bar.hidden = true;
+  }
+}
+
+$("#train-model").addEventListener("change", fitTrainControls);
+$("#train-dataset").addEventListener("change", datasetChanged);
+$("#dataset-files").addEventListener("change", (event) => uploadFolder([...event.target.files]));
+
+$("#train").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { model: $("#train-model").value, name: $("#train-name").value.trim() };
+  const dataset = $("#train-dataset").value;
+  if (dataset !== NEW_DATASET) body.dataset = dataset;
+  else if ($("#data-path").value.trim()) body.data_path = $("#data-path").value.trim();
+  const numbers = { steps: "#train-steps", sample_every: "#train-sample-every", learning_rate: "#train-lr",
+    batch: "#train-batch", rank: "#train-rank", resolution: "#train-resolution" };
+  for (const [name, id] of Object.entries(numbers)) {
+    if ($(id).value !== "" && !$(id).closest("[hidden]")) body[name] = Number($(id).value);
+  }
+  if ($("#train-prompt").value.trim()) body.sample_prompt = $("#train-prompt").value.trim();
+  const button = $("#train-submit");
+  button.disabled = true;
+  try {
+    const run = await api("/api/trainings", { method: "POST", json: body });
+    $("#train-error").textContent = "";
+    showRun(run, true);
+  } catch (error) {
+    $("#train-error").textContent = error.message;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+async function listRuns() {
+  const { data } = await api("/api/trainings");
+  for (const source of state.runs.values()) source.close();
+  state.runs.clear();
+  $("#runs").replaceChildren();
+  data.forEach((run) => showRun(run));
+  $("#runs-empty").hidden = data.length > 0;
+}
+
+function describeRun(run) {
+  const loss = run.losses.at(-1)?.[1];
+  const lossText = loss != null ? ` · loss ${loss.toFixed(4)}` : "";
+  if (run.status === "queued") return "Queued: it starts when a worker is free";
+  if (run.status === "in_progress") {
+    if (run.stage === "preparing") return "Preparing: reading and caching the clips";
+    if (run.stage === "finishing") return `Finishing: writing the result, its sample and loss curve${lossText}`;
+    const eta = run.eta_seconds != null ? ` · about ${Math.ceil(run.eta_seconds / 60)} min left` : "";
+    return `Training · step ${run.step} of ${run.steps}${lossText}${eta}`;
+  }
+  if (run.status === "completed") return `Done · ${run.steps} steps${lossText}`;
+  if (run.status === "cancelled") return `Cancelled at step ${run.step}: resume continues from its checkpoint`;
+  return { failed: "Failed", deleted: "Deleted" }[run.status] || run.status;
+}
+
+function drawLoss(svg, losses) {
+  svg.toggleAttribute("hidden", losses.length < 2);  // an SVG element has no .hidden property
+  if (losses.length < 2) return;
+  const values = losses.map(([, loss]) => loss);
+  const low = Math.min(...values), high = Math.max(...values);
+  const first = losses[0][0], last = losses.at(-1)[0];
+  const points = losses.map(([step, loss]) =>
+    `${((step - first) / Math.max(1, last - first) * 300).toFixed(1)},${(76 - (loss - low) / Math.max(1e-9, high - low) * 72).toFixed(1)}`);
+  $("polyline", svg).setAttribute("points", points.join(" "));
+  svg.setAttribute("aria-label", `Loss curve: from ${values[0].toFixed(4)} at step ${first} to ${values.at(-1).toFixed(4)} at step ${last}`);
+}
+
+function renderRun(item, run) {
+  item.dataset.status = run.status;
+  $(".run-state", item).textContent = describeRun(run);
+  $("progress", item).value = run.progress;
+  drawLoss($(".loss", item), run.losses);
+  const sample = run.outputs?.find((o) => o.name.endsWith("sample.mp4"))?.url || run.samples.at(-1)?.url;
+  const video = $(".sample", item);
+  if (sample && video.getAttribute("src") !== sample) Object.assign(video, { src: sample, hidden: false });
+  const finished = ["completed", "failed", "cancelled", "deleted"].includes(run.status);
+  $(".run-error", item).textContent = run.status === "failed" ? run.error?.message || "" : "";
+  $(".run-cancel", item).hidden = finished;
+  $(".run-resume", item).hidden = !["failed", "cancelled"].includes(run.status);
+  $(".run-delete", item).hidden = !finished || run.status === "deleted";
+  const use = $(".run-use", item);
+  use.hidden = !run.lora;
+  use.onclick = () => useLora(run);
+  $(".outputs", item).replaceChildren(...(run.outputs || []).map((output) => {
+    const li = document.createElement("li");
+    const link = Object.assign(document.createElement("a"), { href: output.url, textContent: output.name });
+    link.download = output.name.split("/").at(-1);
+    li.append(link, ` (${fileSize(output.size_bytes)})`);
+    return li;
+  }), ...(run.model_path ? [Object.assign(document.createElement("li"), {
+    className: "hint", textContent: `Generate with it: ungated generate --model-path ${run.model_path} "your prompt"` })] : []));
+}
+
+function fileSize(bytes) {
+  return bytes < 2 ** 20 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 2 ** 20).toFixed(1)} MB`;
+}
+
+function showRun(run, fresh = false) {
+  let item = $(`#runs li[data-id="${run.id}"]`);
+  if (!item) {
+    item = $("#run-template").content.firstElementChild.cloneNode(true);
+    item.dataset.id = run.id;
+    const title = state.models.find((m) => m.id === run.model)?.title || run.model;
+    $(".run-name", item).textContent = `${run.name} · ${run.model === "builtin" ? "built-in model" : `LoRA for ${title}`} · on ${run.dataset}`;
+    $(".run-cancel", item).addEventListener("click", () => act(item, run.id, "cancel"));
+    $(".run-resume", item).addEventListener("click", () => act(item, run.id, "resume"));
+    $(".run-delete", item).addEventListener("click", async () => {
+      if (!confirm("Delete this training run and its files? (A LoRA it made stays in the library.)")) return;
+      await api(`/api/trainings/${run.id}`, { method: "DELETE" });
+      item.remove();
+    });
+    fresh ? $("#runs").prepend(item) : $("#runs").append(item);
+    $("#runs-empty").hidden = true;
+  }
+  renderRun(item, run);
+  if (!["completed", "failed", "cancelled"].includes(run.status)) followRun(item, run);
+}
+
+async function act(item, id, action) {
+  try {
+    showRun(await api(`/api/trainings/${id}/${action}`, { method: "POST" }));
+  } catch (error) {
+    $(".run-error", item).textContent = error.message;
+  }
+}
+
+function followRun(item, run) {
+  if (state.runs.has(run.id)) return;
+  const source = new EventSource(`/api/trainings/${run.id}/events`);
+  const update = async (event) => {
+    renderRun(item, { ...run, ...JSON.parse(event.data) });
+    if (event.type !== "done") return;
+    source.close();
+    state.runs.delete(run.id);
+    try { renderRun(item, await api(`/api/trainings/${run.id}`)); } catch { /* deleted meanwhile */ }
+  };
+  source.addEventListener("progress", update);
+  source.addEventListener("done", update);
+  state.runs.set(run.id, source);
+}
+
+async function useLora(run) {
+  ({ data: state.loras } = await api("/api/loras"));
+  go("/");
+  if (state.models.some((m) => m.id === run.model && m.served)) $("#model").value = run.model;
+  fitControls();
+  fillLoras(new Map([[run.lora, 1]]));
+  $("#prompt").focus();
 }
 
 // ---- start -------------------------------------------------------------------------------------
