@@ -140,7 +140,7 @@ def test_a_phone_screen_has_no_sideways_scroll(browser, server):
     context = browser.new_context(base_url=server.base, viewport={"width": 390, "height": 844}, is_mobile=True,
                                   has_touch=True)
     phone = context.new_page()
-    for path in ("/", "/feed", "/me"):
+    for path in ("/", "/feed", "/me", "/train"):
         phone.goto(path)
         phone.wait_for_selector("#model option", state="attached")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
@@ -155,7 +155,8 @@ def test_the_page_is_small_labelled_and_locked_down(server):
                                      for name in ("app.js", "style.css", "icon.svg"))
     assert weight < 200 * 1024, weight
     html = page.text
-    for control in ("prompt", "model", "resolution", "variants", "seconds", "seed", "negative", "steps", "guidance"):
+    for control in ("prompt", "model", "resolution", "variants", "seconds", "seed", "negative", "steps", "guidance",
+                    "train-model", "train-dataset", "dataset-files", "train-name", "train-steps", "train-prompt"):
         assert f'for="{control}"' in html, control  # every control has a label
 
 
@@ -211,3 +212,27 @@ def test_the_lora_picker_offers_the_library_for_models_that_take_loras(browser, 
     finally:
         context.close()
         server.stop()
+
+
+def test_train_on_an_uploaded_folder_and_watch_it(page, server, tmp_path):
+    from ungated.train.demo_data import write_demo_dataset
+
+    folder = write_demo_dataset(tmp_path / "beach-clips", width=96, height=64, seconds=1.5, fps=8,
+                                scenes=["ball", "sunset"])
+    (folder / "notes.doc").write_text("not a clip")  # left out by the page, not sent
+    page.goto("/train")
+    page.wait_for_selector("#train-model option", state="attached")
+    page.set_input_files("#dataset-files", str(folder))
+    until(page, "document.querySelector('#upload-state').textContent.startsWith('Uploaded 4 files')")
+    until(page, "document.querySelector('#dataset-report').textContent.startsWith('2 clips')")
+    assert page.input_value("#train-dataset") == "beach-clips" and page.input_value("#train-name") == "beach-clips"
+    page.fill("#train-steps", "4")
+    page.fill("#train-sample-every", "2")
+    page.click("#train-submit")
+    run = page.locator("#runs .run").first
+    run.wait_for()
+    until(page, "document.querySelector('#runs .run')?.dataset.status === 'completed'", 120)
+    assert page.is_visible("#runs .run .loss") and page.is_visible("#runs .run .sample")
+    outputs = run.locator(".outputs a").all_inner_texts()
+    assert outputs == ["model/config.json", "model/loss.png", "model/model.safetensors", "model/sample.mp4"]
+    assert httpx.get(server.base + run.locator(".outputs a").nth(2).get_attribute("href")).status_code == 200
