@@ -149,3 +149,40 @@ def test_a_worker_writes_preview_frames_while_sampling(store, tmp_path, tiny_mod
     assert done.status == queue.COMPLETED
     with Image.open(storage.preview_path(video.id)) as preview:
         assert preview.format == "JPEG" and max(preview.size) == 256
+
+
+def test_the_migrations_make_the_tables_the_code_declares(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ungated.jobs.schema import Base
+
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_trainings_share_the_queue_by_age_and_the_lease_rules(store, monkeypatch):
+    from ungated.jobs.schema import Training
+
+    video_id = submit(store)[0]
+    run = queue.submit_training(store, "builtin", "style", "datasets/a/clips", {}, steps=100, client="a")
+    later_video = submit(store)[0]
+    taken = [queue.claim_next(store, "w", ["builtin"]) for _ in range(3)]
+    assert [job.id for job in taken] == [video_id, run.id, later_video]
+    assert queue.claim_next(store, "w", ["builtin"]) is None
+    assert queue.heartbeat(store, run.id, taken[1].lease_token, 40, 100, stage="training") is False
+    with store.read() as session:
+        assert (session.get(Training, run.id).progress, session.get(Training, run.id).stage) == (40, "training")
+
+    # A lost worker's run goes back to the queue; cancelled, it resumes on request (attempts afresh).
+    monkeypatch.setattr(queue, "LEASE_SECONDS", -1.0)
+    queue.heartbeat(store, run.id, taken[1].lease_token)
+    assert queue.reap(store) == [run.id]
+    assert queue.cancel(store, run.id) == queue.CANCELLED
+    assert queue.resume(store, run.id) == queue.QUEUED
+    with store.read() as session:
+        resumed = session.get(Training, run.id)
+    assert (resumed.attempts, resumed.cancel_requested, resumed.error_code) == (0, False, None)
+    with pytest.raises(queue.OverLimit):
+        queue.submit_training(store, "builtin", "again", "datasets/a/clips", {}, steps=10, client="a", active_limit=1)

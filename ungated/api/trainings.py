@@ -57,7 +57,8 @@ async def check_dataset(name: str, studio: Studio = Depends(studio), who: Caller
 
 
 @router.put("/datasets/{name}", openapi_extra={"requestBody": {"required": True, "content": {
-    "application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                                            "description": "a zip of the dataset folder"}}}}})
 async def upload_dataset(name: str, request: Request, studio: Studio = Depends(studio),
                          who: Caller = Depends(signed_in)) -> dict:
     """Add a zip of a dataset folder (clips, captions, metadata) to one's dataset NAME (made if new)."""

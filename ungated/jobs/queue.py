@@ -143,7 +143,8 @@ def claim(store: Store, worker: str, models: list[str]) -> Video | None:
 
 def claim_training(store: Store, worker: str, models: list[str]) -> Training | None:
     """Take the next training run for one of models, or None when there is none."""
-    return _claim(store, Training, worker, models, (Training.priority.desc(), Training.created_at, Training.id))
+    return _claim(store, Training, worker, models, (Training.priority.desc(), Training.created_at, Training.id),
+                  stage="")
 
 
 def claim_next(store: Store, worker: str, models: list[str]) -> Video | Training | None:

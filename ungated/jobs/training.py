@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import InvalidRequest
 from .schema import Training
 from .storage import Storage
 
@@ -46,6 +47,9 @@ def run(training: Training, storage: Storage, progress: Callable[[int, int], Non
     under the storage root. Raises TrainingCancelled when should_cancel says so."""
     root = folder(storage, training.id)
     data = dataset_folder(storage, training)
+    if not data.is_dir():
+        raise InvalidRequest("dataset", f"the dataset's folder is gone ({training.dataset}); upload it again and "
+                                        "start a new run")
     if training.model == BUILTIN:
         from ..train.clips import ClipTrainPlan, prepare, train
 
