@@ -34,7 +34,7 @@ from .service import Studio
 
 router = APIRouter(prefix="/api")
 ACTIVE_PER_KEY = 1  # training runs a (non-admin) key may have queued or running at once
-LORA_ONLY = ("rank", "alpha", "resolution", "max_frames", "base", "gradient_checkpointing", "sample_steps")
+LORA_ONLY = tuple(name for name in training.LORA_OPTIONS if name not in training.CLIP_OPTIONS)
 
 
 # ---- datasets -------------------------------------------------------------------------------------
@@ -205,19 +205,16 @@ async def create_training(request: Request, studio: Studio = Depends(studio),
         raise ApiError(409, f"a LoRA named {wanted.name!r} is already in the library; choose another name", "name",
                        "exists")
     options = wanted.model_dump(exclude_none=True, exclude={"model", "name", "dataset", "data_path"})
+    defaults = training_defaults(is_lora)
     if is_lora and "alpha" not in options:
-        options["alpha"] = float(options.get("rank", _default(is_lora, "rank")))
-    steps = options.get("steps") or _default(is_lora, "steps")
+        options["alpha"] = float(options.get("rank", defaults["rank"]))
+    steps = options.get("steps") or defaults["steps"]
     try:
         run = queue.submit_training(studio.store, wanted.model, wanted.name, dataset, options, steps, who.client,
                                     active_limit=None if who.admin else ACTIVE_PER_KEY)
     except queue.OverLimit as err:
         raise ApiError(429, str(err), code="rate_limit_exceeded") from None
     return training_object(run, who, studio.storage)
-
-
-def _default(is_lora: bool, name: str):
-    return training_defaults(is_lora)[name]
 
 
 def training_defaults(is_lora: bool) -> dict:
