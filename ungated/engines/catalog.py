@@ -53,11 +53,14 @@ def _builtin_engine(path: Path | None, options: EngineOptions) -> Engine:
 
 def _register_builtin_engines() -> None:
     from .open.engine import OpenModelEngine
-    from .open.models import MODELS
+    from .open.models import MODELS, OPEN_MODELS
+    from .pyramid_flow.engine import PyramidFlowEngine
 
     register("builtin", _builtin_engine)
     for model in MODELS:
         register(model.id, lambda path, options, model=model: OpenModelEngine(model, path, options))
+    pyramid = OPEN_MODELS["pyramid-flow-miniflux"]
+    register(pyramid.id, lambda path, options: PyramidFlowEngine(pyramid, path, options))
 
 
 _register_builtin_engines()

@@ -21,6 +21,9 @@ class Family:
     call_arguments: dict[str, object] = field(default_factory=dict)
     strength: float = 0.8  # v2v: how much of the input video is re-noised
     latent_layout: str = "bcfhw"  # how the pipeline holds its latents while sampling (see engines.preview)
+    # How the weights folder is laid out: "diffusers" (model_index.json and one folder per
+    # component), or a family's own published layout that its own engine reads.
+    layout: str = "diffusers"
 
 
 COGVIDEOX = Family(
@@ -46,4 +49,7 @@ HUNYUAN = Family(
     pipelines={"t2v": "HunyuanVideoPipeline", "i2v": "HunyuanVideoImageToVideoPipeline"},
 )
 
-FAMILIES = {f.name: f for f in (COGVIDEOX, MOCHI, LTX, WAN, HUNYUAN)}
+# Not on diffusers: ungated's own implementation (engines/pyramid_flow) reads the published folders.
+PYRAMID_FLOW = Family(name="Pyramid Flow", pipelines={}, layout="pyramid-flow")
+
+FAMILIES = {f.name: f for f in (COGVIDEOX, MOCHI, LTX, WAN, HUNYUAN, PYRAMID_FLOW)}

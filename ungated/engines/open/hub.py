@@ -27,13 +27,30 @@ def record_revision(model: OpenModel, commit: str) -> None:
     lock_path().write_text(json.dumps(revisions, indent=2, sort_keys=True) + "\n")
 
 
-def is_pipeline_folder(path: Path) -> bool:
-    return (path / "model_index.json").is_file()
+# A family's own layout -> files its folder must have (and the only files pull fetches).
+OWN_LAYOUTS = {
+    "pyramid-flow": {
+        "needs": ("causal_video_vae/config.json", "text_encoder/config.json", "text_encoder_2/config.json",
+                  "tokenizer/tokenizer_config.json", "tokenizer_2/tokenizer_config.json"),
+        # Not the text-to-image transformer, nor the pickled copies the safetensors replaced.
+        "fetch": ("causal_video_vae/*", "diffusion_transformer_384p/config.json",
+                  "diffusion_transformer_384p/*.safetensors", "diffusion_transformer_768p/config.json",
+                  "diffusion_transformer_768p/*.safetensors", "text_encoder/*", "text_encoder_2/*", "tokenizer/*",
+                  "tokenizer_2/*"),
+    },
+}
+
+
+def is_weights_folder(model: OpenModel, path: Path) -> bool:
+    """Whether path holds the model's weights in its family's layout."""
+    own = OWN_LAYOUTS.get(model.family.layout)
+    return all((path / name).is_file() for name in own["needs"]) if own else (path / "model_index.json").is_file()
 
 
 def missing_message(model: OpenModel) -> str:
+    layout = "diffusers-format" if model.family.layout == "diffusers" else f"{model.repo} (as published)"
     return (f"the weights of {model.id} are not on this machine (about {model.download_gb:.0f} GB): run "
-            f"`ungated models pull {model.id}`, or pass --model-path with a diffusers-format folder")
+            f"`ungated models pull {model.id}`, or pass --model-path with a {layout} folder")
 
 
 def cached_folder(model: OpenModel) -> Path | None:
@@ -46,15 +63,18 @@ def cached_folder(model: OpenModel) -> Path | None:
         folder = Path(snapshot_download(model.repo, revision=revision, local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError):
         return None
-    return folder if is_pipeline_folder(folder) else None
+    return folder if is_weights_folder(model, folder) else None
 
 
 def find_weights(model: OpenModel, model_path: Path | None) -> Path | None:
     """The folder to load: --model-path first, then config.toml's entry, then the cache."""
     for path, origin in ((model_path, "--model-path"), (configured_model_path(model.id), "config.toml")):
         if path is not None:
-            if not is_pipeline_folder(path):
-                raise InvalidRequest(origin, f"{path} is not a diffusers-format model folder (no model_index.json)")
+            if not is_weights_folder(model, path):
+                own = OWN_LAYOUTS.get(model.family.layout)
+                what = (f"a {model.repo} folder (it needs {', '.join(own['needs'])})" if own
+                        else "a diffusers-format model folder (no model_index.json)")
+                raise InvalidRequest(origin, f"{path} is not {what}")
             return path
     return cached_folder(model)
 
@@ -68,9 +88,12 @@ def require_weights(model: OpenModel, model_path: Path | None) -> Path:
 
 def _download_patterns(model: OpenModel, revision: str) -> list[str]:
     """model_index.json and the folders of the components it names (not the original-format
-    checkpoints some repos also carry)."""
+    checkpoints some repos also carry); a family's own layout says its files itself."""
     from huggingface_hub import hf_hub_download
 
+    own = OWN_LAYOUTS.get(model.family.layout)
+    if own:
+        return list(own["fetch"])
     index = json.loads(Path(hf_hub_download(model.repo, "model_index.json", revision=revision)).read_text())
     components = [name for name, value in index.items() if not name.startswith("_") and isinstance(value, list)]
     return ["model_index.json", *(f"{name}/*" for name in components)]

@@ -138,14 +138,18 @@ def choose(model: OpenModel, hardware: Hardware, mode: str | None = None, fp8: b
     return MemoryPlan(chosen_mode, vae_tiling, chosen_fp8, reason, chosen_quantize)
 
 
+def bitsandbytes_settings(quantize: str, dtype) -> tuple[str, dict]:
+    """(diffusers' backend name, the BitsAndBytesConfig arguments) for nf4 or int8."""
+    return {"nf4": ("bitsandbytes_4bit", {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
+                                          "bnb_4bit_compute_dtype": dtype}),
+            "int8": ("bitsandbytes_8bit", {"load_in_8bit": True})}[quantize]
+
+
 def bitsandbytes_config(quantize: str, components: list[str], dtype):
     """diffusers' PipelineQuantizationConfig quantizing those components to nf4 or int8."""
     from diffusers import PipelineQuantizationConfig
 
-    settings = {"nf4": ("bitsandbytes_4bit", {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
-                                              "bnb_4bit_compute_dtype": dtype}),
-                "int8": ("bitsandbytes_8bit", {"load_in_8bit": True})}
-    backend, kwargs = settings[quantize]
+    backend, kwargs = bitsandbytes_settings(quantize, dtype)
     return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs, components_to_quantize=components)
 
 

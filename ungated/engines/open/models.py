@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ...request import MAX_SECONDS
 from ..base import Capabilities
-from .families import COGVIDEOX, HUNYUAN, LTX, MOCHI, WAN, Family
+from .families import COGVIDEOX, HUNYUAN, LTX, MOCHI, PYRAMID_FLOW, WAN, Family
 
 BYTES_PER_PARAM = 2  # weights are published in 16-bit precision
 
@@ -62,10 +62,12 @@ class OpenModel:
     # Off for models whose shape that trainer does not handle yet: two transformer experts
     # (Wan 2.2 A14B), and CogVideoX 1.5's temporal patches (latent frames padded to even).
     lora_training: bool = True
+    loras: bool = True  # applies LoRAs at generation (diffusers' adapters)
+    published_gb: float | None = None  # what `models pull` fetches, where it is not the parameters in 16 bits
 
     @property
     def download_gb(self) -> float:
-        return sum(self.params.values()) * BYTES_PER_PARAM
+        return self.published_gb or sum(self.params.values()) * BYTES_PER_PARAM
 
     @property
     def capabilities(self) -> Capabilities:
@@ -81,7 +83,7 @@ class OpenModel:
             default_resolution=f"{min(width, height)}p" if min(width, height) in (360, 480, 720, 1080) else "480p",
             default_steps=self.steps, default_guidance=self.guidance, max_steps=200,
             image_input="i2v" in self.tasks, video_input="v2v" in self.tasks, extend_input="extend" in self.tasks,
-            image_required=self.tasks == ("i2v",), loras=True,
+            image_required=self.tasks == ("i2v",), loras=self.loras,
         )
 
 
@@ -167,4 +169,16 @@ MODELS: tuple[OpenModel, ...] = (
               working_gb=14, **_HUNYUAN),
 )
 
-OPEN_MODELS = {m.id: m for m in MODELS}
+# Models with their own engine (not diffusers pipelines), listed and pulled like the others.
+OWN_ENGINE_MODELS: tuple[OpenModel, ...] = (
+    # Two transformers (384p, 768p) of 1.97B parameters each, published in 32 bits (7.9 GB each), the
+    # causal VAE (0.34B, 1.3 GB), CLIP-L (0.12B) and T5-XXL (4.76B, 9.5 GB): 27 GB in all. 384p is
+    # trained to 5 s (121 frames), 768p to 10 s.
+    OpenModel("pyramid-flow-miniflux", "Pyramid Flow miniFLUX", family=PYRAMID_FLOW,
+              repo="rain1011/pyramid-flow-miniflux", licence=APACHE, tasks=("t2v", "i2v"),
+              sizes=((1280, 768), (640, 384)), fps=24, frames=(9, 8, 241), default_frames=121, steps=20,
+              guidance=7.0, params={"transformer": 1.97, "text_encoder": 0.12, "text_encoder_2": T5_XXL, "vae": 0.34},
+              working_gb=8, lora_training=False, loras=False, published_gb=27.5),
+)
+
+OPEN_MODELS = {m.id: m for m in (*MODELS, *OWN_ENGINE_MODELS)}
