@@ -56,7 +56,7 @@ def studio(store, tmp_path):
 def work_until_idle(store, storage, models=("builtin",)) -> None:
     """One worker, in this process, taking jobs until the queue has none for it."""
     runner = Worker(store, storage, list(models))
-    while (job := queue.claim_next(store, runner.id, runner.models)) is not None:
+    while (job := queue.claim_next(store, runner.id, runner.serving())) is not None:
         runner.train(job) if job.id.startswith(queue.TRAINING_PREFIX) else runner.run(job)
 
 
@@ -120,6 +120,22 @@ def test_a_builtin_training_run_goes_through_the_queue_and_its_model_generates(s
     the_plan = make_plan(request, engine.capabilities, engine.id)
     frames = list(engine.generate(the_plan, 1, lambda step, total: None, lambda: False))
     assert len(frames) == the_plan.total_frames and np.asarray(frames[0]).shape == (64, the_plan.width, 3)
+
+    # And in the studio, as the model builtin/NAME, made by any worker serving builtin.
+    assert done["model_id"] == "builtin/my-style"
+    models = {m["id"]: m for m in api.get("/api/models").json()["data"]}
+    assert models["builtin/my-style"]["served"] and models["builtin/my-style"]["capabilities"]["fps"] == [8]
+    video = api.post("/api/videos", json={"prompt": "a red ball", "model": "builtin/my-style", "steps": 4}).json()
+    work_until_idle(store, storage)
+    made = api.get(f"/api/videos/{video['data'][0]['id']}").json()
+    assert (made["status"], made["model"]) == ("completed", "builtin/my-style"), made
+    assert api.post("/api/videos", json={"prompt": "x", "model": "builtin/nobody"}).status_code == 400
+    waiting = api.post("/api/videos", json={"prompt": "a red ball", "model": "builtin/my-style"}).json()
+    assert api.delete("/api/models/builtin/my-style").json()["deleted"]
+    gone = api.get(f"/api/videos/{waiting['data'][0]['id']}").json()
+    assert gone["status"] == "failed" and gone["error"]["code"] == "model_removed"  # not queued forever
+    assert "builtin/my-style" not in {m["id"] for m in api.get("/api/models").json()["data"]}
+    assert api.delete("/api/models/builtin/my-style").status_code == 404
 
     assert api.delete(f"/api/trainings/{queued['id']}").json()["deleted"]
     assert not (storage.root / "trainings" / queued["id"]).exists()

@@ -236,3 +236,7 @@ def test_train_on_an_uploaded_folder_and_watch_it(page, server, tmp_path):
     outputs = run.locator(".outputs a").all_inner_texts()
     assert outputs == ["model/config.json", "model/loss.png", "model/model.safetensors", "model/sample.mp4"]
     assert httpx.get(server.base + run.locator(".outputs a").nth(2).get_attribute("href")).status_code == 200
+    # Use it: the create form, with the trained model picked.
+    run.locator(".run-use").click()
+    until(page, "location.pathname === '/' && document.querySelector('#model').value === 'builtin/beach-clips'")
+    assert page.locator("#model option:checked").inner_text() == "beach-clips (trained on clips)"

@@ -13,9 +13,8 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select, tuple_
 
 from ..engines.base import Engine
-from ..engines.catalog import get_engine, model_ids
 from ..errors import InvalidRequest
-from ..jobs import queue
+from ..jobs import queue, trained
 from ..jobs.schema import Favourite, Profile, Video, Worker
 from ..jobs.storage import Storage
 from ..jobs.store import Store
@@ -44,19 +43,25 @@ class Studio:
     def engine(self, model_id: str) -> Engine:
         """The model's engine, for its capabilities only: the API process never loads weights."""
         if model_id not in self._engines:
-            self._engines[model_id] = get_engine(model_id)
+            self._engines[model_id] = trained.engine(model_id, self.storage)
         return self._engines[model_id]
 
+    def model_ids(self) -> list[str]:
+        """Every model a request may name: the catalog's and the built-in models trained here."""
+        return trained.all_ids(self.storage)
+
     def served_models(self) -> set[str]:
+        """The models some worker serves; a worker serving `builtin` serves the trained ones too."""
         seen = time.time() - queue.WORKER_GONE_SECONDS
         with self.store.read() as session:
             workers = session.scalars(select(Worker).where(Worker.seen_at > seen)).all()
-        return set(self.config.models).union(*(worker.models for worker in workers))
+        served = set(self.config.models).union(*(worker.models for worker in workers))
+        return served | set(trained.ids(self.storage)) if "builtin" in served else served
 
     def model_for(self, name: str | None) -> str:
         """The ungated model id for what a client named (an ungated id or an OpenAI alias)."""
         model_id = self.config.aliases.get(name or "sora-2", name or "")
-        if model_id not in model_ids():
+        if model_id not in self.model_ids():
             raise InvalidRequest("model", f"unknown model {name!r}; choose one of: "
                                           f"{', '.join([*self.config.aliases, *sorted(self.served_models())])}")
         served = self.served_models()

@@ -128,7 +128,7 @@ def list_models(studio: Studio = Depends(studio)) -> dict:
 
     served, trainable = studio.served_models(), set(trainable_models())
     data = []
-    for model_id in model_ids():
+    for model_id in studio.model_ids():
         engine = studio.engine(model_id)
         data.append({"id": model_id, "title": engine.title, "served": model_id in served,
                      "weights_present": engine.weights_present(), "licence": engine.licence,

@@ -3,6 +3,9 @@ file by file or as a zip) and training runs, which are jobs of the same queue as
 streams its loss curve and samples live (GET /api/trainings/{id}/events), can be cancelled and
 resumed from its last checkpoint, and lists what it made; a LoRA it trains joins the LoRA library.
 
+A finished run's result is offered at once: a built-in model as the model `builtin/NAME`, a LoRA
+in the LoRA library.
+
 Like a video, a run opens by its unguessable id (so a browser's EventSource, which cannot send an
 API key, can watch it); listing one's runs and datasets, and changing them, need an identity.
 """
@@ -23,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from ..errors import InvalidRequest
-from ..jobs import datasets, queue, training
+from ..jobs import datasets, queue, trained, training
 from ..jobs.schema import Training
 from ..jobs.storage import LORA_NAME
 from .access import Caller, caller, signed_in, studio
@@ -147,8 +150,11 @@ def training_object(run: Training, who: Caller | None, storage) -> dict:
     made = {}
     if done and run.model != training.BUILTIN:  # its name in the library, for requests' `loras`
         made["lora"] = next((e["name"] for e in storage.loras() if e.get("training") == run.id), None)
-    elif done and who is not None and who.admin:  # for `ungated generate --model-path` on this machine
-        made["model_path"] = str(storage.resolve(run.result))
+    elif done:  # the model id requests name it by
+        name = next((n for n in trained.names(storage) if trained.about(storage, n).get("training") == run.id), None)
+        made["model_id"] = trained.PREFIX + name if name else None
+        if who is not None and who.admin:  # for `ungated generate --model-path` on this machine
+            made["model_path"] = str(storage.resolve(run.result))
     return {**made,
         **state, "name": run.name, "model": run.model,
         "dataset": str(dataset) if dataset.is_absolute() else dataset.name, "options": run.options,
@@ -183,6 +189,20 @@ def read_trainings(studio: Studio, ids: list[str]) -> dict[str, dict]:
         runs = list(session.scalars(select(Training).where(Training.id.in_(ids))))
     states = {run_id: {"id": run_id, "status": "deleted"} for run_id in ids}
     return states | {run.id: progress_event(run, studio.storage) for run in runs}
+
+
+@router.delete("/models/builtin/{name}")
+def delete_trained_model(name: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    """Remove a built-in model trained here (`builtin/NAME`): whoever trained it, or an admin."""
+    if name not in trained.names(studio.storage):
+        raise ApiError(404, f"no trained model named {name!r} (GET /api/models lists them as builtin/NAME)", "name",
+                       "not_found")
+    if not (who.admin or trained.about(studio.storage, name).get("uploaded_by") == who.client):
+        raise ApiError(403, f"model builtin/{name} is not yours; only whoever trained it or an admin may remove it",
+                       "name", "not_owner")
+    trained.remove(studio.storage, name)
+    queue.fail_waiting(studio.store, trained.PREFIX + name, f"model builtin/{name} was removed")
+    return {"id": trained.PREFIX + name, "deleted": True}
 
 
 @router.post("/trainings", openapi_extra={"requestBody": {"required": True, "content": {

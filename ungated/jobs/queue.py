@@ -307,6 +307,16 @@ def resume(store: Store, training_id: str) -> str | None:
         return training.status
 
 
+def fail_waiting(store: Store, model: str, message: str) -> int:
+    """Fail the videos still queued for a model that is gone (no worker would ever take them)."""
+    with store.write() as session:
+        result = session.execute(
+            update(Video).where(Video.status == QUEUED, Video.model == model)
+            .values(status=FAILED, completed_at=time.time(), error_code="model_removed", error_message=message)
+            .execution_options(synchronize_session=False))
+        return result.rowcount
+
+
 def reap(store: Store, host: str | None = None) -> list[str]:
     """Requeue (or fail, once out of attempts) the jobs of workers that are gone: leases that ran
     out, and on `host`, workers whose process no longer exists. Returns the ids handled."""

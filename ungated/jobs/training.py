@@ -3,8 +3,9 @@ file the run makes lives under trainings/ID/ in the storage root (work/: cached 
 checkpoints, the loss log, samples; out/: what it made). A run that is stopped, handed back or
 taken over by another worker starts again from its last checkpoint there.
 
-The built-in model's result is the model folder out/model/; a LoRA's is out/NAME.safetensors, also
-added to the server's LoRA library so the create form offers it at once.
+The built-in model's result is the model folder out/model/, also copied into the server's model
+library (trained.py) as `builtin/NAME`; a LoRA's is out/NAME.safetensors, also added to the LoRA
+library. Either way the create form offers it at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InvalidRequest
+from . import trained
 from .schema import Training
 from .storage import Storage
 
@@ -70,15 +72,18 @@ def run(training: Training, storage: Storage, progress: Callable[[int, int], Non
             stage("finishing")  # the final sample and the loss curve
 
     result = train(plan, prepared, on_step, should_cancel=should_cancel)
-    if training.model != BUILTIN:
-        _add_to_library(storage, training, result)
+    made_by = {"uploaded_by": training.client, "training": training.id}
+    if training.model == BUILTIN:
+        trained.add(storage, training.name, result, made_by)
+    else:
+        _add_to_library(storage, training, result, made_by)
     return storage.relative(result)
 
 
-def _add_to_library(storage: Storage, training: Training, lora: Path) -> None:
+def _add_to_library(storage: Storage, training: Training, lora: Path, made_by: dict) -> None:
     """Copy the trained LoRA into the library as its name (or NAME-2, ... if that was taken since)."""
     storage.lora_folder.mkdir(parents=True, exist_ok=True)
-    about = {"model": training.model, "uploaded_by": training.client, "training": training.id}
+    about = {"model": training.model, **made_by}
     for suffix in ("", *(f"-{n}" for n in range(2, 100))):
         part = storage.lora_folder / f".training-{training.id}.part"
         shutil.copyfile(lora, part)

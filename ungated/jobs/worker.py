@@ -14,13 +14,12 @@ import time
 from contextlib import suppress
 
 from ..engines.base import Engine, EngineOptions
-from ..engines.catalog import get_engine
 from ..errors import GenerationCancelled, TrainingCancelled, UngatedError
 from ..generate import generate_clips
 from ..media.pipeline import companion_paths
 from ..media.previews import save_preview
 from ..request import INPUT_FIELDS, Request, plan
-from . import queue, training
+from . import queue, trained, training
 from .schema import JobState, Training, Video
 from .storage import Storage
 from .store import Store
@@ -110,7 +109,7 @@ class Worker:
                     queue.reap(self.store, self.host)
                     queue.touch_worker(self.store, self.id)
                     last_reap = time.monotonic()
-                job = queue.claim_next(self.store, self.id, self.models)
+                job = queue.claim_next(self.store, self.id, self.serving())
                 if job is None:
                     stop.wait(IDLE_POLL_SECONDS)
                     continue
@@ -119,13 +118,17 @@ class Worker:
             with suppress(Exception):
                 queue.unregister_worker(self.store, self.id)
 
+    def serving(self) -> list[str]:
+        """The model ids to claim jobs for: those given, and the trained built-in models with `builtin`."""
+        return [*self.models, *trained.ids(self.storage)] if "builtin" in self.models else self.models
+
     def engine(self, model_id: str) -> Engine:
         """The model's engine, loaded once and kept warm. Only one open model stays loaded: a
         second would rarely fit beside the first."""
         if model_id not in self.engines:
-            if model_id != "builtin":
+            if not model_id.startswith("builtin"):
                 self._unload_open_engines()
-            self.engines[model_id] = get_engine(model_id, options=self.options)
+            self.engines[model_id] = trained.engine(model_id, self.storage, self.options)
         return self.engines[model_id]
 
     def request_of(self, video: Video) -> Request:
@@ -197,7 +200,7 @@ class Worker:
             log.info("%s: completed (%s)", job.id, result)
 
     def _unload_open_engines(self) -> None:
-        for other in [m for m in self.engines if m != "builtin"]:
+        for other in [m for m in self.engines if not m.startswith("builtin")]:
             del self.engines[other]
         import torch
 

@@ -730,8 +730,8 @@ function renderRun(item, run) {
   $(".run-resume", item).hidden = !["failed", "cancelled"].includes(run.status);
   $(".run-delete", item).hidden = !finished || run.status === "deleted";
   const use = $(".run-use", item);
-  use.hidden = !run.lora;
-  use.onclick = () => useLora(run);
+  use.hidden = !(run.lora || run.model_id);
+  use.onclick = () => (run.lora ? useLora(run) : useModel(run.model_id));
   $(".outputs", item).replaceChildren(...(run.outputs || []).map((output) => {
     const li = document.createElement("li");
     const link = Object.assign(document.createElement("a"), { href: output.url, textContent: output.name });
@@ -739,7 +739,7 @@ function renderRun(item, run) {
     li.append(link, ` (${fileSize(output.size_bytes)})`);
     return li;
   }), ...(run.model_path ? [Object.assign(document.createElement("li"), {
-    className: "hint", textContent: `Generate with it: ungated generate --model-path ${run.model_path} "your prompt"` })] : []));
+    className: "hint", textContent: `From the command line: ungated generate --model-path ${run.model_path} "your prompt"` })] : []));
 }
 
 function fileSize(bytes) {
@@ -788,6 +788,15 @@ function followRun(item, run) {
   source.addEventListener("progress", update);
   source.addEventListener("done", update);
   state.runs.set(run.id, source);
+}
+
+async function useModel(modelId) {
+  ({ data: state.models } = await api("/api/models"));
+  fillModels();
+  go("/");
+  $("#model").value = modelId;
+  fitControls();
+  $("#prompt").focus();
 }
 
 async function useLora(run) {
