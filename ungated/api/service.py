@@ -42,9 +42,10 @@ class Studio:
 
     def engine(self, model_id: str) -> Engine:
         """The model's engine, for its capabilities only: the API process never loads weights."""
-        if model_id not in self._engines:
-            self._engines[model_id] = trained.engine(model_id, self.storage)
-        return self._engines[model_id]
+        key = trained.cache_key(model_id, self.storage)
+        if key not in self._engines:
+            self._engines[key] = trained.engine(model_id, self.storage)
+        return self._engines[key]
 
     def model_ids(self) -> list[str]:
         """Every model a request may name: the catalog's and the built-in models trained here."""

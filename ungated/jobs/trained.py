@@ -53,6 +53,13 @@ def about(storage: Storage, name: str) -> dict:
         return {}
 
 
+def cache_key(model_id: str, storage: Storage) -> str:
+    """What a loaded engine is kept under: a trained model's id with the run that made it, so a
+    name removed and trained again is never served from the old weights."""
+    name = name_of(model_id)
+    return f"{model_id}@{about(storage, name).get('training', '')}" if name else model_id
+
+
 def engine(model_id: str, storage: Storage, options: EngineOptions = EngineOptions()) -> Engine:
     """The engine for a catalog id or a trained `builtin/NAME` (titled with its name)."""
     name = name_of(model_id)

@@ -125,11 +125,12 @@ class Worker:
     def engine(self, model_id: str) -> Engine:
         """The model's engine, loaded once and kept warm. Only one open model stays loaded: a
         second would rarely fit beside the first."""
-        if model_id not in self.engines:
+        key = trained.cache_key(model_id, self.storage)
+        if key not in self.engines:
             if not model_id.startswith("builtin"):
                 self._unload_open_engines()
-            self.engines[model_id] = trained.engine(model_id, self.storage, self.options)
-        return self.engines[model_id]
+            self.engines[key] = trained.engine(model_id, self.storage, self.options)
+        return self.engines[key]
 
     def request_of(self, video: Video) -> Request:
         fields = dict(video.request)
