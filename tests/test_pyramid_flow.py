@@ -126,3 +126,21 @@ def test_missing_or_wrong_weights_say_what_to_do(tmp_path):
         get_engine(MODEL).load()
     with pytest.raises(InvalidRequest, match="causal_video_vae/config.json"):
         get_engine(MODEL, tmp_path).load()
+
+
+def test_the_vae_loads_attention_weights_under_their_old_names_too(tmp_path):
+    """Checkpoints saved by older diffusers name the VAE's attention query/key/value/proj_attn."""
+    torch.manual_seed(0)
+    vae = CausalVideoVAE(**TINY_VAE)
+    vae.save_pretrained(tmp_path, safe_serialization=False)
+    renames = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
+    state = torch.load(tmp_path / "diffusion_pytorch_model.bin", weights_only=True)
+    old = {}
+    for key, value in state.items():
+        for new_name, old_name in renames.items():
+            key = key.replace(f"attentions.0.{new_name}.", f"attentions.0.{old_name}.")
+        old[key] = value
+    torch.save(old, tmp_path / "diffusion_pytorch_model.bin")
+    loaded = CausalVideoVAE.from_pretrained(tmp_path, use_safetensors=False)
+    for key, value in vae.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key

@@ -30,12 +30,13 @@ class TextEncoders:
 
     @torch.inference_mode()
     def encode(self, prompts: list[str], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(T5 states [B, 128, 4096], their mask [B, 128], CLIP pooled [B, 768]) for prompts."""
+        """(T5 states [B, 128, 4096], their mask [B, 128], CLIP pooled [B, 768]) for prompts, on device."""
         clip_ids = self.clip_tokenizer(prompts, padding="max_length", truncation=True,
                                        max_length=min(self.clip_tokenizer.model_max_length, 77),
                                        return_tensors="pt").input_ids
-        pooled = self.clip(clip_ids.to(self.clip.device)).pooler_output
+        # Inputs go to the device the encoders run on, wherever offloading keeps their weights meanwhile.
+        pooled = self.clip(clip_ids.to(device)).pooler_output
         t5 = self.t5_tokenizer(prompts, padding="max_length", truncation=True, max_length=T5_TOKENS,
                                return_tensors="pt")
-        states = self.t5(t5.input_ids.to(self.t5.device), attention_mask=t5.attention_mask.to(self.t5.device))
+        states = self.t5(t5.input_ids.to(device), attention_mask=t5.attention_mask.to(device))
         return (states.last_hidden_state.to(device), t5.attention_mask.to(device), pooled.to(device))
