@@ -205,6 +205,7 @@ def test_training_requests_are_checked(studio, clips_dir, tmp_path):
                         ({"name": "x", "dataset": "shots", "model": "ltx-video"}, "model"),
                         ({"name": "x", "dataset": "shots", "colour": "red"}, "colour"),
                         ({"name": "../x", "dataset": "shots"}, "name"),
+                        ({"name": "x" * 57, "dataset": "shots"}, "name"),
                         ({"name": "x", "data_path": "relative/folder"}, "data_path")):
         answer = api.post("/api/trainings", json=body)
         assert answer.status_code == 400 and answer.json()["error"]["param"] == param, (body, answer.json())

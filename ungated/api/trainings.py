@@ -217,6 +217,9 @@ async def create_training(request: Request, studio: Studio = Depends(studio),
         raise InvalidRequest.from_problem(err.errors()[0]) from None
     is_lora = wanted.model != training.BUILTIN
     _check_trainable(studio, wanted.model)
+    if not is_lora and len(wanted.name) > trained.MAX_NAME:
+        raise InvalidRequest("name", f"at most {trained.MAX_NAME} characters for a built-in model (it becomes the "
+                                     f"model id builtin/NAME)")
     for name in LORA_ONLY:
         if not is_lora and getattr(wanted, name) is not None:
             raise InvalidRequest(name, "applies to LoRAs for open models; the built-in model has no such setting")

@@ -18,12 +18,13 @@ from .storage import LORA_NAME, Storage
 
 PREFIX = "builtin/"
 ABOUT = "ungated.json"
+MAX_NAME = 64 - len(PREFIX)  # the store keeps model ids in 64 characters
 
 
 def name_of(model_id: str) -> str | None:
     """NAME for an id `builtin/NAME`, else None."""
     name = model_id.removeprefix(PREFIX)
-    return name if model_id.startswith(PREFIX) and LORA_NAME.fullmatch(name) else None
+    return name if model_id.startswith(PREFIX) and LORA_NAME.fullmatch(name) and len(name) <= MAX_NAME else None
 
 
 def folder(storage: Storage, name: str) -> Path:
@@ -33,7 +34,7 @@ def folder(storage: Storage, name: str) -> Path:
 def names(storage: Storage) -> list[str]:
     root = storage.root / "models"
     found = sorted(p.name for p in root.iterdir() if (p / "config.json").is_file()) if root.is_dir() else []
-    return [name for name in found if LORA_NAME.fullmatch(name)]
+    return [name for name in found if LORA_NAME.fullmatch(name) and len(name) <= MAX_NAME]
 
 
 def ids(storage: Storage) -> list[str]:
@@ -75,8 +76,8 @@ def add(storage: Storage, name: str, model_dir: Path, made_by: dict) -> str:
     name it got."""
     library = storage.root / "models"
     library.mkdir(parents=True, exist_ok=True)
-    for candidate in (name, *(f"{name}-{n}" for n in range(2, 100))):
-        target = library / candidate[:100]
+    for suffix in ("", *(f"-{n}" for n in range(2, 100))):
+        target = library / f"{name[:MAX_NAME - len(suffix)]}{suffix}"
         if target.exists():
             continue
         part = library / f".{target.name}.part"
