@@ -186,3 +186,18 @@ def test_trainings_share_the_queue_by_age_and_the_lease_rules(store, monkeypatch
     assert (resumed.attempts, resumed.cancel_requested, resumed.error_code) == (0, False, None)
     with pytest.raises(queue.OverLimit):
         queue.submit_training(store, "builtin", "again", "datasets/a/clips", {}, steps=10, client="a", active_limit=1)
+
+
+def test_a_videos_place_and_eta_count_the_training_runs_ahead_of_it(store):
+    from ungated.jobs.schema import ModelStats
+
+    with store.write() as session:
+        session.add(ModelStats(model="builtin", seconds_per_step=1.0, jobs=1))
+        session.add(ModelStats(model=queue.training_stats_key("builtin"), seconds_per_step=0.5, jobs=1))
+    queue.submit_training(store, "builtin", "older", "datasets/a/x", {}, steps=100)
+    video_id = submit(store)[0]  # 10 steps
+    queue.submit_training(store, "builtin", "newer", "datasets/a/y", {}, steps=1000)
+    with store.read() as session:
+        outlook = queue.outlook(session, session.get(Video, video_id))
+    assert outlook.position == 1  # the older run goes first; the newer one waits behind the video
+    assert outlook.eta_seconds == pytest.approx(100 * 0.5 + 10 * 1.0)

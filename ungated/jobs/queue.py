@@ -223,8 +223,9 @@ def complete(store: Store, video_id: str, token: str, result: str, seconds_per_s
         model = session.scalars(statement).first()
         if model is None:
             return False
-        if seconds_per_step and table_of(video_id) is Video:
-            _record_speed(session, model, seconds_per_step)
+        if seconds_per_step:
+            _record_speed(session, model if table_of(video_id) is Video else training_stats_key(model),
+                          seconds_per_step)
     return True
 
 
@@ -390,22 +391,35 @@ def outlook(session, video: Video) -> Outlook:
     return outlooks(session, [video])[video.id]
 
 
+def training_stats_key(model: str) -> str:
+    """Where the measured seconds per training step of a model's runs are kept."""
+    return f"training:{model}"
+
+
+def pool(model: str) -> str:
+    """The workers a model's jobs wait for: trained built-in models share the built-in model's."""
+    return "builtin" if model.startswith("builtin/") else model
+
+
 def outlooks(session, videos: list[Video]) -> dict[str, Outlook]:
     """Where each job stands, from the measured speed of its model and the workers serving it; a
-    few queries per model, however many jobs are asked about."""
+    few queries per model, however many jobs are asked about. Training runs for the same workers
+    count too: running ones by their own pace so far, queued ones ahead of a video by age (the
+    order claim_next takes them in)."""
     result = {video.id: Outlook(None, None) for video in videos if video.status in FINISHED}
     seen = time.time() - WORKER_GONE_SECONDS
     live_workers = session.scalars(select(Worker.models).where(Worker.seen_at > seen)).all()
     for model in {video.model for video in videos if video.id not in result}:
         stats = session.get(ModelStats, model)
         per_step = stats.seconds_per_step if stats else DEFAULT_SECONDS_PER_STEP
-        workers = max(1, sum(model in models for models in live_workers))
+        workers = max(1, sum(pool(model) in models for models in live_workers))
         running_steps = session.scalar(
             select(func.coalesce(func.sum(Video.steps * (100 - Video.progress) / 100.0), 0))
             .where(Video.status == RUNNING, Video.model == model))
         waiting = session.execute(
             select(Video.id, Video.steps).where(Video.status == QUEUED, Video.model == model)
             .order_by(Video.priority.desc(), Video.fair_key, Video.created_at, Video.id)).all()
+        busy_seconds, queued_runs = _trainings(session, pool(model))
         ahead_steps, place = 0, {}
         for position, (video_id, steps) in enumerate(waiting):
             place[video_id] = (position, ahead_steps)
@@ -415,7 +429,27 @@ def outlooks(session, videos: list[Video]) -> dict[str, Outlook]:
                 result[video.id] = Outlook(None, video.steps * (1 - video.progress / 100) * per_step)
             elif video.id in place:
                 position, ahead = place[video.id]
-                result[video.id] = Outlook(position, ((ahead + running_steps) / workers + video.steps) * per_step)
+                runs_ahead = [seconds for created, seconds in queued_runs if created < video.created_at]
+                load = (ahead + running_steps) * per_step + busy_seconds + sum(runs_ahead)
+                result[video.id] = Outlook(position + len(runs_ahead), load / workers + video.steps * per_step)
             else:  # changed state since it was read
                 result[video.id] = Outlook(None, None)
     return result
+
+
+def _trainings(session, model: str) -> tuple[float, list[tuple[float, float]]]:
+    """(seconds the model's running training runs still need, [(created_at, seconds)] of its
+    queued ones), from each run's pace so far or the model's measured seconds per training step."""
+    stats = session.get(ModelStats, training_stats_key(model))
+    per_step = stats.seconds_per_step if stats else DEFAULT_SECONDS_PER_STEP
+    now, busy, queued = time.time(), 0.0, []
+    runs = session.execute(select(Training.status, Training.created_at, Training.started_at, Training.step,
+                                  Training.steps).where(Training.model == model,
+                                                        Training.status.in_((QUEUED, RUNNING)))).all()
+    for status, created_at, started_at, step, steps in runs:
+        if status == RUNNING:
+            pace = (now - started_at) / step if step and started_at else per_step
+            busy += pace * (steps - step)
+        else:
+            queued.append((created_at, steps * per_step))
+    return busy, queued

@@ -87,6 +87,30 @@ class LeaseKeeper(threading.Thread):
             written, last_beat = current, time.monotonic()
 
 
+class _Pace:
+    """Seconds per step of a training run, timed from its first step this attempt (not counting
+    the preparation before it, nor the steps a resumed run had already done)."""
+
+    def __init__(self):
+        self.first: tuple[int, float] | None = None
+        self.last: tuple[int, float] | None = None
+
+    def around(self, progress):
+        def timed(step: int, total: int) -> None:
+            now = time.monotonic()
+            if self.first is None:
+                self.first = (step, now)
+            self.last = (step, now)
+            progress(step, total)
+
+        return timed
+
+    def seconds_per_step(self) -> float | None:
+        if self.first is None or self.last[0] <= self.first[0]:
+            return None
+        return (self.last[1] - self.first[1]) / (self.last[0] - self.first[0])
+
+
 class Worker:
     def __init__(self, store: Store, storage: Storage, models: list[str], options: EngineOptions = EngineOptions(),
                  parent_pid: int | None = None):
@@ -182,8 +206,9 @@ class Worker:
             self._unload_open_engines()
         keeper = LeaseKeeper(self.store, job, self.parent_pid)
         keeper.start()
+        pace = _Pace()
         try:
-            result = training.run(job, self.storage, keeper.progress, keeper.entered,
+            result = training.run(job, self.storage, pace.around(keeper.progress), keeper.entered,
                                   lambda: keeper.should_stop() or self.stopping.is_set())
         except TrainingCancelled as stopped:
             keeper.finish()
@@ -197,7 +222,7 @@ class Worker:
             self._failed(keeper, job, None, "training_failed", f"{type(err).__name__}: {err}", retry=True)
             return
         keeper.finish()
-        if not keeper.lost and queue.complete(self.store, job.id, job.lease_token, result):
+        if not keeper.lost and queue.complete(self.store, job.id, job.lease_token, result, pace.seconds_per_step()):
             log.info("%s: completed (%s)", job.id, result)
 
     def _unload_open_engines(self) -> None:
