@@ -78,7 +78,7 @@ def measure(size: str, mode: str, tiny: bool, repeats: int) -> dict:
     net = build(tiny, mode, device, dtype)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    channels, text_width = net.config.in_channels // 4, net.config.joint_attention_dim
+    channels, text_width = net.latent_channels, net.config.joint_attention_dim
     text = torch.randn(2, 128, text_width, device=device, dtype=dtype)
     mask = torch.ones(2, 128, dtype=torch.long, device=device)
     pooled = torch.randn(2, net.config.pooled_projection_dim, device=device, dtype=dtype)

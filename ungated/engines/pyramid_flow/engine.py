@@ -180,7 +180,7 @@ class PyramidFlowEngine(Engine):
             text = self.text.encode([negative, request.prompt + PROMPT_SUFFIX], self.device)
         net = self.transformer(plan.width, plan.height)
         generator = torch.Generator("cpu").manual_seed(seed)  # the same noise for a seed on any device
-        channels = net.config.in_channels // 4
+        channels = net.latent_channels
         ratio = self.vae.spatial_ratio
         noise = first_noise((1, channels, latent_frames, plan.height // ratio, plan.width // ratio), generator,
                             self.dtype).to(self.device)
