@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from ungated.engines.catalog import get_engine
-from ungated.engines.pyramid_flow.sampler import block_noise, history, stages
+from ungated.engines.pyramid_flow.sampler import block_noise, history, renoise, stages
 from ungated.engines.pyramid_flow.transformer import PyramidFluxTransformer
 from ungated.engines.pyramid_flow.vae import CausalVideoVAE
 from ungated.errors import GenerationCancelled, InvalidRequest, ModelUnavailable
@@ -144,3 +144,19 @@ def test_the_vae_loads_attention_weights_under_their_old_names_too(tmp_path):
     loaded = CausalVideoVAE.from_pretrained(tmp_path, use_safetensors=False)
     for key, value in vae.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_renoising_hands_each_stage_the_start_its_training_defined():
+    """A stage ends at end_sigma * noise + (1 - end_sigma) * clean; after upsampling and renoising,
+    the next stage must start at start_sigma * noise + (1 - start_sigma) * clean (training's
+    definition): signal and noise in exactly those amounts."""
+    published_ends, published_starts = {0: 0.667, 1: 0.334}, {1: 0.80024, 2: 0.50075}
+    clean = 0.7  # a flat field: the same at every resolution
+    generator = torch.Generator().manual_seed(0)
+    for index in (1, 2):
+        end = published_ends[index - 1]
+        ended = end * torch.randn(1, 4, 1, 64, 64, generator=generator) + (1 - end) * clean
+        started = renoise(ended, stages()[index].entry_signal, generator)
+        start = published_starts[index]
+        noise = started - (1 - start) * clean
+        assert abs(noise.mean().item()) < 0.01 and abs(noise.std().item() - start) < 0.01, (index, noise.std())
