@@ -123,6 +123,15 @@ def test_a_builtin_training_run_goes_through_the_queue_and_its_model_generates(s
 
     # And in the studio, as the model builtin/NAME, made by any worker serving builtin.
     assert done["model_id"] == "builtin/my-style"
+    # which a later run fine-tunes (a LoRA cannot start from it; an unknown one is refused).
+    again = api.post("/api/trainings", json={"name": "my-style-more", "dataset": "shots", "steps": 2, "batch": 2,
+                                             "sample_every": 0, "init": "builtin/my-style"}).json()
+    for bad in ({"init": "builtin/nobody"}, {"init": "builtin/my-style", "model": WAN, "rank": 4}):
+        answer = api.post("/api/trainings", json={"name": "x", "dataset": "shots", **bad})
+        assert answer.status_code == 400 and answer.json()["error"]["param"] == "init", answer.json()
+    work_until_idle(store, storage)
+    tuned = api.get(f"/api/trainings/{again['id']}").json()
+    assert tuned["status"] == "completed" and tuned["model_id"] == "builtin/my-style-more", tuned
     models = {m["id"]: m for m in api.get("/api/models").json()["data"]}
     assert models["builtin/my-style"]["served"] and models["builtin/my-style"]["capabilities"]["fps"] == [8]
     video = api.post("/api/videos", json={"prompt": "a red ball", "model": "builtin/my-style", "steps": 4}).json()

@@ -236,7 +236,8 @@ def test_train_on_an_uploaded_folder_and_watch_it(page, server, tmp_path):
     outputs = run.locator(".outputs a").all_inner_texts()
     assert outputs == ["model/config.json", "model/loss.png", "model/model.safetensors", "model/sample.mp4"]
     assert httpx.get(server.base + run.locator(".outputs a").nth(2).get_attribute("href")).status_code == 200
-    # Use it: the create form, with the trained model picked.
+    # Offered at once for a fine-tune, and (Use it) in the create form.
+    assert "builtin/beach-clips" in page.eval_on_selector_all("#train-init option", "os => os.map(o => o.value)")
     run.locator(".run-use").click()
     until(page, "location.pathname === '/' && document.querySelector('#model').value === 'builtin/beach-clips'")
     assert page.locator("#model option:checked").inner_text() == "beach-clips (trained on clips)"

@@ -139,6 +139,8 @@ class TrainingRequest(BaseModel):
     base: Literal["bf16", "fp8", "int8", "nf4"] | None = None
     gradient_checkpointing: bool | None = None
     sample_steps: int | None = Field(None, ge=1, le=200)
+    init: str | None = Field(None, max_length=64, description="builtin/NAME: fine-tune a built-in model trained "
+                                                              "here (new caption words are added)")
 
 
 def training_object(run: Training, who: Caller | None, storage) -> dict:
@@ -223,6 +225,12 @@ async def create_training(request: Request, studio: Studio = Depends(studio),
     for name in LORA_ONLY:
         if not is_lora and getattr(wanted, name) is not None:
             raise InvalidRequest(name, "applies to LoRAs for open models; the built-in model has no such setting")
+    if wanted.init is not None:
+        if is_lora:
+            raise InvalidRequest("init", "applies to the built-in model: a LoRA trains on its open model as published")
+        if trained.name_of(wanted.init) not in trained.names(studio.storage):
+            raise InvalidRequest("init", f"no trained model {wanted.init!r} here (GET /api/models lists them as "
+                                         "builtin/NAME)")
     dataset = _dataset_of(studio, who, wanted)
     if is_lora and studio.storage.lora_path(wanted.name) is not None:
         raise ApiError(409, f"a LoRA named {wanted.name!r} is already in the library; choose another name", "name",

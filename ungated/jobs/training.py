@@ -56,6 +56,7 @@ def run(training: Training, storage: Storage, progress: Callable[[int, int], Non
         from ..train.clips import ClipTrainPlan, prepare, train
 
         plan = ClipTrainPlan(data_dir=data, out_dir=root / "out" / "model", work_dir=root / "work",
+                             init=_start_from(storage, training.options.get("init")),
                              **_plan_options(training.options, CLIP_OPTIONS))
     else:
         from ..train.lora import LoraTrainPlan, prepare, train
@@ -78,6 +79,16 @@ def run(training: Training, storage: Storage, progress: Callable[[int, int], Non
     else:
         _add_to_library(storage, training, result, made_by)
     return storage.relative(result)
+
+
+def _start_from(storage: Storage, model_id: str | None) -> Path | None:
+    """The folder of the trained model (builtin/NAME) a run fine-tunes, or None to start from scratch."""
+    if model_id is None:
+        return None
+    name = trained.name_of(model_id)
+    if name is None or name not in trained.names(storage):
+        raise InvalidRequest("init", f"{model_id} is no longer in the model library; start a new run")
+    return trained.folder(storage, name)
 
 
 def _add_to_library(storage: Storage, training: Training, lora: Path, made_by: dict) -> None:

@@ -119,6 +119,7 @@ function nativeSizes(caps) {
 
 function fillModels() {
   const select = $("#model");
+  const chosen = select.value;  // kept when the list is refreshed (a model trained meanwhile)
   select.replaceChildren();
   for (const m of state.models) {
     const option = new Option(m.title + (m.weights_present ? "" : " (weights not downloaded)") +
@@ -126,7 +127,8 @@ function fillModels() {
     option.disabled = !m.served || !m.weights_present;
     select.add(option);
   }
-  const first = state.models.find((m) => m.served && m.weights_present);
+  const previous = state.models.find((m) => m.id === chosen && m.served && m.weights_present);
+  const first = previous || state.models.find((m) => m.served && m.weights_present);
   if (first) select.value = first.id;
   fitControls();
 }
@@ -487,7 +489,12 @@ async function showVideo(id) {
     try { await navigator.clipboard.writeText(url); $("#copy-state").textContent = `Copied ${url}`; }
     catch { $("#copy-state").textContent = url; }
   };
-  $("#remix").onclick = () => { go("/"); prefill(video); $("#prompt").focus(); };
+  $("#remix").onclick = async () => {
+    await modelsLoaded;  // a shared link opens the video page before the form has its models
+    go("/");
+    prefill(video);
+    $("#prompt").focus();
+  };
   const extendable = state.models.find((m) => m.id === video.model)?.capabilities.extend_input;
   $("#extend").hidden = !(done && extendable && state.me?.client);
   $("#extend").onclick = async () => {
@@ -574,6 +581,10 @@ function fitTrainControls() {
   const m = state.models.find((x) => x.id === $("#train-model").value);
   const defaults = m?.training_defaults || {};
   for (const el of document.querySelectorAll(".lora-only")) el.hidden = m?.id === "builtin";
+  for (const el of document.querySelectorAll(".builtin-only")) el.hidden = m?.id !== "builtin";
+  const trainedModels = state.models.filter((x) => x.id.startsWith("builtin/"));
+  $("#train-init").replaceChildren(new Option("Nothing: train from scratch", ""),
+    ...trainedModels.map((x) => new Option(`${x.title}: fine-tune it`, x.id)));
   for (const [id, name] of [["#train-steps", "steps"], ["#train-sample-every", "sample_every"], ["#train-lr", "learning_rate"],
     ["#train-batch", "batch"], ["#train-rank", "rank"], ["#train-resolution", "resolution"]]) {
     $(id).placeholder = defaults[name] ?? "";
@@ -667,6 +678,7 @@ $("#train").addEventListener("submit", async (event) => {
     if ($(id).value !== "" && !$(id).closest("[hidden]")) body[name] = Number($(id).value);
   }
   if ($("#train-prompt").value.trim()) body.sample_prompt = $("#train-prompt").value.trim();
+  if ($("#train-init").value && !$("#init-field").hidden) body.init = $("#train-init").value;
   const button = $("#train-submit");
   button.disabled = true;
   try {
@@ -783,16 +795,25 @@ function followRun(item, run) {
     if (event.type !== "done") return;
     source.close();
     state.runs.delete(run.id);
-    try { renderRun(item, await api(`/api/trainings/${run.id}`)); } catch { /* deleted meanwhile */ }
+    try {
+      const finished = await api(`/api/trainings/${run.id}`);
+      renderRun(item, finished);
+      if (finished.model_id) await refreshModels();  // offer the new model in both forms
+    } catch { /* deleted meanwhile */ }
   };
   source.addEventListener("progress", update);
   source.addEventListener("done", update);
   state.runs.set(run.id, source);
 }
 
-async function useModel(modelId) {
+async function refreshModels() {
   ({ data: state.models } = await api("/api/models"));
   fillModels();
+  fillTrainModels();
+}
+
+async function useModel(modelId) {
+  await refreshModels();
   go("/");
   $("#model").value = modelId;
   fitControls();
@@ -810,6 +831,9 @@ async function useLora(run) {
 
 // ---- start -------------------------------------------------------------------------------------
 
+let markModelsLoaded;
+const modelsLoaded = new Promise((resolve) => { markModelsLoaded = resolve; });
+
 async function start() {
   route();
   try {
@@ -820,6 +844,7 @@ async function start() {
     return;
   }
   fillModels();
+  markModelsLoaded();
   $("#seed").value = randomSeed();
   if (state.me.client) {
     const active = await api("/api/me/videos?status=active&limit=50");
