@@ -236,6 +236,11 @@ def test_train_on_an_uploaded_folder_and_watch_it(page, server, tmp_path):
     outputs = run.locator(".outputs a").all_inner_texts()
     assert outputs == ["model/config.json", "model/loss.png", "model/model.safetensors", "model/sample.mp4"]
     assert httpx.get(server.base + run.locator(".outputs a").nth(2).get_attribute("href")).status_code == 200
+    # The dataset can go (the run keeps what it made).
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#dataset-delete")
+    until(page, "document.querySelector('#train-dataset').value === ''")  # only "New dataset" is left
+    assert httpx.get(f"{server.base}/api/datasets").json()["data"] == []
     # Offered at once for a fine-tune, and (Use it) in the create form.
     assert "builtin/beach-clips" in page.eval_on_selector_all("#train-init option", "os => os.map(o => o.value)")
     run.locator(".run-use").click()

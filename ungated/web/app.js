@@ -603,6 +603,7 @@ async function fillDatasets(chosen) {
 function datasetChanged() {
   const fresh = $("#train-dataset").value === NEW_DATASET;
   $("#dataset-upload").hidden = !fresh;
+  $("#dataset-delete").hidden = fresh;
   $("#data-path-field").hidden = !(fresh && state.me?.admin);
   $("#dataset-report").textContent = "";
   $("#dataset-problems").replaceChildren();
@@ -664,6 +665,16 @@ async function uploadFolder(files) {
 
 $("#train-model").addEventListener("change", fitTrainControls);
 $("#train-dataset").addEventListener("change", datasetChanged);
+$("#dataset-delete").addEventListener("click", async () => {
+  const name = $("#train-dataset").value;
+  if (!confirm(`Delete dataset ${name} and its files from this server? (Runs made from it keep what they made.)`)) return;
+  try {
+    await api(`/api/datasets/${encodeURIComponent(name)}`, { method: "DELETE" });
+    await fillDatasets();
+  } catch (error) {
+    $("#train-error").textContent = error.message;
+  }
+});
 $("#dataset-files").addEventListener("change", (event) => uploadFolder([...event.target.files]));
 
 $("#train").addEventListener("submit", async (event) => {
