@@ -13,7 +13,6 @@ API key, can watch it); listing one's runs and datasets, and changing them, need
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -157,22 +156,20 @@ def training_object(run: Training, who: Caller | None, storage) -> dict:
         made["model_id"] = trained.PREFIX + name if name else None
         if who is not None and who.admin:  # for `ungated generate --model-path` on this machine
             made["model_path"] = str(storage.resolve(run.result))
-    return {**made,
-        **state, "name": run.name, "model": run.model,
+    return {
+        **made, **state, "name": run.name, "model": run.model,
         "dataset": str(dataset) if dataset.is_absolute() else dataset.name, "options": run.options,
         "mine": who is not None and who.client == run.client, "attempts": run.attempts,
         "created_at": run.created_at, "started_at": run.started_at, "completed_at": run.completed_at,
-        "outputs": [{**o, "url": files + o.pop("path")} for o in training.outputs(storage, run.id)]
-        if run.status == queue.COMPLETED else [],
+        "outputs": [{**o, "url": files + o.pop("path")} for o in training.outputs(storage, run.id)] if done else [],
         "links": {"events": f"{base}/events", "files": files},
     }
 
 
 def progress_event(run: Training, storage) -> dict:
     """What a watcher sees change: state, step, loss curve, samples."""
-    eta = None
-    if run.status == queue.RUNNING and run.step and run.started_at:
-        eta = round((time.time() - run.started_at) / run.step * (run.steps - run.step), 1)
+    left = queue.training_seconds_left(run.started_at, run.step, run.steps) if run.status == queue.RUNNING else None
+    eta = None if left is None else round(left, 1)
     return {
         "id": run.id, "status": run.status, "stage": run.stage if run.status == queue.RUNNING else "",
         "step": run.step if run.status != queue.COMPLETED else run.steps, "steps": run.steps,
@@ -196,7 +193,7 @@ def read_trainings(studio: Studio, ids: list[str]) -> dict[str, dict]:
 @router.delete("/models/builtin/{name}")
 def delete_trained_model(name: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
     """Remove a built-in model trained here (`builtin/NAME`): whoever trained it, or an admin."""
-    if name not in trained.names(studio.storage):
+    if trained.find(studio.storage, trained.PREFIX + name) is None:
         raise ApiError(404, f"no trained model named {name!r} (GET /api/models lists them as builtin/NAME)", "name",
                        "not_found")
     if not (who.admin or trained.about(studio.storage, name).get("uploaded_by") == who.client):
@@ -228,7 +225,7 @@ async def create_training(request: Request, studio: Studio = Depends(studio),
     if wanted.init is not None:
         if is_lora:
             raise InvalidRequest("init", "applies to the built-in model: a LoRA trains on its open model as published")
-        if trained.name_of(wanted.init) not in trained.names(studio.storage):
+        if trained.find(studio.storage, wanted.init) is None:
             raise InvalidRequest("init", f"no trained model {wanted.init!r} here (GET /api/models lists them as "
                                          "builtin/NAME)")
     dataset = _dataset_of(studio, who, wanted)

@@ -442,14 +442,22 @@ def _trainings(session, model: str) -> tuple[float, list[tuple[float, float]]]:
     queued ones), from each run's pace so far or the model's measured seconds per training step."""
     stats = session.get(ModelStats, training_stats_key(model))
     per_step = stats.seconds_per_step if stats else DEFAULT_SECONDS_PER_STEP
-    now, busy, queued = time.time(), 0.0, []
+    busy, queued = 0.0, []
     runs = session.execute(select(Training.status, Training.created_at, Training.started_at, Training.step,
                                   Training.steps).where(Training.model == model,
                                                         Training.status.in_((QUEUED, RUNNING)))).all()
     for status, created_at, started_at, step, steps in runs:
         if status == RUNNING:
-            pace = (now - started_at) / step if step and started_at else per_step
-            busy += pace * (steps - step)
+            busy += training_seconds_left(started_at, step, steps, per_step)
         else:
             queued.append((created_at, steps * per_step))
     return busy, queued
+
+
+def training_seconds_left(started_at: float | None, step: int, steps: int, per_step: float | None = None
+                          ) -> float | None:
+    """What a running training run still needs: its pace since it started times the steps left
+    (before its first step, per_step instead; None when that is not given either)."""
+    if step and started_at:
+        return (time.time() - started_at) / step * (steps - step)
+    return None if per_step is None else per_step * (steps - step)

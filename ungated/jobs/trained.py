@@ -37,6 +37,12 @@ def names(storage: Storage) -> list[str]:
     return [name for name in found if LORA_NAME.fullmatch(name) and len(name) <= MAX_NAME]
 
 
+def find(storage: Storage, model_id: str) -> str | None:
+    """NAME, when model_id is a trained model (builtin/NAME) in the library; else None."""
+    name = name_of(model_id)
+    return name if name is not None and name in names(storage) else None
+
+
 def ids(storage: Storage) -> list[str]:
     return [PREFIX + name for name in names(storage)]
 
@@ -63,8 +69,8 @@ def cache_key(model_id: str, storage: Storage) -> str:
 
 def engine(model_id: str, storage: Storage, options: EngineOptions = EngineOptions()) -> Engine:
     """The engine for a catalog id or a trained `builtin/NAME` (titled with its name)."""
-    name = name_of(model_id)
-    if name is None or name not in names(storage):
+    name = find(storage, model_id)
+    if name is None:
         return get_engine(model_id, options=options)
     built = get_engine("builtin", folder(storage, name), options)
     built.id, built.title = model_id, f"{name} (trained on clips)"

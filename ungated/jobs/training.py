@@ -85,8 +85,8 @@ def _start_from(storage: Storage, model_id: str | None) -> Path | None:
     """The folder of the trained model (builtin/NAME) a run fine-tunes, or None to start from scratch."""
     if model_id is None:
         return None
-    name = trained.name_of(model_id)
-    if name is None or name not in trained.names(storage):
+    name = trained.find(storage, model_id)
+    if name is None:
         raise InvalidRequest("init", f"{model_id} is no longer in the model library; start a new run")
     return trained.folder(storage, name)
 
@@ -134,9 +134,8 @@ def losses(storage: Storage, training_id: str) -> list[list[float]]:
 def samples(storage: Storage, training_id: str) -> list[dict]:
     """The sample clips written so far, in step order: {"step", "path"} (path under the run's folder)."""
     root = folder(storage, training_id)
-    found = [{"step": int(p.stem.removeprefix("step-")), "path": p.relative_to(root).as_posix()}
-             for p in sorted((root / "work" / "samples").glob("step-*.mp4")) if p.stem.removeprefix("step-").isdigit()]
-    return found
+    return [{"step": int(p.stem.removeprefix("step-")), "path": p.relative_to(root).as_posix()}
+            for p in sorted((root / "work" / "samples").glob("step-*.mp4")) if p.stem.removeprefix("step-").isdigit()]
 
 
 def outputs(storage: Storage, training_id: str) -> list[dict]:

@@ -1,6 +1,7 @@
 """A worker process: claims jobs for the models it serves (videos to make and training runs), keeps
-their engines loaded between videos, and reports progress while renewing its lease. Run by `ungated serve` (one or more, supervised)
-or by `ungated worker` on other machines sharing the store and the storage root.
+their engines loaded between videos, and reports progress while renewing its lease. Run by
+`ungated serve` (one or more, supervised) or by `ungated worker` on other machines sharing the
+store and the storage root.
 """
 
 from __future__ import annotations

@@ -117,16 +117,19 @@ function nativeSizes(caps) {
   return caps.sizes.map((size) => size.split("x").map(Number));
 }
 
+// A model as a choice, with why it cannot be picked here (no weights, no worker serving it).
+function modelOption(m, label) {
+  const option = new Option(label + (m.weights_present ? "" : " (weights not downloaded)") +
+    (m.served ? "" : " (not served here)"), m.id);
+  option.disabled = !m.served || !m.weights_present;
+  return option;
+}
+
 function fillModels() {
   const select = $("#model");
   const chosen = select.value;  // kept when the list is refreshed (a model trained meanwhile)
   select.replaceChildren();
-  for (const m of state.models) {
-    const option = new Option(m.title + (m.weights_present ? "" : " (weights not downloaded)") +
-      (m.served ? "" : " (not served here)"), m.id);
-    option.disabled = !m.served || !m.weights_present;
-    select.add(option);
-  }
+  for (const m of state.models) select.add(modelOption(m, m.title));
   const previous = state.models.find((m) => m.id === chosen && m.served && m.weights_present);
   const first = previous || state.models.find((m) => m.served && m.weights_present);
   if (first) select.value = first.id;
@@ -566,13 +569,8 @@ async function showTrain() {
 function fillTrainModels() {
   const select = $("#train-model");
   const previous = select.value;
-  select.replaceChildren(...state.models.filter((m) => m.trainable).map((m) => {
-    const label = m.id === "builtin" ? "Built-in model (trains on this computer, no GPU needed)" : `LoRA for ${m.title}`;
-    const missing = !m.served ? " (not served here)" : m.weights_present ? "" : " (weights not downloaded)";
-    const option = new Option(label + missing, m.id);
-    option.disabled = Boolean(missing);
-    return option;
-  }));
+  select.replaceChildren(...state.models.filter((m) => m.trainable).map((m) => modelOption(m,
+    m.id === "builtin" ? "Built-in model (trains on this computer, no GPU needed)" : `LoRA for ${m.title}`)));
   if (previous) select.value = previous;
   fitTrainControls();
 }

@@ -17,9 +17,10 @@ import torch
 
 from ...errors import GenerationCancelled
 from ...media.inputs import read_image, read_video
-from ..base import CancelFn, Engine, EngineOptions, ProgressFn
+from ..base import CancelFn, EngineOptions, ProgressFn
 from ..preview import false_colour, middle_latent_frame
 from . import decode, hub, memory, speed
+from .catalog_engine import CatalogEngine
 from .loras import LoraSlots
 from .models import OpenModel
 
@@ -32,39 +33,17 @@ def pick_task(image: Path | None, video: Path | None) -> str:
     return "v2v" if video else "i2v" if image else "t2v"
 
 
-class OpenModelEngine(Engine):
+class OpenModelEngine(CatalogEngine):
     def __init__(self, model: OpenModel, model_path: Path | None = None, options: EngineOptions = EngineOptions(),
                  hardware: memory.Hardware | None = None):
         speed.check(options)
-        self.model = model
-        self.id = model.id
-        self.title = model.title
-        self.capabilities = model.capabilities
-        self.licence = model.licence.name
-        self.licence_restrictions = model.licence.restrictions
-        self.download_gb = model.download_gb
-        self.model_path = model_path
-        self.options = options
-        self.hardware = hardware or memory.detect()
-        self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling,
-                                    options.quantize)
+        super().__init__(model, model_path, options, hardware)
         self.pipe = None  # the pipeline of the task last run; others are built from its components
         self.loras = LoraSlots()
         self._latents: tuple | None = None  # while sampling: (latents, height, width, spatial ratio)
 
-    def weights_present(self) -> bool:
-        return hub.find_weights(self.model, self.model_path) is not None
-
-    def memory_estimates(self) -> dict[str, float]:
-        return {mode: memory.estimate_gb(self.model, mode) for mode in memory.MODES}
-
     def setup_notes(self) -> list[str]:
         return [line for line in (self.memory.describe(), speed.describe(self.options)) if line]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        # Half precision on the CPU is slow or unsupported for several ops; use full precision there.
-        return getattr(torch, self.model.dtype) if self.hardware.accelerator else torch.float32
 
     def load(self) -> None:
         if self.pipe is not None:

@@ -22,8 +22,9 @@ import torch
 
 from ...errors import GenerationCancelled, InvalidRequest
 from ...media.inputs import read_image
-from ..base import CancelFn, Engine, EngineOptions, ProgressFn
+from ..base import CancelFn, EngineOptions, ProgressFn
 from ..open import hub, memory
+from ..open.catalog_engine import CatalogEngine
 from ..open.models import OpenModel
 from ..preview import false_colour
 from .sampler import first_noise, sample_frame
@@ -40,21 +41,14 @@ VIDEO_STEPS_RATIO, VIDEO_GUIDANCE_RATIO = 0.5, 5 / 7
 DECODE_TILE = 32  # latent pixels: 256-pixel tiles when VAE tiling is on
 
 
-class PyramidFlowEngine(Engine):
+class PyramidFlowEngine(CatalogEngine):
     def __init__(self, model: OpenModel, model_path: Path | None = None, options: EngineOptions = EngineOptions(),
                  hardware: memory.Hardware | None = None):
         for flag, asked in (("--cache", options.cache != "none"), ("--compile", options.compile),
                             ("--attention", options.attention is not None)):
             if asked:
                 raise InvalidRequest(flag, f"not available for {model.id} (its engine is ungated's own, not diffusers')")
-        self.model, self.id, self.title = model, model.id, model.title
-        self.capabilities = model.capabilities
-        self.licence, self.licence_restrictions = model.licence.name, model.licence.restrictions
-        self.download_gb = model.download_gb
-        self.model_path, self.options = model_path, options
-        self.hardware = hardware or memory.detect()
-        self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling,
-                                    options.quantize)
+        super().__init__(model, model_path, options, hardware)
         self.folder: Path | None = None
         self.text: TextEncoders | None = None
         self.vae = None
@@ -64,16 +58,6 @@ class PyramidFlowEngine(Engine):
     @property
     def device(self) -> torch.device:
         return torch.device(self.hardware.kind) if self.hardware.accelerator else torch.device("cpu")
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return torch.bfloat16 if self.hardware.accelerator else torch.float32  # half precision is slow on CPUs
-
-    def weights_present(self) -> bool:
-        return hub.find_weights(self.model, self.model_path) is not None
-
-    def memory_estimates(self) -> dict[str, float]:
-        return {mode: memory.estimate_gb(self.model, mode) for mode in memory.MODES}
 
     def setup_notes(self) -> list[str]:
         return [self.memory.describe()]

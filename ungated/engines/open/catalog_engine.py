@@ -1,0 +1,41 @@
+"""What every engine behind a row of the open-model catalog shares, whether it runs the model on a
+diffusers pipeline (engine.py) or on ungated's own implementation (engines/pyramid_flow): its
+identity and licence from the row, where its weights are, and the memory plan for this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..base import Engine, EngineOptions
+from . import hub, memory
+from .models import OpenModel
+
+
+class CatalogEngine(Engine):
+    def __init__(self, model: OpenModel, model_path: Path | None = None, options: EngineOptions = EngineOptions(),
+                 hardware: memory.Hardware | None = None):
+        self.model = model
+        self.id = model.id
+        self.title = model.title
+        self.capabilities = model.capabilities
+        self.licence = model.licence.name
+        self.licence_restrictions = model.licence.restrictions
+        self.download_gb = model.download_gb
+        self.model_path = model_path
+        self.options = options
+        self.hardware = hardware or memory.detect()
+        self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling,
+                                    options.quantize)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        # Half precision on the CPU is slow or unsupported for several ops; use full precision there.
+        return getattr(torch, self.model.dtype) if self.hardware.accelerator else torch.float32
+
+    def weights_present(self) -> bool:
+        return hub.find_weights(self.model, self.model_path) is not None
+
+    def memory_estimates(self) -> dict[str, float]:
+        return {mode: memory.estimate_gb(self.model, mode) for mode in memory.MODES}
