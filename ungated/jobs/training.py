@@ -99,7 +99,7 @@ def _add_to_library(storage: Storage, training: Training, lora: Path, made_by: d
         part = storage.lora_folder / f".training-{training.id}.part"
         shutil.copyfile(lora, part)
         try:
-            storage.add_lora(f"{training.name}{suffix}"[:100], part, about)
+            storage.add_lora(f"{training.name[:100 - len(suffix)]}{suffix}", part, about)  # names: 100 at most
             return
         except FileExistsError:
             continue
