@@ -21,7 +21,8 @@ class InvalidRequest(UngatedError):
         field = ".".join(str(part) for part in problem.get("loc", ()) if part not in skip) or "request"
         message = problem.get("msg", "is not valid").removeprefix("Value error, ")
         if problem.get("type") not in ("value_error", "missing") and "input" in problem:
-            message += f" (got {problem['input']!r})"
+            shown = repr(problem["input"])
+            message += f" (got {shown if len(shown) <= 80 else shown[:60] + f'... ({len(shown)} characters)'})"
         return cls(field, message[0].lower() + message[1:])
 
 

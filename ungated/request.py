@@ -12,9 +12,9 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .engines.base import Capabilities
 from .errors import InvalidRequest
@@ -29,6 +29,16 @@ MIN_SIDE, MAX_SIDE = 64, 1920
 MAX_SECONDS = 20.0
 MAX_SEED = 2**32 - 1
 INPUT_FIELDS = ("image", "video", "extend")  # Request fields that name input files
+
+
+def _without_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    return text
+
+
+# Free text a person writes (prompts, artist names): anything but NUL, which no store can keep.
+Text = Annotated[str, AfterValidator(_without_nul)]
 
 
 def output_size(aspect: str, resolution: str) -> tuple[int, int]:
@@ -85,8 +95,8 @@ class Request(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    prompt: str = Field(min_length=1, max_length=2000)
-    negative_prompt: str = Field(default="", max_length=2000)
+    prompt: Text = Field(min_length=1, max_length=2000)
+    negative_prompt: Text = Field(default="", max_length=2000)
     seconds: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
     aspect: Aspect | None = None
     resolution: Resolution | None = None

@@ -32,6 +32,10 @@ class Caller:
     def owns(self, video: Video) -> bool:
         return self.client is not None and video.client == self.client
 
+    def sees_prompt_of(self, video: Video) -> bool:
+        """Whether a prompt kept private (and its seed) may be shown to this caller."""
+        return self.admin or self.owns(video)
+
 
 def studio(request: Request) -> Studio:
     return request.app.state.studio

@@ -17,6 +17,7 @@ from ..jobs.storage import Storage
 from ..jobs.store import Store
 from . import errors, events, openai, studio, trainings, web
 from .limits import BodyLimit
+from .urls import CleanUrls
 from .service import MAX_DATASET_BYTES, MAX_LORA_BYTES, ServiceConfig, Studio
 
 log = logging.getLogger("ungated.api")
@@ -40,6 +41,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     # LoRAs and datasets are larger uploads than a request's image or video.
     app.add_middleware(BodyLimit, routes={("PUT", "/api/loras/"): MAX_LORA_BYTES,
                                           ("PUT", "/api/datasets/"): MAX_DATASET_BYTES})
+    app.add_middleware(CleanUrls)
     app.include_router(openai.router)
     app.include_router(studio.router)
     app.include_router(events.router)

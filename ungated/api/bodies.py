@@ -1,5 +1,7 @@
 """Reading create-request bodies, which come as JSON (files as data URLs) or as multipart forms
-(files as parts), the way OpenAI's clients and browsers send them."""
+(files as parts), the way OpenAI's clients and browsers send them. What no field may hold is
+refused here, naming the field: JSON nested deeper than any request needs, numbers longer than any
+setting, and NUL characters (PostgreSQL cannot store them)."""
 
 from __future__ import annotations
 
@@ -23,14 +25,51 @@ async def read_body(request: Request, file_fields: tuple[str, ...]) -> tuple[dic
         files = {name: await part.read() for name, part in form.items()
                  if name in file_fields and isinstance(part, UploadFile)}
         fields = {name: value for name, value in form.items() if name not in files}
+        check_values(fields)
         return fields, files
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "the body is not valid JSON", code="invalid_json") from None
+    body = parse_json(await request.body() or b"null")
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object", code="invalid_json")
     return body, {}
+
+
+MAX_DEPTH = 8  # a request's deepest field is loras.N.weight or provenance.mark_text
+MAX_DIGITS = 40  # far past any seed or count; Python refuses to even parse 4,300
+
+
+class _LongNumber(str):
+    """A number too long to be any setting, kept as its digits until the field is known."""
+
+
+def parse_json(raw: bytes) -> object:
+    """The JSON value of a body, checked as a whole: every refusal is a 400 naming the field."""
+    try:
+        value = json.loads(raw, parse_int=lambda digits: _LongNumber(digits) if len(digits) > MAX_DIGITS
+                           else int(digits))
+    except RecursionError:
+        raise ApiError(400, f"the JSON is nested too deeply (at most {MAX_DEPTH} levels)", "body",
+                       "invalid_json") from None
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+        raise ApiError(400, "the body is not valid JSON", "body", "invalid_json") from None
+    check_values(value)
+    return value
+
+
+def check_values(value: object, where: str = "", depth: int = 0) -> None:
+    """Refuse what no field may hold, naming the field: deep nesting, overlong numbers, NUL."""
+    field = where or "body"
+    if depth > MAX_DEPTH:
+        raise InvalidRequest(field, f"nested too deeply (a request is at most {MAX_DEPTH} levels)")
+    if isinstance(value, _LongNumber):
+        raise InvalidRequest(field, f"a number with {len(value.lstrip('-'))} digits; no setting takes more than "
+                                    f"{MAX_DIGITS}")
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidRequest(field, "must not contain NUL characters (\\u0000)")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if "\x00" in str(key):
+            raise InvalidRequest(field, "a field name must not contain NUL characters (\\u0000)")
+        check_values(item, f"{where}.{key}" if where else str(key), depth + 1)
 
 
 def data_url_bytes(url: object, param: str) -> bytes:

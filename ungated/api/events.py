@@ -21,7 +21,7 @@ from ..jobs import queue
 from ..jobs.schema import Video
 from .access import studio
 from .service import Studio
-from .studio import links
+from .studio import links, waiting_for_worker
 
 router = APIRouter(prefix="/api")
 log = logging.getLogger("ungated.api")
@@ -33,6 +33,7 @@ def progress_event(video: Video, outlook: queue.Outlook) -> dict:
         "id": video.id, "status": video.status, "progress": video.progress, "step": video.step,
         "queue_position": outlook.position,
         "eta_seconds": None if outlook.eta_seconds is None else round(outlook.eta_seconds, 1),
+        "waiting_for_worker": waiting_for_worker(video, outlook),
         "error": video.error_message if video.status in (queue.FAILED, queue.CANCELLED) else None,
         "preview": links(video)["preview"],
     }
@@ -83,7 +84,7 @@ def read_videos(studio: Studio, ids: list[str]) -> dict[str, dict]:
     """The progress events of the videos with these ids (a "deleted" state for those gone)."""
     with studio.store.read() as session:
         videos = list(session.scalars(select(Video).where(Video.id.in_(ids))))
-        outlooks = queue.outlooks(session, videos)
+        outlooks = studio.outlooks(session, videos)
     states = {video_id: {"id": video_id, "status": "deleted"} for video_id in ids}
     states |= {video.id: progress_event(video, outlooks[video.id]) for video in videos}
     # A queued job with no place in the queue was claimed between the two reads (PostgreSQL's

@@ -19,7 +19,7 @@ from ..errors import InvalidRequest
 from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.pipeline import companion_paths
-from .access import Caller, may_change, signed_in, studio
+from .access import Caller, caller, may_change, signed_in, studio
 from .errors import not_found
 from .bodies import data_url_bytes, read_body
 from .service import Studio
@@ -60,8 +60,9 @@ CREATE_BODY = {"requestBody": {"required": True, "content": {
 }}}
 
 
-def video_object(video: Video) -> dict:
-    """A row in OpenAI's video shape. A cancelled video is "failed" with the code "cancelled"."""
+def video_object(video: Video, who: Caller) -> dict:
+    """A row in OpenAI's video shape. A cancelled video is "failed" with the code "cancelled". A
+    prompt the artist keeps private is shown only to them (and admins)."""
     status = "failed" if video.status == queue.CANCELLED else video.status
     error = None
     if status == "failed":
@@ -70,7 +71,8 @@ def video_object(video: Video) -> dict:
         "id": video.id, "object": "video", "model": video.requested_model, "status": status,
         "progress": video.progress, "created_at": int(video.created_at),
         "completed_at": int(video.completed_at) if video.completed_at else None, "expires_at": None,
-        "prompt": video.prompt, "remixed_from_video_id": video.remixed_from,
+        "prompt": video.prompt if who.sees_prompt_of(video) or not video.prompt_private else None,
+        "remixed_from_video_id": video.remixed_from,
         "seconds": f"{video.seconds:g}", "size": video.size, "error": error,
     }
 
@@ -103,7 +105,7 @@ async def create_video(request: Request, studio: Studio = Depends(studio),
     if image:
         wanted["image"] = image
     videos = studio.create(wanted, who.client, body.model, artist=body.artist, limits=who.limits)
-    return JSONResponse(video_object(videos[0]))
+    return JSONResponse(video_object(videos[0], who))
 
 
 @router.get("/videos")
@@ -111,14 +113,14 @@ def list_videos(after: str | None = None, limit: int = Query(20, ge=1, le=100),
                 order: Literal["asc", "desc"] = "desc", studio: Studio = Depends(studio),
                 who: Caller = Depends(signed_in)) -> dict:
     videos, more = studio.page(after, limit, order, *studio.owned_by(who.client))
-    return {"object": "list", "data": [video_object(video) for video in videos],
+    return {"object": "list", "data": [video_object(video, who) for video in videos],
             "first_id": videos[0].id if videos else None, "last_id": videos[-1].id if videos else None,
             "has_more": more}
 
 
 @router.get("/videos/{video_id}")
-def retrieve_video(video_id: str, studio: Studio = Depends(studio)) -> JSONResponse:
-    return JSONResponse(video_object(studio.get(video_id)), headers={"openai-poll-after-ms": POLL_AFTER_MS})
+def retrieve_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> JSONResponse:
+    return JSONResponse(video_object(studio.get(video_id), who), headers={"openai-poll-after-ms": POLL_AFTER_MS})
 
 
 @router.delete("/videos/{video_id}")
@@ -149,4 +151,4 @@ def remix_video(video_id: str, body: Remix, studio: Studio = Depends(studio),
                 who: Caller = Depends(signed_in)) -> JSONResponse:
     """A new video with the source's model, settings and seed, and a new prompt."""
     videos = studio.remix(studio.get(video_id), {"prompt": body.prompt}, who.client, who.limits)
-    return JSONResponse(video_object(videos[0]))
+    return JSONResponse(video_object(videos[0], who))

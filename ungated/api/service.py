@@ -33,6 +33,9 @@ class ServiceConfig:
     # OpenAI's model names -> the ungated model that answers them (config.toml [openai] section).
     aliases: dict[str, str] = field(default_factory=lambda: {"sora-2": "builtin", "sora-2-pro": "builtin"})
     public: bool = False  # creating needs an API key (see access.py)
+    own_workers: bool = True  # this server runs workers for `models` (serve --workers 0: only workers elsewhere)
+    # Models asked for that this server's own workers cannot run, and why (their weights are not here).
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 class Studio:
@@ -67,7 +70,9 @@ class Studio:
                                           f"{', '.join([*self.config.aliases, *sorted(self.served_models())])}")
         served = self.served_models()
         if model_id not in served:
-            raise InvalidRequest("model", f"model {model_id!r} is not served here; served: {', '.join(sorted(served))}")
+            why = self.config.unavailable.get(model_id, "no worker here serves it")
+            raise InvalidRequest("model", f"model {model_id!r} cannot be made here now: {why}; served: "
+                                          f"{', '.join(sorted(served)) or 'none yet'}")
         return model_id
 
     def save_image(self, data: bytes, param: str) -> str:
@@ -191,7 +196,18 @@ class Studio:
 
     def outlook(self, video: Video) -> queue.Outlook:
         with self.store.read() as session:
-            return queue.outlook(session, video)
+            return self.outlooks(session, [video])[video.id]
+
+    def outlooks(self, session, videos: list[Video]) -> dict[str, queue.Outlook]:
+        """Where each video stands; no ETA for one that no worker is serving (nor this server's
+        own workers, which may still be starting), since nobody can say when one will join."""
+        found = queue.outlooks(session, videos)
+        for video in videos:
+            seen = found[video.id]
+            expected = self.config.own_workers and queue.pool(video.model) in self.config.models
+            if seen.workers == 0 and video.status == queue.QUEUED and not expected:
+                found[video.id] = replace(seen, eta_seconds=None)
+        return found
 
     def page(self, after: str | None, limit: int, order: str = "desc", *conditions) -> tuple[list[Video], bool]:
         """One page of the videos meeting conditions, newest (or oldest) first, after the video

@@ -24,7 +24,7 @@ from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.gif import write_gif
 from ..provenance.verify import check_video
-from ..request import INPUT_FIELDS, Request as GenerationRequest
+from ..request import INPUT_FIELDS, Request as GenerationRequest, Text
 from .access import Caller, caller, may_change, signed_in, studio
 from .bodies import data_url_bytes, read_body
 from .errors import ApiError
@@ -45,12 +45,12 @@ class Extras(BaseModel):
 class Changes(BaseModel):
     model_config = ConfigDict(extra="forbid")
     public: bool | None = None
-    artist: str | None = Field(default=None, max_length=100)
+    artist: Text | None = Field(default=None, max_length=100)
 
 
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    artist: str = Field(max_length=100)
+    artist: Text = Field(max_length=100)
 
 
 def links(video: Video) -> dict:
@@ -63,11 +63,15 @@ def links(video: Video) -> dict:
 
 
 def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Outlook | None = None) -> dict:
-    request = {name: value for name, value in video.request.items() if name not in INPUT_FIELDS}
+    """A video as the studio shows it to `who`: a prompt its artist keeps private (with its seed)
+    only to them and admins."""
+    hidden = ("prompt", "negative_prompt") if video.prompt_private and not who.sees_prompt_of(video) else ()
+    request = {name: value for name, value in video.request.items() if name not in (*INPUT_FIELDS, *hidden)}
     return {
-        "id": video.id, "status": video.status, "prompt": video.prompt, "model": video.model,
+        "id": video.id, "status": video.status, "prompt": None if hidden else video.prompt,
+        "prompt_private": video.prompt_private, "model": video.model,
         "requested_model": video.requested_model, "size": video.size, "seconds": video.seconds,
-        "seed": video.seed, "steps": video.steps, "request": request,
+        "seed": None if hidden else video.seed, "steps": video.steps, "request": request,
         "inputs": sorted(name for name in INPUT_FIELDS if video.request.get(name)),
         "artist": video.artist, "public": video.public, "mine": who.owns(video), "favourite": favourite,
         "batch_id": video.batch_id, "variant": video.variant, "remixed_from": video.remixed_from,
@@ -75,10 +79,17 @@ def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Out
         "progress": video.progress, "step": video.step, "attempts": video.attempts,
         "queue_position": outlook.position if outlook else None,
         "eta_seconds": round(outlook.eta_seconds, 1) if outlook and outlook.eta_seconds is not None else None,
+        "waiting_for_worker": waiting_for_worker(video, outlook),
         "error": {"code": video.error_code, "message": video.error_message} if video.status in (
             queue.FAILED, queue.CANCELLED) else None,
         "links": links(video),
     }
+
+
+def waiting_for_worker(video: Video, outlook: queue.Outlook | None) -> bool:
+    """Queued for a model no worker is serving now (Studio.outlooks gives it no ETA then)."""
+    return video.status == queue.QUEUED and outlook is not None and outlook.position is not None \
+        and outlook.eta_seconds is None
 
 
 def batch_of(videos: list[Video], who: Caller) -> dict:

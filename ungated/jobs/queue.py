@@ -383,7 +383,8 @@ def ids_starting(store: Store, prefix: str) -> list[str]:
 @dataclass(frozen=True)
 class Outlook:
     position: int | None  # jobs ahead in the queue (0: next); None once it has started
-    eta_seconds: float | None  # until it finishes
+    eta_seconds: float | None  # until it finishes, at the pace of at least one worker
+    workers: int | None = None  # live workers serving its model (None once it has finished)
 
 
 def outlook(session, video: Video) -> Outlook:
@@ -412,7 +413,8 @@ def outlooks(session, videos: list[Video]) -> dict[str, Outlook]:
     for model in {video.model for video in videos if video.id not in result}:
         stats = session.get(ModelStats, model)
         per_step = stats.seconds_per_step if stats else DEFAULT_SECONDS_PER_STEP
-        workers = max(1, sum(pool(model) in models for models in live_workers))
+        serving = sum(pool(model) in models for models in live_workers)
+        workers = max(1, serving)
         running_steps = session.scalar(
             select(func.coalesce(func.sum(Video.steps * (100 - Video.progress) / 100.0), 0))
             .where(Video.status == RUNNING, Video.model == model))
@@ -426,14 +428,14 @@ def outlooks(session, videos: list[Video]) -> dict[str, Outlook]:
             ahead_steps += steps
         for video in (v for v in videos if v.model == model and v.id not in result):
             if video.status == RUNNING:
-                result[video.id] = Outlook(None, video.steps * (1 - video.progress / 100) * per_step)
+                result[video.id] = Outlook(None, video.steps * (1 - video.progress / 100) * per_step, serving)
             elif video.id in place:
                 position, ahead = place[video.id]
                 runs_ahead = [seconds for created, seconds in queued_runs if created < video.created_at]
                 load = (ahead + running_steps) * per_step + busy_seconds + sum(runs_ahead)
-                result[video.id] = Outlook(position + len(runs_ahead), load / workers + video.steps * per_step)
+                result[video.id] = Outlook(position + len(runs_ahead), load / workers + video.steps * per_step, serving)
             else:  # changed state since it was read
-                result[video.id] = Outlook(None, None)
+                result[video.id] = Outlook(None, None, serving)
     return result
 
 

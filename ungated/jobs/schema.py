@@ -67,6 +67,12 @@ class Video(JobState, Base):
     fair_key: Mapped[int] = mapped_column(Integer, default=0)
     preview_step: Mapped[int] = mapped_column(Integer, default=0)  # the step of the latest preview frame; 0: none
 
+    @property
+    def prompt_private(self) -> bool:
+        """The artist chose to keep the prompt and seed to themselves (`publish_prompt: false`):
+        only they (and admins) see them, in the file's manifest and everywhere the server shows it."""
+        return (self.request or {}).get("provenance", {}).get("publish_prompt") is False
+
     __table_args__ = (
         Index("videos_claim", "status", "model", "priority", "fair_key", "created_at"),
         Index("videos_listing", "client", "created_at"),

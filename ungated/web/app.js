@@ -306,9 +306,14 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
+// A prompt the artist keeps private comes without its text (and seed) to everyone else.
+function promptText(video) {
+  return video.prompt ?? "(the artist keeps this prompt private)";
+}
+
 function prefill(video) {
   const request = video.request;
-  $("#prompt").value = video.prompt;
+  $("#prompt").value = video.prompt ?? "";
   if (state.models.some((m) => m.id === video.model)) $("#model").value = video.model;
   fitControls();
   if (request.aspect) {
@@ -317,8 +322,8 @@ function prefill(video) {
   }
   if (request.resolution || request.size) $("#resolution").value = request.resolution || request.size;
   if (request.seconds) { $("#seconds").value = request.seconds; showSeconds(); }
-  $("#seed").value = video.seed;
-  $("#seed-lock").checked = true;
+  $("#seed").value = video.seed ?? "";
+  $("#seed-lock").checked = video.seed != null;
   $("#negative").value = request.negative_prompt || "";
   $("#steps").value = request.steps || "";
   $("#guidance").value = request.guidance ?? "";
@@ -331,6 +336,7 @@ function prefill(video) {
 function describe(video) {
   if (video.status === "queued") {
     const place = video.queue_position === 0 ? "next" : `${video.queue_position} ahead`;
+    if (video.waiting_for_worker) return `Queued (${place}) · no worker is serving ${video.model || "this model"} right now; it starts when one joins`;
     return `Queued (${place})${video.eta_seconds != null ? ` · about ${Math.ceil(video.eta_seconds)} s` : ""}`;
   }
   if (video.status === "in_progress") {
@@ -343,7 +349,7 @@ function watch(video, fresh = false) {
   if (state.watching.has(video.id)) return;
   const item = $("#job-template").content.firstElementChild.cloneNode(true);
   item.dataset.id = video.id;
-  $(".job-prompt", item).textContent = video.prompt;
+  $(".job-prompt", item).textContent = promptText(video);
   $(".job-cancel", item).addEventListener("click", async () => {
     try { await api(`/api/videos/${video.id}/cancel`, { method: "POST" }); } catch (error) { $(".job-error", item).textContent = error.message; }
   });
@@ -385,9 +391,9 @@ function card(video) {
   const item = $("#card-template").content.firstElementChild.cloneNode(true);
   const link = $(".card-link", item);
   link.href = `/v/${video.id}`;
-  link.setAttribute("aria-label", `Open video: ${video.prompt}`);
+  link.setAttribute("aria-label", `Open video: ${promptText(video)}`);
   $(".thumb", item).src = video.links.thumbnail || "/static/icon.svg";
-  $(".card-prompt", item).textContent = video.prompt;
+  $(".card-prompt", item).textContent = promptText(video);
   $(".card-meta", item).textContent = [video.model, video.artist && `by ${video.artist}`,
     video.status !== "completed" && video.status].filter(Boolean).join(" · ");
   const clip = $(".hover", item);
@@ -458,7 +464,7 @@ async function showVideo(id) {
     player.removeAttribute("src");
     return;
   }
-  $("#video-title").textContent = video.prompt;
+  $("#video-title").textContent = promptText(video);
   const done = video.status === "completed";
   $("#video-state").textContent = done ? "" : describe(video);
   if (done && player.dataset.id !== video.id) {
