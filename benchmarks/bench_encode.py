@@ -10,6 +10,7 @@ and the child's peak RSS. Needs the `ffmpeg` binary (Debian: apt-get install ffm
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -71,6 +72,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if shutil.which("ffmpeg") is None:
+        sys.exit("error: the ffmpeg command is not on PATH, and this benchmark measures ungated's encoder against "
+                 "it; install it (Debian: apt-get install ffmpeg) and run again")
     results: dict[str, list[tuple[float, float]]] = {"ffmpeg": [], "pyav": []}
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits both sides alike
         for which in results:

@@ -114,3 +114,171 @@ def test_eval_builtin_scores_a_model_and_both_baselines_as_json(tmp_path, tiny_m
 def test_eval_builtin_bad_input_is_one_line(tmp_path, args, expected):
     done = ungated("eval", "builtin", *args, cwd=tmp_path)
     assert done.returncode != 0 and done.stderr.strip() == expected and not list(tmp_path.iterdir())
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single `error:` line a failed command prints (a non-zero exit, no traceback)."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def home_env(home: Path) -> dict[str, str]:
+    import os
+
+    home.mkdir(exist_ok=True)
+    return {**os.environ, "UNGATED_HOME": str(home)}
+
+
+def test_a_mark_image_that_is_not_an_image_is_one_line(tmp_path):
+    (tmp_path / "logo.png").write_text("not a picture")
+    result = ungated("generate", "a red circle", "--mark-image", "logo.png", cwd=tmp_path)
+    assert one_error_line(result) == ("error: --mark-image: logo.png is not an image ungated can read; use a PNG (its "
+                                      "transparency is kept), JPEG or WebP")
+    assert [p.name for p in tmp_path.iterdir()] == ["logo.png"]
+
+
+def test_train_lora_for_the_builtin_model_says_what_trains_it(tmp_path):
+    line = one_error_line(ungated("train", "lora", "--model", "builtin", "--data", ".", cwd=tmp_path))
+    assert line.startswith("error: --model: ungated trains LoRAs for: ") and "wan2.1-t2v-1.3b" in line
+    assert line.endswith("(got 'builtin'); train the built-in model with `ungated train builtin --data DIR`")
+
+
+def test_the_encode_benchmark_without_ffmpeg_is_one_line(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_encode.py"
+    result = subprocess.run([sys.executable, str(script), "--frames", "1", "--repeats", "1"], capture_output=True,
+                            text=True, cwd=tmp_path, env={"PATH": str(tmp_path)}, timeout=120)
+    assert result.returncode == 1
+    assert one_error_line(result).startswith("error: the ffmpeg command is not on PATH")
+
+
+def test_train_builtin_on_the_shapes_world_writes_what_its_help_says(tmp_path):
+    help_text = " ".join(ungated("train", "builtin", "--help", cwd=tmp_path).stdout.split())
+    assert "writes to OUT: the model (model.safetensors, config.json), sample.mp4" in help_text
+    assert "WORK_DIR keeps checkpoint.pt and loss.csv" in help_text
+    done = ungated("train", "builtin", "--out", "shapes", "--painter-steps", "1", "--track-steps", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "shapes").iterdir()) == [
+        "config.json", "loss.png", "model.safetensors", "sample.mp4", "work"]
+    assert sorted(p.name for p in (tmp_path / "shapes" / "work").iterdir()) == ["checkpoint.pt", "loss.csv"]
+    with av.open(str(tmp_path / "shapes" / "sample.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 16
+
+
+CONFIG_WITH_MISTAKES = """
+[models.wan2.1-t2v-1.3b]
+path = "{folder}"
+
+[models."ltx-video"]
+pth = "/data/ltx"
+
+[models.ltx-vidoe]
+path = "/data/ltx"
+
+[openai.models]
+sora-2 = "ltx-video"
+sora-2-pro = "sora"
+
+[provenance]
+artst = "Ada"
+
+[servr]
+port = 8001
+"""
+
+
+def test_config_mistakes_are_each_named_and_a_dotted_model_id_is_still_found():
+    import tomllib
+
+    from ungated import settings
+    from ungated.engines.catalog import model_ids
+
+    known, problems = settings.check(tomllib.loads(CONFIG_WITH_MISTAKES.format(folder="/data/wan")), model_ids())
+    assert known == {"models": {"wan2.1-t2v-1.3b": {"path": "/data/wan"}, "ltx-video": {}},
+                     "openai": {"models": {"sora-2": "ltx-video"}}, "provenance": {}}
+    assert problems == [
+        '[models.wan2.1-t2v-1.3b]: quote ids with dots: [models."wan2.1-t2v-1.3b"] (unquoted, TOML reads nested '
+        "tables; ungated used it as wan2.1-t2v-1.3b)",
+        '[models."ltx-video"] pth is not a setting (did you mean path?); its setting is path',
+        "[models.ltx-vidoe] is not a model id (did you mean ltx-video?) (`ungated models` lists them)",
+        "[openai.models] sora-2-pro = 'sora': not a model id (`ungated models` lists them)",
+        "[provenance] artst is not a setting (did you mean artist?); its settings are artist, certificate, private_key",
+        '[servr] is not a section; the sections are [models."ID"], [openai.models] and [provenance]',
+    ]
+    _, problems = settings.check({"models": {"wan2": {"1-t2v-1": {"3c": {"path": "/x"}}}}, "artist": "Ada"},
+                                 model_ids())
+    assert problems == [
+        '[models.wan2.1-t2v-1.3c] is not a model id (did you mean wan2.1-t2v-1.3b?); quote ids with dots: '
+        '[models."wan2.1-t2v-1.3b"] (`ungated models` lists them)',
+        "artist is not a setting of its own; put it under [provenance]",
+    ]
+
+
+def test_the_cli_warns_about_config_mistakes_and_uses_the_unquoted_model_path(tmp_path):
+    home = tmp_path / "home"
+    env = home_env(home)
+    missing = tmp_path / "wan-weights"
+    (home / "config.toml").write_text(CONFIG_WITH_MISTAKES.format(folder=missing))
+    result = ungated("generate", "a fox", "--model", "wan2.1-t2v-1.3b", cwd=tmp_path, env=env)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    # The dotted id was found: its folder is the one checked.
+    assert lines[-1] == f"error: config.toml: {missing} is not a diffusers-format model folder (no model_index.json)"
+    warnings = lines[:-1]
+    assert len(warnings) == 6 and all(line.startswith(f"warning: {home / 'config.toml'}: ") for line in warnings)
+    assert any('quote ids with dots: [models."wan2.1-t2v-1.3b"]' in line for line in warnings)
+    assert any("[provenance] artst is not a setting (did you mean artist?)" in line for line in warnings)
+
+
+def signing_files(folder: Path) -> tuple[Path, Path]:
+    """A CA and a signing certificate issued by it, made the way ungated makes its own."""
+    from ungated.provenance.credentials import _make_local_ca
+
+    _make_local_ca(folder)
+    return folder / "signer.pem", folder / "signer.key"
+
+
+def test_a_signing_key_ungated_cannot_use_is_one_line_before_any_frame(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    home = tmp_path / "home"
+    env = home_env(home)
+    chain, key = signing_files(tmp_path / "ca")
+    config = home / "config.toml"
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def generate() -> subprocess.CompletedProcess:
+        return ungated("generate", "a red circle", "--steps", "2", "--resolution", "360p", cwd=out, env=env)
+
+    def use_key(data: bytes) -> Path:
+        path = tmp_path / "key.pem"
+        path.write_bytes(data)
+        config.write_text(f'[provenance]\ncertificate = "{chain}"\nprivate_key = "{path}"\n')
+        return path
+
+    pem, none = serialization.Encoding.PEM, serialization.NoEncryption()
+    where = "error: config.toml [provenance] private_key: "
+    path = use_key(b"not a key")
+    assert one_error_line(generate()).startswith(f"{where}{path} is not a private key ungated can read")
+    rsa_key = rsa.generate_private_key(65537, 2048).private_bytes(pem, serialization.PrivateFormat.PKCS8, none)
+    use_key(rsa_key)
+    assert "is an RSA key; C2PA signing here uses ES256" in one_error_line(generate())
+    loaded = serialization.load_pem_private_key(key.read_bytes(), None)
+    use_key(loaded.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                 serialization.BestAvailableEncryption(b"secret")))
+    assert "is encrypted; write an unencrypted copy with `openssl pkcs8" in one_error_line(generate())
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(pem, serialization.PrivateFormat.PKCS8, none)
+    use_key(other)
+    assert f"is not the private key of the first certificate in {chain}" in one_error_line(generate())
+    assert list(out.iterdir()) == []
+
+    # A SEC1 key ("BEGIN EC PRIVATE KEY", what `openssl ecparam -genkey` writes) signs.
+    use_key(loaded.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, none))
+    done = generate()
+    assert done.returncode == 0, done.stderr
+    report = ungated("verify", "--json", "clip.mp4", cwd=out, env=env)
+    assert '"verdict": "signed"' in report.stdout and '"state": "Valid"' in report.stdout

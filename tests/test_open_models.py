@@ -176,3 +176,57 @@ def test_extend_continues_a_finished_clip(tiny_folders, tmp_path):
     kept = np.stack([np.asarray(image) for image in read_video(source, 32, 32, 24, 12)])
     assert np.array_equal(video[:12], kept)  # the clip itself, then what follows it
     assert type(engine.pipe).__name__ == "LTXConditionPipeline"
+
+
+INDEXES = {  # what model_index.json names for two families, as published
+    "ltx-video": {"_class_name": "LTXPipeline", "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+                  "text_encoder": ["transformers", "T5EncoderModel"],
+                  "tokenizer": ["transformers", "T5TokenizerFast"],
+                  "transformer": ["diffusers", "LTXVideoTransformer3DModel"],
+                  "vae": ["diffusers", "AutoencoderKLLTXVideo"]},
+    "wan2.1-t2v-1.3b": {"_class_name": "WanPipeline", "scheduler": ["diffusers", "UniPCMultistepScheduler"],
+                        "text_encoder": ["transformers", "UMT5EncoderModel"],
+                        "tokenizer": ["transformers", "T5TokenizerFast"],
+                        "transformer": ["diffusers", "WanTransformer3DModel"], "vae": ["diffusers", "AutoencoderKLWan"],
+                        "transformer_2": [None, None]},
+}
+
+
+@pytest.mark.parametrize("model_id", list(INDEXES))
+def test_a_folder_with_only_model_index_json_names_what_it_lacks_in_one_line(model_id, tmp_path):
+    import json
+
+    from .test_cli import one_error_line, ungated
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(json.dumps(INDEXES[model_id]))
+    line = one_error_line(ungated("generate", "a fox", "--model", model_id, "--model-path", "weights", cwd=tmp_path))
+    assert line == ("error: --model-path: weights is an incomplete diffusers-format folder: it lacks scheduler/, "
+                    "text_encoder/, tokenizer/, transformer/, vae/ (its model_index.json names them); copy the whole "
+                    f"folder, or run `ungated models pull {model_id}`")
+    assert [p.name for p in tmp_path.iterdir()] == ["weights"]
+
+
+def test_a_model_folder_missing_weights_or_a_shard_is_not_complete(tmp_path):
+    import json
+
+    from ungated.engines.open import hub
+
+    model = OPEN_MODELS["ltx-video"]
+    (tmp_path / "model_index.json").write_text(json.dumps(INDEXES["ltx-video"]))
+    for name in ("scheduler", "tokenizer", "text_encoder", "transformer", "vae"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "scheduler" / "scheduler_config.json").write_text("{}")
+    (tmp_path / "tokenizer" / "tokenizer_config.json").write_text("{}")
+    for name in ("text_encoder", "transformer", "vae"):
+        (tmp_path / name / "config.json").write_text("{}")
+    (tmp_path / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    shards = {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}
+    (tmp_path / "text_encoder" / "model.safetensors.index.json").write_text(json.dumps({"weight_map": shards}))
+    (tmp_path / "text_encoder" / shards["a"]).write_bytes(b"")
+    assert hub.missing_files(model, tmp_path) == ["text_encoder/model-00002-of-00002.safetensors",
+                                                  "transformer/*.safetensors"]
+    (tmp_path / "text_encoder" / shards["b"]).write_bytes(b"")
+    (tmp_path / "transformer" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    assert hub.missing_files(model, tmp_path) == [] and hub.find_weights(model, tmp_path) == tmp_path

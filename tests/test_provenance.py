@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -56,7 +57,21 @@ def test_changing_one_byte_of_video_data_fails_verification(clip, tmp_path):
     assert report.verdict == "tampered"
     assert any("mismatch" in problem for problem in report.manifest.problems)
     done = subprocess.run([sys.executable, "-m", "ungated", "verify", str(changed)], capture_output=True, text=True)
-    assert done.returncode == 1 and "INVALID" in done.stdout
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[:2] == ["verdict: tampered", "C2PA: Invalid: the file was changed after it was "
+                                                                  "signed, or the signature is bad"]
+
+
+def test_verify_says_what_its_json_says(clip):
+    import json
+
+    plain = subprocess.run([sys.executable, "-m", "ungated", "verify", str(clip)], capture_output=True, text=True)
+    as_json = json.loads(subprocess.run([sys.executable, "-m", "ungated", "verify", "--json", str(clip)],
+                                        capture_output=True, text=True).stdout)
+    assert (as_json["verdict"], as_json["manifest"]["state"]) == ("signed", "Trusted")
+    lines = plain.stdout.splitlines()
+    assert lines[0] == "verdict: signed"
+    assert lines[1].startswith("C2PA: Trusted: the file matches its signature") and "valid" not in plain.stdout
 
 
 def reencode(source: Path, target: Path, crf: int) -> Path:
@@ -148,3 +163,66 @@ def test_a_logo_can_be_the_visible_mark(tmp_path):
         first = next(container.decode(video=0)).to_ndarray(format="rgb24")
     r, g, b = first[30, -40].astype(int)  # inside the logo, 60 px square in the top-right corner
     assert r > 220 and 160 < g < 230 and b < 60
+
+
+def test_resigning_credits_the_new_artist_and_keeps_every_frame(clip, tmp_path):
+    from ungated.errors import UngatedError
+    from ungated.provenance.resign import resign
+
+    copy = tmp_path / "clip.mp4"
+    copy.write_bytes(clip.read_bytes())
+    resign(copy, "Ada L.")
+    before, after = verify(clip), verify(copy)
+    assert after.verdict == "signed" and after.manifest.state == "Trusted"
+    assert after.manifest.artist == "Ada L." and after.metadata["artist"] == "Ada L."
+    for field in ("ai_generated", "model", "prompt", "seed", "video_id"):
+        assert getattr(after.manifest, field) == getattr(before.manifest, field), field
+    assert after.watermark_id == before.watermark_id
+    assert {k: v for k, v in after.metadata.items() if k != "artist"} == \
+        {k: v for k, v in before.metadata.items() if k != "artist"}
+    with av.open(str(clip)) as first, av.open(str(copy)) as second:
+        for a, b in zip(first.decode(video=0), second.decode(video=0), strict=True):
+            assert np.array_equal(a.to_ndarray(format="rgb24"), b.to_ndarray(format="rgb24"))
+
+    resign(copy, "")
+    assert verify(copy).manifest.artist == "" and "artist" not in verify(copy).metadata
+
+    data = bytearray(clip.read_bytes())
+    data[data.find(b"mdat") + 1000] ^= 0x01
+    changed = tmp_path / "changed.mp4"
+    changed.write_bytes(bytes(data))
+    with pytest.raises(UngatedError, match="does not validate, so it was not signed again"):
+        resign(changed, "Mallory")
+    assert changed.read_bytes() == bytes(data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["changed.mp4", "clip.mp4"]
+
+
+def test_changing_the_artist_of_a_video_signs_its_clip_again(tmp_path):
+    import httpx
+
+    from .service import Server
+
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'store.db'}").start()
+    try:
+        api = httpx.Client(base_url=server.base, timeout=60)
+        api.put("/api/me", json={"artist": "Ada"})
+        video = api.post("/api/videos", json={"prompt": PROMPT, "seed": 3, "steps": 4}).json()["data"][0]
+        deadline = time.monotonic() + 120
+        while api.get(f"/api/videos/{video['id']}").json()["status"] != "completed":
+            assert time.monotonic() < deadline, "the video was not made within 120 s"
+            time.sleep(0.2)
+        assert api.get(f"/api/videos/{video['id']}/provenance").json()["manifest"]["artist"] == "Ada"
+        changed = api.patch(f"/api/videos/{video['id']}", json={"artist": "Ada Lovelace"})
+        assert changed.status_code == 200 and changed.json()["artist"] == "Ada Lovelace"
+        report = api.get(f"/api/videos/{video['id']}/provenance").json()
+        assert report["verdict"] == "signed" and report["manifest"]["state"] == "Trusted"
+        assert report["manifest"]["artist"] == "Ada Lovelace" and report["metadata"]["artist"] == "Ada Lovelace"
+        assert report["videos"] == [video["id"]]
+        stored = api.get(f"/v1/videos/{video['id']}/content").content
+    finally:
+        server.stop()
+    (tmp_path / "download.mp4").write_bytes(stored)
+    done = subprocess.run([sys.executable, "-m", "ungated", "verify", str(tmp_path / "download.mp4")],
+                          capture_output=True, text=True, env={**os.environ, "UNGATED_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert "C2PA: Trusted" in done.stdout and "  artist: Ada Lovelace" in done.stdout

@@ -170,6 +170,8 @@ def generate(
     from .engines.base import EngineOptions
     from .engines.catalog import get_engine
     from .generate import generate_clips
+    from .provenance import credentials
+    from .provenance.visible import read_logo
     from .request import Request, plan
 
     if output.suffix.lower() != ".mp4":
@@ -191,11 +193,15 @@ def generate(
         the_plan = plan(request, engine.capabilities, engine.id)
     except InvalidRequest as err:
         raise InvalidRequest(FLAGS.get(err.field, err.field), err.message) from None
-    if mark_image is not None and not mark_image.is_file():
-        raise InvalidRequest("--mark-image", f"no such file: {mark_image}")
+    if mark_image is not None:
+        try:
+            read_logo(mark_image)
+        except InvalidRequest as err:
+            raise InvalidRequest("--mark-image", err.message) from None
     credit = settings.config().get("provenance", {}).get("artist", "") if artist is None else artist
     if not engine.weights_present():
         engine.load()  # raises the one-line "how to get them" error
+    signing = credentials.load()  # a configured key that cannot sign stops here, before any frame is made
     for note in [*the_plan.adjustments, *engine.prompt_notes(request.prompt), *engine.setup_notes()]:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
 
@@ -207,7 +213,8 @@ def generate(
             bar.update(task, description="generating", total=total * len(paths), completed=variant * total + step,
                        info=f"variant {variant + 1}/{len(paths)}  step {step}/{total}")
 
-        written = generate_clips(engine, the_plan, paths, on_progress, artist=credit, mark_image=mark_image)
+        written = generate_clips(engine, the_plan, paths, on_progress, artist=credit, mark_image=mark_image,
+                                 credentials=signing)
     files = ", ".join(str(f.video) for f in written)
     print(
         f"wrote {files} ({the_plan.out_width}x{the_plan.out_height}, {the_plan.seconds:g} s at {the_plan.fps} fps, "
@@ -300,12 +307,16 @@ def train_builtin(
     sample_every: Annotated[int, typer.Option(
         help="With --data: write a sample clip to WORK_DIR/samples every N steps (0: only at the end).")] = 250,
     sample_prompt: Annotated[Optional[str], typer.Option(
-        help="With --data: the samples' prompt [default: the first clip's caption].")] = None,
+        help="The samples' prompt [default: with --data the first clip's caption, without it \"a large red circle "
+             "moving right on a blue background\"].")] = None,
     painter_steps: Annotated[Optional[int], typer.Option(help="Shape painter training steps [default: 600].")] = None,
     track_steps: Annotated[Optional[int], typer.Option(help="Track network training steps [default: 6000].")] = None,
 ) -> None:
     """Train the built-in model: on your own clips (--data DIR), or from scratch on the shapes world.
-    Resumes from the checkpoint in --work-dir; ends with a sample clip and a loss curve."""
+    Either run resumes from the checkpoint in WORK_DIR and writes to OUT: the model
+    (model.safetensors, config.json), sample.mp4 (a clip of --sample-prompt it makes) and loss.png
+    (the loss curve). WORK_DIR keeps checkpoint.pt and loss.csv; with --data also the cached
+    frames (cache/) and a clip every --sample-every steps (samples/step-N.mp4)."""
     numbers = {"--painter-steps": painter_steps, "--track-steps": track_steps, "--steps": steps, "--batch": batch,
                "--learning-rate": learning_rate}
     for flag, value in numbers.items():
@@ -314,10 +325,10 @@ def train_builtin(
     if sample_every < 0:
         raise InvalidRequest("--sample-every", f"must be 0 or more (got {sample_every})")
     if data is None:
-        for flag, value in (("--init", init), ("--steps", steps), ("--sample-prompt", sample_prompt)):
+        for flag, value in (("--init", init), ("--steps", steps)):
             if value is not None:
                 raise InvalidRequest(flag, "applies to training on your clips; add --data DIR")
-        _train_shapes(out, work_dir, seed, painter_steps, track_steps)
+        _train_shapes(out, work_dir, seed, painter_steps, track_steps, sample_prompt)
         return
     for flag, value in (("--painter-steps", painter_steps), ("--track-steps", track_steps)):
         if value is not None:
@@ -329,10 +340,12 @@ def train_builtin(
 
 
 def _train_shapes(out: Path, work_dir: Path | None, seed: int, painter_steps: int | None,
-                  track_steps: int | None) -> None:
+                  track_steps: int | None, sample_prompt: str | None) -> None:
+    import shlex
+
     from .train.builtin import STAGES, TrainPlan, train
 
-    steps = {"painter_steps": painter_steps, "track_steps": track_steps}
+    steps = {"painter_steps": painter_steps, "track_steps": track_steps, "sample_prompt": sample_prompt}
     plan = TrainPlan(out_dir=out, work_dir=work_dir or out / "work", seed=seed,
                      **{k: v for k, v in steps.items() if v is not None})
     titles = {"painter": "shape painter", "tracks": "track network"}
@@ -343,7 +356,8 @@ def _train_shapes(out: Path, work_dir: Path | None, seed: int, painter_steps: in
             bar.update(tasks[stage], completed=step, info=f"loss {loss:.4f}")
 
         train(plan, progress)
-    print(f"wrote {out / 'model.safetensors'} and {out / 'config.json'}")
+    print(f"wrote {out} (model, sample.mp4, loss.png); make a clip with: ungated generate --model-path "
+          f"{shlex.quote(str(out))} {shlex.quote(plan.sample_prompt)}")
 
 
 def _train_clips(data: Path, out: Path, work_dir: Path | None, seed: int, init: Path | None, steps: int | None,
@@ -401,14 +415,13 @@ def train_lora(
     """Train a LoRA for an open model (CogVideoX, LTX-Video, Wan, HunyuanVideo) on your clips.
     Latents and captions are encoded once and cached; the run resumes from its checkpoint; it ends
     with a sample clip and a loss curve beside the LoRA. Apply it with `ungated generate --lora`."""
-    from .engines.catalog import get_engine, model_ids
-    from .errors import UnknownModel
-    from .train.lora import BASES, LoraTrainPlan, prepare, train
+    from .engines.open.models import OPEN_MODELS
+    from .train.lora import BASES, LoraTrainPlan, is_trainable, prepare, train
 
-    try:
-        get_engine(model)
-    except UnknownModel:
-        raise InvalidRequest("--model", f"unknown model {model!r}; choose one of: {', '.join(model_ids())}") from None
+    if model not in OPEN_MODELS or not is_trainable(OPEN_MODELS[model]):
+        trainable = ", ".join(m.id for m in OPEN_MODELS.values() if is_trainable(m))
+        hint = "; train the built-in model with `ungated train builtin --data DIR`" if model == "builtin" else ""
+        raise InvalidRequest("--model", f"ungated trains LoRAs for: {trainable} (got {model!r}){hint}")
     if out.suffix != ".safetensors":
         raise InvalidRequest("--out", f"must end in .safetensors (got {str(out)!r})")
     if not data.is_dir():
@@ -638,7 +651,18 @@ def version() -> None:
     print(__version__)
 
 
+def _settings_warnings_to_stderr() -> None:
+    """config.toml's problems as `warning:` lines on stderr (the server's log, under `serve`)."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    settings.log.addHandler(handler)
+    settings.log.propagate = False  # once, also after `serve` configures the root logger
+
+
 def main() -> None:
+    _settings_warnings_to_stderr()
     try:
         code = app(standalone_mode=False)  # Click returns the code of a typer.Exit here
         if isinstance(code, int) and code:
@@ -649,14 +673,14 @@ def main() -> None:
         console.print("error: interrupted; nothing was written", highlight=False)
         sys.exit(130)
     except typer.TyperException as err:  # usage errors: unknown option, bad number, missing argument
-        console.print(f"error: {err.format_message()}", highlight=False)
+        console.print(f"error: {err.format_message()}", highlight=False, markup=False)
         sys.exit(2)
     except TrainingCancelled as stopped:
-        console.print(f"stopped: {stopped}", highlight=False)
+        console.print(f"stopped: {stopped}", highlight=False, markup=False)
         sys.exit(130)
     except GenerationCancelled:
         console.print("error: cancelled; nothing was written", highlight=False)
         sys.exit(130)
     except UngatedError as err:
-        console.print(f"error: {err}", highlight=False)
+        console.print(f"error: {err}", highlight=False, markup=False)
         sys.exit(2)

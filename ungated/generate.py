@@ -9,6 +9,7 @@ from pathlib import Path
 from . import __version__
 from .engines.base import CancelFn, Engine
 from .media.pipeline import ClipFiles, write_clip
+from .provenance.credentials import Credentials
 from .provenance.stamp import ClipStamp
 from .request import Plan
 
@@ -32,15 +33,17 @@ def clip_metadata(plan: Plan, seed: int, model_id: str, artist: str) -> dict[str
 
 def generate_clips(engine: Engine, plan: Plan, outputs: list[Path], on_progress: VariantProgressFn,
                    should_cancel: CancelFn = lambda: False, artist: str = "",
-                   video_ids: list[str | None] | None = None, mark_image: Path | None = None) -> list[ClipFiles]:
+                   video_ids: list[str | None] | None = None, mark_image: Path | None = None,
+                   credentials: Credentials | None = None) -> list[ClipFiles]:
     """Generate one clip per seed in plan, writing each to the matching path in outputs, marked
-    and signed as the request's provenance choices say (video_ids: the records they belong to)."""
+    and signed as the request's provenance choices say (video_ids: the records they belong to;
+    credentials: what signs them, by default the configured certificate or the local CA's)."""
     engine.load()
     written: list[ClipFiles] = []
     ids = video_ids or [None] * len(outputs)
     for variant, (seed, path, video_id) in enumerate(zip(plan.seeds, outputs, ids, strict=True)):
         stamp = ClipStamp(plan.request.provenance, engine.id, plan.request.prompt, seed, artist, video_id,
-                          mark_image=mark_image)
+                          credentials=credentials, mark_image=mark_image)
         frames = engine.generate(
             plan, seed, lambda step, total, v=variant: on_progress(v, step, total), should_cancel
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..errors import UngatedError
 from .credentials import Credentials, local_ca
 
 AI_GENERATED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -51,18 +52,22 @@ def manifest(about: Authorship, title: str) -> dict:
             "format": "video/mp4", "assertions": assertions}
 
 
-def sign(path: Path, about: Authorship, credentials: Credentials) -> None:
-    """Embed a signed manifest in the MP4 at path (replacing the file in one step)."""
+def sign(path: Path, about: Authorship, credentials: Credentials, title: str | None = None) -> None:
+    """Embed a signed manifest in the MP4 at path (replacing the file in one step); its title is the
+    file's name unless given."""
     import c2pa
 
     signed = path.with_name(f".{path.name}.signing")
     info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=credentials.chain_pem, private_key=credentials.key_pem,
                                ta_url=None)
     try:
-        with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest(about, path.name)) as builder:
+        with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest(about, title or path.name)) as builder:
             with open(path, "rb") as source, open(signed, "w+b") as destination:
                 builder.sign(signer, "video/mp4", source, destination)
         signed.replace(path)
+    except c2pa.C2paError as err:
+        raise UngatedError(f"could not sign {path.name} with its C2PA manifest ({err}); check the certificate "
+                           "and private_key in config.toml [provenance], or remove them to use the local CA") from None
     finally:
         signed.unlink(missing_ok=True)
 

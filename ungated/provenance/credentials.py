@@ -7,7 +7,9 @@ point config.toml at it:
 
     [provenance]
     certificate = "/path/to/chain.pem"   # the signing certificate, then its issuers
-    private_key = "/path/to/key.pem"     # its ES256 private key (PKCS#8 PEM)
+    private_key = "/path/to/key.pem"     # its ES256 (EC P-256) private key, PEM (PKCS#8 or SEC1)
+
+Both are checked when they are read, so a wrong file stops with one line before a clip is made.
 """
 
 from __future__ import annotations
@@ -43,16 +45,59 @@ def load() -> Credentials:
     configured = settings.config().get("provenance", {})
     if "certificate" in configured or "private_key" in configured:
         try:
-            chain = Path(configured["certificate"]).expanduser().read_bytes()
-            key = Path(configured["private_key"]).expanduser().read_bytes()
+            chain_path = Path(configured["certificate"]).expanduser()
+            key_path = Path(configured["private_key"]).expanduser()
+            chain, key = chain_path.read_bytes(), key_path.read_bytes()
         except (KeyError, OSError) as err:
             raise UngatedError(f"config.toml [provenance]: give both certificate and private_key files ({err})") from None
-        return Credentials(chain, key, None)
+        return Credentials(chain, _signing_key(key, key_path, chain, chain_path), None)
     here = folder()
     if not (here / "signer.pem").is_file():
         _make_local_ca_once(here)
     return Credentials((here / "signer.pem").read_bytes(), (here / "signer.key").read_bytes(),
                        (here / "ca.pem").read_bytes())
+
+
+def _signing_key(key_pem: bytes, key_path: Path, chain_pem: bytes, chain_path: Path) -> bytes:
+    """The configured key as the PKCS#8 PEM that C2PA signing takes, after checking that it is an
+    unencrypted EC P-256 key (PEM or DER, PKCS#8 or SEC1) and that the chain's first certificate is
+    its own. Each problem is one line naming the file and what to do."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    where = "config.toml [provenance]"
+    try:
+        certificates = x509.load_pem_x509_certificates(chain_pem)
+    except ValueError:
+        raise UngatedError(f"{where} certificate: {chain_path} is not PEM certificates; give the signing "
+                           "certificate, then its issuers, as PEM (-----BEGIN CERTIFICATE-----)") from None
+    loaded = None
+    for read in (serialization.load_pem_private_key, serialization.load_der_private_key):
+        try:
+            loaded = read(key_pem, password=None)
+            break
+        except TypeError:  # it needs a password
+            raise UngatedError(f"{where} private_key: {key_path} is encrypted; write an unencrypted copy with "
+                               f"`openssl pkcs8 -topk8 -nocrypt -in {key_path} -out key.pem`") from None
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+    if loaded is None:
+        raise UngatedError(f"{where} private_key: {key_path} is not a private key ungated can read; give an EC "
+                           f"P-256 key as PEM (PKCS#8: `openssl pkcs8 -topk8 -nocrypt -in KEY -out key.pem`)")
+    if not (isinstance(loaded, ec.EllipticCurvePrivateKey) and isinstance(loaded.curve, ec.SECP256R1)):
+        kind = (f"EC {loaded.curve.name}" if isinstance(loaded, ec.EllipticCurvePrivateKey)
+                else type(loaded).__name__.strip("_").removesuffix("PrivateKey"))
+        raise UngatedError(f"{where} private_key: {key_path} is an {kind} key; C2PA "
+                           "signing here uses ES256, which needs an EC P-256 (prime256v1) key and its certificate")
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    if certificates[0].public_key().public_bytes(serialization.Encoding.DER, public) != \
+            loaded.public_key().public_bytes(serialization.Encoding.DER, public):
+        raise UngatedError(f"{where}: {key_path} is not the private key of the first certificate in {chain_path}; "
+                           "the certificate file must start with the signing certificate of that key")
+    return loaded.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
 
 
 def local_ca() -> bytes | None:

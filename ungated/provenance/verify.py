@@ -65,18 +65,25 @@ def verify(path: Path, find_videos=None) -> Verification:
     return Verification(manifest, detection, mark, videos, metadata)
 
 
+EXPLAINED = {  # a manifest's validation state, as --json gives it, explained
+    "Trusted": "the file matches its signature, and the certificate chains to a CA you trust (this machine's "
+               "ungated CA included)",
+    "Valid": "the file matches its signature; the certificate's CA is not in your trust list",
+}
+
+
 def describe(result: Verification) -> list[str]:
-    """The report as lines for a person."""
+    """The report as lines for a person, in the words --json uses: the verdict, then the manifest's
+    validation state (Trusted, Valid or Invalid)."""
     m = result.manifest
-    lines = []
+    lines = [f"verdict: {result.verdict}"]
     if not m.found:
-        lines.append("C2PA: no manifest (this file is not signed)")
+        lines.append("C2PA: none (this file has no manifest)")
     elif result.verdict == "tampered":
-        lines.append("C2PA: INVALID: the file was changed after it was signed, or the signature is bad")
+        lines.append(f"C2PA: {m.state}: the file was changed after it was signed, or the signature is bad")
         lines += [f"  {problem}" for problem in m.problems]
     else:
-        trust = "signed by this machine's ungated CA" if m.state == "Trusted" else "signature valid; signer not in your trust list"
-        lines.append(f"C2PA: valid ({trust}; certificate: {m.signed_by or 'unnamed'})")
+        lines.append(f"C2PA: {m.state}: {EXPLAINED[m.state]}; certificate: {m.signed_by or 'unnamed'}")
     if m.found:
         lines.append(f"  made with an AI model: {'yes' if m.ai_generated else 'not stated'}")
         lines.append(f"  artist: {m.artist or 'not credited'}")

@@ -5,14 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from ..errors import InvalidRequest
 
 MARGIN = 0.03  # of the short side
 
 
+def read_logo(path: Path) -> Image.Image:
+    """The logo as RGBA, or InvalidRequest("mark_image") naming the file when it is not an image."""
+    try:
+        with Image.open(path) as source:
+            return source.convert("RGBA")
+    except FileNotFoundError:
+        raise InvalidRequest("mark_image", f"no such file: {path}") from None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise InvalidRequest("mark_image", f"{path} is not an image ungated can read; use a PNG (its "
+                                           "transparency is kept), JPEG or WebP") from None
+
+
 class VisibleMark:
     def __init__(self, text: str, corner: str = "bottom-right", opacity: float = 0.6, logo: Path | None = None):
-        self.text, self.corner, self.opacity, self.logo = text, corner, opacity, logo
+        self.text, self.corner, self.opacity = text, corner, opacity
+        self.logo = None if logo is None else read_logo(logo)  # read now: a bad file stops before any frame
         self._layer: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None  # (size, rgb, alpha)
 
     def _render(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -26,8 +41,7 @@ class VisibleMark:
                     margin if "top" in self.corner else height - margin - h)
 
         if self.logo is not None:  # a logo, its long side an eighth of the frame's short side
-            with Image.open(self.logo) as source:
-                logo = source.convert("RGBA")
+            logo = self.logo.copy()
             logo.thumbnail((short // 8, short // 8), Image.LANCZOS)
             layer.alpha_composite(logo, place(*logo.size))
         else:

@@ -4,6 +4,8 @@ Two stages, each on its own: the shape painter learns the four outlines from ren
 and their true tracks, and the track network learns to sample a clip's object tracks (tracks.py)
 from its caption. Every batch is rendered fresh from a seed derived from
 (seed, stage, step), so a run is deterministic and resumes exactly where its checkpoint left off.
+The finished model folder also gets sample.mp4 (a clip the model makes from sample_prompt) and
+loss.png (both stages' loss curves), as a run on an artist's clips (clips.py) does.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..errors import InvalidRequest
 from ..engines.builtin.net import BuiltinConfig, ShapePainter, TrackNet, Tokenizer
 from ..engines.builtin.weights import BuiltinModel, save_model
 from .common import LOG_FILE, cosine_lr, flow_times, optimise, save_atomic, update_ema
+from .curve import plot_losses
 
 CHECKPOINT_FILE = "checkpoint.pt"
 STAGES = ("painter", "tracks")
@@ -43,6 +46,7 @@ class TrainPlan:
     ema_decay: float = 0.999
     caption_dropout: float = 0.1
     checkpoint_every: int = 100
+    sample_prompt: str = "a large red circle moving right on a blue background"
     config: BuiltinConfig = dataclasses.field(default_factory=lambda: BuiltinConfig(tuple(world.vocabulary())))
 
     def steps(self, stage: str) -> int:
@@ -147,4 +151,21 @@ def train(plan: TrainPlan, progress: ProgressFn = lambda *a: None) -> BuiltinMod
                     state.save(ckpt_path)
     model = BuiltinModel(state.config, state.ema.eval(), state.painter.eval())
     save_model(model, plan.out_dir)
+    write_sample(plan.out_dir, plan.sample_prompt, plan.out_dir / "sample.mp4", plan.seed)
+    plot_losses(plan.work_dir / LOG_FILE, plan.out_dir / "loss.png")
     return model
+
+
+def write_sample(model_dir: Path, prompt: str, path: Path, seed: int = 0) -> Path:
+    """The clip the model in model_dir makes from prompt, as `ungated generate` would (480x480),
+    without the provenance steps."""
+    from ..engines.builtin.engine import BuiltinEngine
+    from ..media.encode import Mp4Writer
+    from ..request import Request, plan
+
+    engine = BuiltinEngine(model_dir)
+    the_plan = plan(Request.build(prompt=prompt, seed=seed), engine.capabilities, engine.id)
+    with Mp4Writer(path, the_plan.out_width, the_plan.out_height, the_plan.fps) as writer:
+        for frame in engine.generate(the_plan, seed, lambda step, total: None, lambda: False):
+            writer.write(frame)
+    return path

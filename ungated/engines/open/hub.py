@@ -41,10 +41,49 @@ OWN_LAYOUTS = {
 }
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+NOT_MODELS = ("Tokenizer", "TokenizerFast", "Scheduler", "Processor")  # components without weights
+
+
+def missing_files(model: OpenModel, path: Path) -> list[str]:
+    """What path lacks of the model's weights in its family's layout (nothing: it can be loaded).
+    A diffusers folder needs model_index.json and each component it names: the component's
+    folder, and for a model (it has a config.json) its weights, every shard its index lists."""
+    own = OWN_LAYOUTS.get(model.family.layout)
+    if own:
+        return [name for name in own["needs"] if not (path / name).is_file()]
+    try:
+        index = json.loads((path / "model_index.json").read_text())
+    except (OSError, ValueError):
+        return ["model_index.json"]
+    missing = []
+    for name, value in index.items():
+        if name.startswith("_") or not isinstance(value, list) or None in value:
+            continue  # a setting, or an optional component the pipeline goes without
+        folder = path / name
+        if not folder.is_dir() or not any(folder.iterdir()):
+            missing.append(f"{name}/")
+        elif (folder / "config.json").is_file() and not value[1].endswith(NOT_MODELS):
+            missing += [f"{name}/{shard}" for shard in _missing_weights(folder)]
+    return missing
+
+
+def _missing_weights(folder: Path) -> list[str]:
+    """A model component's weight files that are not there: the shards its index lists, or any."""
+    shards = set()
+    for index in folder.glob("*.index.json"):
+        try:
+            shards |= set(json.loads(index.read_text()).get("weight_map", {}).values())
+        except (OSError, ValueError, AttributeError):
+            return [index.name]
+    if shards:
+        return sorted(shard for shard in shards if not (folder / shard).is_file())
+    return [] if any(file.suffix in WEIGHT_SUFFIXES for file in folder.iterdir()) else ["*.safetensors"]
+
+
 def is_weights_folder(model: OpenModel, path: Path) -> bool:
     """Whether path holds the model's weights in its family's layout."""
-    own = OWN_LAYOUTS.get(model.family.layout)
-    return all((path / name).is_file() for name in own["needs"]) if own else (path / "model_index.json").is_file()
+    return not missing_files(model, path)
 
 
 def missing_message(model: OpenModel) -> str:
@@ -70,11 +109,18 @@ def find_weights(model: OpenModel, model_path: Path | None) -> Path | None:
     """The folder to load: --model-path first, then config.toml's entry, then the cache."""
     for path, origin in ((model_path, "--model-path"), (configured_model_path(model.id), "config.toml")):
         if path is not None:
-            if not is_weights_folder(model, path):
-                own = OWN_LAYOUTS.get(model.family.layout)
-                what = (f"a {model.repo} folder (it needs {', '.join(own['needs'])})" if own
-                        else "a diffusers-format model folder (no model_index.json)")
-                raise InvalidRequest(origin, f"{path} is not {what}")
+            missing = missing_files(model, path)
+            own = OWN_LAYOUTS.get(model.family.layout)
+            if own and missing:
+                needs = ", ".join(own["needs"])
+                raise InvalidRequest(origin, f"{path} is not a {model.repo} folder (it needs {needs})")
+            if missing == ["model_index.json"]:
+                raise InvalidRequest(origin, f"{path} is not a diffusers-format model folder (no model_index.json)")
+            if missing:
+                lacks = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+                raise InvalidRequest(origin, f"{path} is an incomplete diffusers-format folder: it lacks "
+                                             f"{lacks} (its model_index.json names them); copy the "
+                                             f"whole folder, or run `ungated models pull {model.id}`")
             return path
     return cached_folder(model)
 
