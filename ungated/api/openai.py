@@ -94,17 +94,15 @@ async def create_video(request: Request, studio: Studio = Depends(studio),
         body = CreateVideo(**fields)
     except ValidationError as err:
         raise InvalidRequest.from_problem(err.errors()[0]) from None
-    image = None
-    if "input_reference" in files:
-        image = studio.save_image(files["input_reference"], "input_reference")
-    elif body.input_reference:
-        image = studio.save_image(data_url_bytes(body.input_reference.get("image_url"), "input_reference"),
-                                  "input_reference")
     wanted = body.model_dump(exclude={"model", "input_reference", "artist"}, exclude_none=True)
     wanted["seconds"] = _seconds(body.seconds)
-    if image:
-        wanted["image"] = image
-    videos = studio.create(wanted, who.client, body.model, artist=body.artist, limits=who.limits)
+    inputs = {}  # checked in memory; written only once the whole request is accepted
+    if "input_reference" in files:
+        inputs["image"] = studio.check_image(files["input_reference"], "input_reference")
+    elif body.input_reference:
+        inputs["image"] = studio.check_image(data_url_bytes(body.input_reference.get("image_url"), "input_reference"),
+                                             "input_reference")
+    videos = studio.create(wanted, who.client, body.model, inputs, artist=body.artist, limits=who.limits)
     return JSONResponse(video_object(videos[0], who))
 
 

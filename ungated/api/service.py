@@ -9,7 +9,7 @@ from pathlib import Path
 import time
 from dataclasses import dataclass, field, replace
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from sqlalchemy import select, tuple_
 
 from ..engines.base import Engine
@@ -18,6 +18,7 @@ from ..jobs import queue, trained
 from ..jobs.schema import Favourite, Profile, Video, Worker
 from ..jobs.storage import Storage
 from ..jobs.store import Store
+from ..media.inputs import MAX_PIXELS, too_many_pixels
 from ..request import INPUT_FIELDS, Plan, Request, plan
 from .errors import ApiError, not_found
 
@@ -25,6 +26,20 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_VIDEO_BYTES = 60 * 1024 * 1024
 MAX_LORA_BYTES = 1024 * 1024 * 1024  # a rank-64 LoRA of a 14B model is a few hundred MB
 MAX_DATASET_BYTES = 2 * 1024 * 1024 * 1024  # one file of a dataset, or a zip of a whole one
+
+
+@dataclass(frozen=True)
+class NewInput:
+    """An input file a request brings: an upload checked in memory, or a stored file to copy (a
+    remix or an extension owns its own copy). Written under inputs/ only once the request is accepted."""
+
+    suffix: str  # of the file it becomes: ".png", ".video", ...
+    data: bytes | None = None
+    source: Path | None = None
+
+    @classmethod
+    def copy_of(cls, source: Path) -> "NewInput":
+        return cls(source.suffix, source=source)
 
 
 @dataclass
@@ -75,19 +90,24 @@ class Studio:
                                           f"{', '.join(sorted(served)) or 'none yet'}")
         return model_id
 
-    def save_image(self, data: bytes, param: str) -> str:
-        """Check an uploaded image and keep it; returns its path under the storage root."""
+    def check_image(self, data: bytes, param: str) -> NewInput:
+        """An uploaded image, checked in memory: one PIL reads, of at most MAX_PIXELS."""
         self.check_size(data, MAX_IMAGE_BYTES, param, "image")
         try:
             with Image.open(io.BytesIO(data)) as image:
-                image.verify()
-                kind = (image.format or "png").lower()
-        except (UnidentifiedImageError, OSError, ValueError):
+                (width, height), kind = image.size, (image.format or "png").lower()
+                if width * height <= MAX_PIXELS:
+                    image.verify()
+        except Image.DecompressionBombError:
+            raise InvalidRequest(param, too_many_pixels("image")) from None
+        except Exception:  # a decoder fed hostile bytes raises all sorts: OSError, SyntaxError, struct.error, ...
             raise InvalidRequest(param, "not an image PIL can read (use PNG, JPEG or WebP)") from None
-        return self._keep(data, kind)
+        if width * height > MAX_PIXELS:
+            raise InvalidRequest(param, too_many_pixels("image", width, height))
+        return NewInput(f".{kind}", data=data)
 
-    def save_video(self, data: bytes, param: str) -> str:
-        """Check an uploaded video (it has a video stream PyAV can decode) and keep it."""
+    def check_video(self, data: bytes, param: str) -> NewInput:
+        """An uploaded video, checked in memory: a video stream PyAV decodes, of at most MAX_PIXELS a frame."""
         import av
 
         self.check_size(data, MAX_VIDEO_BYTES, param, "video")
@@ -95,35 +115,44 @@ class Studio:
             with av.open(io.BytesIO(data)) as container:
                 if not container.streams.video:
                     raise InvalidRequest(param, "the file has no video stream")
+                codec = container.streams.video[0].codec_context
+                if codec.width * codec.height > MAX_PIXELS:
+                    raise InvalidRequest(param, too_many_pixels("video", codec.width, codec.height))
                 next(container.decode(video=0))
-        except (av.error.FFmpegError, StopIteration, ValueError):
+        except (av.error.FFmpegError, StopIteration, ValueError, OSError):
             raise InvalidRequest(param, "not a video FFmpeg can read (use MP4, WebM, MOV or GIF)") from None
-        return self._keep(data, "video")
+        return NewInput(".video", data=data)
 
     @staticmethod
     def check_size(data: bytes, limit: int, param: str, what: str) -> None:
         if len(data) > limit:
             raise ApiError(413, f"{param}: the {what} is over {limit // 2**20} MB", param, "too_large")
 
-    def _keep(self, data: bytes, suffix: str) -> str:
-        path = self.storage.input_path(f"{queue.new_id('input_')}.{suffix}")
-        path.write_bytes(data)
-        return self.storage.relative(path)
-
-    def create(self, fields: dict, client: str, requested_model: str | None, remixed_from: str | None = None,
-               artist: str | None = None, public: bool = True, limits: queue.Limits | None = None) -> list[Video]:
-        """Validate a request against its model and queue one job per variant. Input files named in
-        fields are under the storage root; on a refused request they are removed again. The artist
-        defaults to the client's profile."""
-        inputs = {name: fields[name] for name in INPUT_FIELDS if fields.get(name)}
+    def create(self, fields: dict, client: str, requested_model: str | None, inputs: dict[str, NewInput] | None = None,
+               remixed_from: str | None = None, artist: str | None = None, public: bool = True,
+               limits: queue.Limits | None = None) -> list[Video]:
+        """Check a request against its model and the client's limits, then write its input files
+        and queue one job per variant. Nothing is written for a refused request; the files of one
+        whose queueing fails after all (a limit reached by a request in between) are removed again.
+        The artist defaults to the client's profile."""
+        inputs = inputs or {}
+        fields = {name: value for name, value in fields.items() if name not in INPUT_FIELDS}  # files come as inputs
+        model_id = self.model_for(requested_model)
+        engine = self.engine(model_id)
+        # 1. Everything is checked before a file is written: the request, with uploads still in
+        #    memory, and the client's limits.
+        checked = self._checked_plan(fields, inputs, model_id, engine)
+        if limits is not None:
+            self._check_limits(client, len(checked.seeds), limits)
+        # 2. The inputs are written and the jobs queued; the queue checks the limits again in the
+        #    transaction that queues, so parallel requests cannot slip past them.
+        written = self._write_inputs(inputs)
         try:
-            model_id = self.model_for(requested_model)
-            resolved = {name: self.storage.resolve(relative) for name, relative in inputs.items()}
+            resolved = {name: self.storage.resolve(relative) for name, relative in written.items()}
             request = Request.build(**{**fields, **resolved, **self._lora_files(fields)}, model=model_id)
-            engine = self.engine(model_id)
             the_plan = plan(request, engine.capabilities, engine.id)
             stored = request.model_dump(mode="json", exclude_none=True, exclude={"seed", "variants", "model"})
-            stored |= inputs  # kept relative to the storage root, which workers elsewhere mount
+            stored |= written  # kept relative to the storage root, which workers elsewhere mount
             if request.loras:  # by library name: the worker finds the file under its own mount
                 stored["loras"] = [{"name": Path(c.path).stem, "weight": c.weight} for c in request.loras]
             jobs = [
@@ -135,11 +164,49 @@ class Studio:
             artist = self.artist_of(client) if artist is None else artist
             return queue.submit(self.store, jobs, client=client, artist=artist, public=public, limits=limits)
         except queue.OverLimit as err:
-            self._remove_inputs(inputs.values())
+            self._remove_inputs(written.values())
             raise ApiError(429, str(err), code="rate_limit_exceeded") from None
-        except Exception:
-            self._remove_inputs(inputs.values())
+        except BaseException:
+            self._remove_inputs(written.values())
             raise
+
+    def _checked_plan(self, fields: dict, inputs: dict[str, NewInput], model_id: str, engine: Engine) -> Plan:
+        """The plan of a request as it would be queued, its inputs not yet written: a stored file to
+        copy stands for itself, an upload for a name never opened. (An uploaded clip to extend is
+        checked once written: its length needs the file.)"""
+        sources = {}
+        for name, new in inputs.items():
+            if new.source is not None and not new.source.is_file():
+                raise InvalidRequest(name, "the source video's file is gone from the server; make a new video")
+            if new.source is not None:
+                sources[name] = new.source
+        request = Request.build(**{**fields, **sources, **self._lora_files(fields)}, model=model_id)
+        uploads = {name: Path(f"<uploaded {name}>") for name, new in inputs.items()
+                   if new.data is not None and name != "extend"}
+        return plan(request.model_copy(update=uploads), engine.capabilities, engine.id)
+
+    def _check_limits(self, client: str, wanted: int, limits: queue.Limits) -> None:
+        with self.store.read() as session:
+            try:
+                queue._check_limits(session, client, wanted, limits, time.time())
+            except queue.OverLimit as err:
+                raise ApiError(429, str(err), code="rate_limit_exceeded") from None
+
+    def _write_inputs(self, inputs: dict[str, NewInput]) -> dict[str, str]:
+        """Each input written under inputs/, as {field: its path under the storage root}."""
+        written: dict[str, str] = {}
+        try:
+            for name, new in inputs.items():
+                path = self.storage.input_path(f"{queue.new_id('input_')}{new.suffix}")
+                written[name] = self.storage.relative(path)
+                if new.source is not None:
+                    shutil.copyfile(new.source, path)
+                else:
+                    path.write_bytes(new.data)
+        except BaseException:
+            self._remove_inputs(written.values())
+            raise
+        return written
 
     def plan(self, fields: dict, requested_model: str | None) -> Plan:
         """What a request would make, without queueing it (input files are not needed to know)."""
@@ -161,20 +228,14 @@ class Studio:
 
     def remix(self, source: Video, changes: dict, client: str, limits: queue.Limits | None = None,
               **options) -> list[Video]:
-        """New videos from a source's request and seed with some fields changed."""
+        """New videos from a source's request and seed with some fields changed. Each keeps its own
+        copy of the source's input files: deleting the source must not break it."""
         changes = dict(changes)
         requested_model = changes.pop("model", None) or source.requested_model
         fields = {**source.request, "seed": source.seed, **changes}
-        for name in INPUT_FIELDS:  # the remix keeps its own copy: deleting the source must not break it
-            if fields.get(name) and fields[name] == source.request.get(name):
-                fields[name] = self.copy_input(self.storage.resolve(fields[name]))
-        return self.create(fields, client, requested_model, remixed_from=source.id, limits=limits, **options)
-
-    def copy_input(self, original: Path) -> str:
-        """A copy of a stored file as a new input (under the storage root), for a new video to own."""
-        copy = self.storage.input_path(f"{queue.new_id('input_')}{original.suffix}")
-        shutil.copyfile(original, copy)
-        return self.storage.relative(copy)
+        inputs = {name: NewInput.copy_of(self.storage.resolve(source.request[name]))
+                  for name in INPUT_FIELDS if source.request.get(name)}
+        return self.create(fields, client, requested_model, inputs, remixed_from=source.id, limits=limits, **options)
 
     def clip(self, video_id: str) -> tuple[Video, Path]:
         """A finished video and its MP4, or the 404 a client gets for a video not made (yet)."""
@@ -262,13 +323,24 @@ class Studio:
             session.merge(Profile(client=client, artist=artist))
 
     def update(self, video_id: str, public: bool | None = None, artist: str | None = None) -> Video:
+        """List a video in the feed or not, or change its artist credit. A finished clip is signed
+        again naming the new artist before the change is kept, so its manifest and its page agree;
+        one whose manifest no longer validates is refused (409) and keeps its credit."""
+        from ..errors import UngatedError
+        from ..provenance.resign import resign
+
         with self.store.write() as session:
             video = session.get(Video, video_id)
             if video is None:
                 raise not_found("video", video_id)
             if public is not None:
                 video.public = public
-            if artist is not None:
+            if artist is not None and artist != video.artist:
+                if video.status == queue.COMPLETED and video.result:
+                    try:
+                        resign(self.storage.resolve(video.result), artist)
+                    except UngatedError as err:
+                        raise ApiError(409, f"artist: {err}", "artist", "not_signed") from None
                 video.artist = artist
         return video
 

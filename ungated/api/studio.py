@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Literal
 
@@ -28,10 +29,11 @@ from ..request import INPUT_FIELDS, Request as GenerationRequest, Text
 from .access import Caller, caller, may_change, signed_in, studio
 from .bodies import data_url_bytes, read_body
 from .errors import ApiError
-from .service import MAX_VIDEO_BYTES, Studio
+from .service import MAX_VIDEO_BYTES, NewInput, Studio
 
 router = APIRouter(prefix="/api")
 PAGE_LIMIT = Query(24, ge=1, le=100)
+_gif_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()  # by video id
 
 
 class Extras(BaseModel):
@@ -214,15 +216,17 @@ def set_profile(body: Profile, studio: Studio = Depends(studio), who: Caller = D
     "multipart/form-data": {"schema": {"type": "object", "additionalProperties": True}}}}})
 async def create_videos(request: Request, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
     """Queue a request: one video per variant, sharing a batch id. Files (image, video) come as
-    multipart parts or as data URLs in JSON."""
+    multipart parts or as data URLs in JSON. Everything is checked before a file is written."""
     fields, files = await read_body(request, INPUT_FIELDS)
     options = pop_extras(fields)
-    for name in INPUT_FIELDS:
-        data = files.get(name) or (data_url_bytes(fields[name], name) if fields.get(name) else None)
-        if data is not None:
-            fields[name] = (studio.save_image if name == "image" else studio.save_video)(data, name)
     model = _pop_model(fields)
-    videos = studio.create(fields, who.client, model, artist=options.artist, public=options.public,
+    inputs = {}
+    for name in INPUT_FIELDS:
+        value = fields.pop(name, None)
+        data = files.get(name) or (data_url_bytes(value, name) if value else None)
+        if data is not None:
+            inputs[name] = studio.check_image(data, name) if name == "image" else studio.check_video(data, name)
+    videos = studio.create(fields, who.client, model, inputs, artist=options.artist, public=options.public,
                            limits=who.limits)
     return batch_of(videos, who)
 
@@ -337,10 +341,10 @@ def extend_video(video_id: str, body: Extension, studio: Studio = Depends(studio
         raise ApiError(409, f"video {video_id!r} is {source.status}; only a finished video can be extended",
                        "video_id", "not_ready")
     fields = {name: value for name, value in source.request.items() if name not in INPUT_FIELDS}
-    fields |= {"prompt": body.prompt or source.prompt, "seconds": body.seconds, "seed": source.seed,
-               "extend": studio.copy_input(studio.storage.resolve(source.result))}
-    videos = studio.create(fields, who.client, body.model or source.requested_model, remixed_from=source.id,
-                           public=body.public, limits=who.limits)
+    fields |= {"prompt": body.prompt or source.prompt, "seconds": body.seconds, "seed": source.seed}
+    clip = NewInput.copy_of(studio.storage.resolve(source.result))  # the new video's own copy
+    videos = studio.create(fields, who.client, body.model or source.requested_model, {"extend": clip},
+                           remixed_from=source.id, public=body.public, limits=who.limits)
     return batch_of(videos, who)
 
 
@@ -381,11 +385,15 @@ async def verify_upload(request: Request, studio: Studio = Depends(studio)) -> d
 
 @router.get("/videos/{video_id}/gif")
 async def video_gif(video_id: str, studio: Studio = Depends(studio)) -> FileResponse:
-    """The clip as an animated GIF (made on first request, then kept beside the MP4)."""
+    """The clip as an animated GIF (made on first request, then kept beside the MP4). Requests that
+    come while it is being made wait for it rather than make it again."""
     _, mp4 = studio.clip(video_id)
     gif = mp4.with_suffix(".gif")
     if not gif.is_file():
-        await asyncio.to_thread(write_gif, mp4, gif)
+        lock = _gif_locks.setdefault(video_id, asyncio.Lock())  # held by its waiters; gone with the last
+        async with lock:
+            if not gif.is_file():
+                await asyncio.to_thread(write_gif, mp4, gif)
     return FileResponse(gif, media_type="image/gif", filename=f"{video_id}.gif")
 
 

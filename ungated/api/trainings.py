@@ -13,8 +13,10 @@ API key, can watch it); listing one's runs and datasets, and changing them, need
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import fields as dataclass_fields
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from ..errors import InvalidRequest
-from ..jobs import datasets, queue, trained, training
+from ..jobs import datasets, paths, queue, trained, training
 from ..jobs.schema import Training
 from ..jobs.storage import LORA_NAME
 from .access import Caller, caller, signed_in, studio
@@ -37,6 +39,7 @@ from .service import Studio
 router = APIRouter(prefix="/api")
 ACTIVE_PER_KEY = 1  # training runs a (non-admin) key may have queued or running at once
 LORA_ONLY = tuple(name for name in training.LORA_OPTIONS if name not in training.CLIP_OPTIONS)
+ZIP_HEADERS = 16 * 2**20  # what a zip adds to its files, at most: names and headers of 10,000 members
 
 
 # ---- datasets -------------------------------------------------------------------------------------
@@ -54,8 +57,10 @@ async def check_dataset(name: str, studio: Studio = Depends(studio), who: Caller
     from ..train.dataset import scan
 
     folder = _existing_dataset(studio, who, name)
-    report = await asyncio.to_thread(scan, folder)
-    return {**datasets.entry(studio.storage, who.client, name), **report.to_json(), "folder": name}
+    report = (await asyncio.to_thread(scan, folder)).to_json()
+    for problem in report["problems"]:
+        problem["what"] = paths.in_member_terms(problem["what"], studio.storage.root)
+    return {**datasets.entry(studio.storage, who.client, name), **report, "folder": name}
 
 
 @router.put("/datasets/{name}", openapi_extra={"requestBody": {"required": True, "content": {
@@ -65,11 +70,14 @@ async def upload_dataset(name: str, request: Request, studio: Studio = Depends(s
                          who: Caller = Depends(signed_in)) -> dict:
     """Add a zip of a dataset folder (clips, captions, metadata) to one's dataset NAME (made if new)."""
     datasets.folder(studio.storage, who.client, name)  # the name is checked before the body is read
-    part = await _receive(studio, request)
-    try:
-        return await asyncio.to_thread(datasets.unpack, studio.storage, who.client, name, part)
-    finally:
-        part.unlink(missing_ok=True)
+    quota = datasets.quota_for(who.admin)
+    with _quota_refusal():
+        room = datasets.room(studio.storage, who.client, quota)
+        # A zip is a little larger than its files (their names and headers, twice).
+        limit = None if room is None else room + room // 100 + ZIP_HEADERS
+        async with _received(studio, request, limit, partial(datasets.over_quota, studio.storage, who.client,
+                                                             quota)) as part:
+            return await asyncio.to_thread(datasets.unpack, studio.storage, who.client, name, part, quota)
 
 
 @router.put("/datasets/{name}/files/{path:path}", openapi_extra={"requestBody": {"required": True, "content": {
@@ -78,13 +86,13 @@ async def upload_dataset_file(name: str, path: str, request: Request, studio: St
                               who: Caller = Depends(signed_in)) -> dict:
     """Add one file (a clip, its .txt caption, metadata.jsonl/.csv, or FOLDER/FRAME of an image
     sequence) to one's dataset NAME (made if new); a file already there is replaced."""
-    datasets.folder(studio.storage, who.client, name)
-    datasets.checked_path(path)
-    part = await _receive(studio, request)
-    try:
-        return datasets.place(studio.storage, who.client, name, path, part)
-    finally:
-        part.unlink(missing_ok=True)
+    target = datasets.folder(studio.storage, who.client, name) / datasets.checked_path(path)
+    quota = datasets.quota_for(who.admin)
+    with _quota_refusal():
+        limit = datasets.room(studio.storage, who.client, quota, target)
+        async with _received(studio, request, limit, partial(datasets.over_quota, studio.storage, who.client,
+                                                             quota)) as part:
+            return await asyncio.to_thread(datasets.place, studio.storage, who.client, name, path, part, quota)
 
 
 @router.delete("/datasets/{name}")
@@ -94,15 +102,34 @@ def delete_dataset(name: str, studio: Studio = Depends(studio), who: Caller = De
     return {"name": name, "deleted": True}
 
 
-async def _receive(studio: Studio, request: Request) -> Path:
-    """The raw request body, streamed to a file beside the datasets."""
-    spool = studio.storage.root / "datasets" / ".uploads"
-    spool.mkdir(parents=True, exist_ok=True)
-    part = spool / f"{queue.new_id('')}.part"
-    with part.open("wb") as out:
-        async for chunk in request.stream():
-            out.write(chunk)
-    return part
+@contextlib.asynccontextmanager
+async def _received(studio: Studio, request: Request, limit: int | None,
+                    over: Callable[..., datasets.OverQuota]) -> AsyncIterator[Path]:
+    """The raw request body, streamed to a file beside the datasets, which is removed again however
+    the request ends. A body over `limit` bytes (what the quota leaves) is refused with over(size)."""
+    length = request.headers.get("content-length", "")
+    if limit is not None and length.isdigit() and int(length) > limit:
+        raise over(int(length))
+    part = datasets.uploads(studio.storage) / f"{queue.new_id('')}.part"
+    try:
+        with part.open("wb") as out:
+            received = 0
+            async for chunk in request.stream():
+                received += len(chunk)
+                if limit is not None and received > limit:
+                    raise over(received, known=False)
+                out.write(chunk)
+        yield part
+    finally:
+        part.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _quota_refusal():
+    try:
+        yield
+    except datasets.OverQuota as err:
+        raise ApiError(413, str(err), "body", "quota_exceeded") from None
 
 
 def _existing_dataset(studio: Studio, who: Caller, name: str) -> Path:
@@ -174,7 +201,8 @@ def progress_event(run: Training, storage) -> dict:
         "id": run.id, "status": run.status, "stage": run.stage if run.status == queue.RUNNING else "",
         "step": run.step if run.status != queue.COMPLETED else run.steps, "steps": run.steps,
         "progress": run.progress if run.status != queue.COMPLETED else 100, "eta_seconds": eta,
-        "error": {"code": run.error_code, "message": run.error_message}
+        "error": {"code": run.error_code, "message": run.error_message and paths.in_member_terms(run.error_message,
+                                                                                               storage.root)}
         if run.status in (queue.FAILED, queue.CANCELLED) else None,
         "losses": training.losses(storage, run.id),
         "samples": [{"step": s["step"], "url": f"/api/trainings/{run.id}/files/{s['path']}"}
@@ -341,7 +369,7 @@ def training_file(training_id: str, path: str, studio: Studio = Depends(studio))
     """A sample clip (work/samples/...) or an output (out/...) of a run."""
     _get(studio, training_id)
     root = training.folder(studio.storage, training_id)
-    file = (root / path).resolve()
+    file = (root / paths.client_path(path)).resolve()
     shown = (root / "out").resolve(), (root / "work" / "samples").resolve()
     if not any(file.is_relative_to(folder) for folder in shown) or not file.is_file():
         raise ApiError(404, f"training run {training_id!r} has no file {path!r}", "path", "not_found")

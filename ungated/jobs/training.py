@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InvalidRequest
-from . import trained
+from . import paths, trained
 from .schema import Training
 from .storage import Storage
 
@@ -27,6 +27,8 @@ CLIP_OPTIONS = ("steps", "batch", "learning_rate", "seed", "sample_every", "samp
 LORA_OPTIONS = (*CLIP_OPTIONS, "rank", "alpha", "resolution", "max_frames", "base", "gradient_checkpointing",
                 "sample_steps")
 MAX_LOSS_POINTS = 300  # a loss curve sent to browsers is thinned to this many points
+# The trainers' fields are their command-line options; a run's messages name the studio's.
+STUDIO_FIELDS = {"--data": "dataset", "--init": "init", "--base": "base", "--model": "model"}
 
 
 def folder(storage: Storage, training_id: str) -> Path:
@@ -46,12 +48,22 @@ def _plan_options(options: dict, allowed: tuple[str, ...]) -> dict:
 def run(training: Training, storage: Storage, progress: Callable[[int, int], None],
         stage: Callable[[str], None], should_cancel: Callable[[], bool]) -> str:
     """Prepare and train (resuming from a checkpoint if there is one); returns the result's path
-    under the storage root. Raises TrainingCancelled when should_cancel says so."""
+    under the storage root. Raises TrainingCancelled when should_cancel says so, InvalidRequest
+    naming the run's own fields and files (not the trainer's options and the server's folders)
+    when the dataset or a setting is wrong."""
+    try:
+        return _run(training, storage, progress, stage, should_cancel)
+    except InvalidRequest as err:
+        field = STUDIO_FIELDS.get(err.field, err.field.lstrip("-"))
+        raise InvalidRequest(field, paths.in_member_terms(err.message, storage.root)) from None
+
+
+def _run(training: Training, storage: Storage, progress: Callable[[int, int], None],
+         stage: Callable[[str], None], should_cancel: Callable[[], bool]) -> str:
     root = folder(storage, training.id)
     data = dataset_folder(storage, training)
     if not data.is_dir():
-        raise InvalidRequest("dataset", f"the dataset's folder is gone ({training.dataset}); upload it again and "
-                                        "start a new run")
+        raise InvalidRequest("dataset", f"dataset {data.name!r} is gone; upload it again and start a new run")
     if training.model == BUILTIN:
         from ..train.clips import ClipTrainPlan, prepare, train
 

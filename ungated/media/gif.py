@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import av
@@ -23,8 +24,14 @@ def write_gif(video: Path, gif: Path, long_side: int = GIF_LONG_SIDE) -> Path:
             if scale < 1:
                 image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
             frames.append(image.convert("P", palette=Image.ADAPTIVE, colors=128))
-    partial = gif.with_name(f".{gif.name}.part")
-    frames[0].save(partial, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0,
-                   optimize=True)
-    partial.replace(gif)
+    # A file of its own for each writer, renamed into place whole: two writing at once cannot mix
+    # their bytes, and a reader never sees half a GIF.
+    partial = gif.with_name(f".{gif.name}.{secrets.token_hex(8)}.part")
+    try:
+        with partial.open("xb") as out:
+            frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0,
+                           optimize=True)
+        partial.replace(gif)
+    finally:
+        partial.unlink(missing_ok=True)
     return gif

@@ -1,5 +1,6 @@
 """Input images and videos for image-to-video and video-to-video, fitted to the size a model makes:
-scaled to cover it and centre-cropped, so nothing is stretched."""
+scaled to cover it and centre-cropped, so nothing is stretched. Their messages name what the
+request gave (the image, the video), never a file on the server."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InvalidRequest
 
+MAX_PIXELS = 8192 * 8192  # 67 megapixels: past any model's size; one decoded frame stays under 200 MB
+
+
+def too_many_pixels(what: str, width: int | None = None, height: int | None = None) -> str:
+    """What to tell whoever sent an image (or video) of width x height; unknown when PIL refused it
+    from its header alone."""
+    size = f"{width}x{height} pixels ({width * height / 1e6:.0f} megapixels)" if width and height else \
+        f"over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
+    return f"the {what} is {size}; the largest ungated takes is {MAX_PIXELS / 1e6:.0f} megapixels (8192x8192)"
+
 
 def fit(image: Image.Image, width: int, height: int) -> Image.Image:
     return ImageOps.fit(image.convert("RGB"), (width, height), Image.LANCZOS)
@@ -18,9 +29,13 @@ def fit(image: Image.Image, width: int, height: int) -> Image.Image:
 def read_image(path: Path, width: int, height: int) -> Image.Image:
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise InvalidRequest("image", too_many_pixels("image", *image.size))
             return fit(image, width, height)
-    except (UnidentifiedImageError, OSError):
-        raise InvalidRequest("image", f"{path} is not an image ungated can read (PNG, JPEG, WebP, ...)") from None
+    except Image.DecompressionBombError:
+        raise InvalidRequest("image", too_many_pixels("image")) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InvalidRequest("image", "the image is not one ungated can read (PNG, JPEG, WebP, ...)") from None
 
 
 def read_video(path: Path, width: int, height: int, fps: int, frames: int) -> list[Image.Image]:
@@ -34,8 +49,8 @@ def read_video(path: Path, width: int, height: int, fps: int, frames: int) -> li
                 if len(picked) == frames:
                     return picked
     except (av.error.FFmpegError, OSError):
-        raise InvalidRequest("video", f"{path} is not a video ungated can read (MP4, WebM, MOV, ...)") from None
-    raise InvalidRequest("video", f"{path} has {len(picked)} frames at {fps} fps; this model needs {frames} "
+        raise InvalidRequest("video", "the video is not one ungated can read (MP4, WebM, MOV, ...)") from None
+    raise InvalidRequest("video", f"the video has {len(picked)} frames at {fps} fps; this model needs {frames} "
                          f"({frames / fps:.2f} s)")
 
 
@@ -49,5 +64,6 @@ def count_frames(path: Path, fps: int) -> int:
             else:
                 seconds = sum(1 for _ in container.decode(stream)) / float(stream.average_rate or fps)
     except (av.error.FFmpegError, OSError, IndexError):
-        raise InvalidRequest("extend", f"{path} is not a video ungated can read (MP4, WebM, MOV, ...)") from None
+        raise InvalidRequest("extend", "the clip to extend is not a video ungated can read (MP4, WebM, MOV, ...)"
+                             ) from None
     return max(1, round(seconds * fps))

@@ -23,6 +23,8 @@ from pathlib import Path
 import av
 from PIL import Image, UnidentifiedImageError
 
+from ..media.inputs import MAX_PIXELS, too_many_pixels
+
 VIDEO_SUFFIXES = {".mp4", ".mov", ".webm", ".mkv", ".m4v", ".gif"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 METADATA_FILES = ("metadata.jsonl", "metadata.csv")
@@ -154,17 +156,25 @@ def _probe_video(path: Path) -> tuple[int, float, int, int]:
         raise ValueError(f"cannot be decoded ({type(err).__name__})") from None
 
 
+def _probe_image(path: Path, what: str = "file") -> tuple[int, int]:
+    """Width and height of an image, decoded whole (so a broken one is caught) unless it is over
+    MAX_PIXELS; raises ValueError saying what is wrong."""
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise ValueError(f"too large: {too_many_pixels(what, *im.size)}")
+            im.load()
+            return im.size
+    except Image.DecompressionBombError:
+        raise ValueError(f"too large: {too_many_pixels(what)}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise ValueError(f"the {what} is not an image ungated can read") from None
+
+
 def _probe_frames(folder: Path) -> tuple[int, int, int]:
     """Frame count, width, height of a folder of frames; raises ValueError naming a bad frame."""
-    sizes = set()
     images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    for image in images:
-        try:
-            with Image.open(image) as im:
-                im.load()
-                sizes.add(im.size)
-        except (UnidentifiedImageError, OSError):
-            raise ValueError(f"frame {image.name} is not an image ungated can read") from None
+    sizes = {_probe_image(image, f"frame {image.name}") for image in images}
     if len(sizes) > 1:
         raise ValueError("frames differ in size: " + ", ".join(f"{w}x{h}" for w, h in sorted(sizes)))
     (width, height), = sizes
@@ -193,12 +203,9 @@ def scan(folder: Path, min_seconds: float = 1.0,
                 fps = float((entry or {}).get("fps") or SEQUENCE_FPS)
             else:
                 frames, fps = 1, 0.0
-                with Image.open(path) as im:
-                    im.load()
-                    width, height = im.size
-        except (ValueError, UnidentifiedImageError, OSError) as err:
-            what = str(err) if isinstance(err, ValueError) else "is not an image ungated can read"
-            report.problems.append(Problem(name, f"unreadable: {what}"))
+                width, height = _probe_image(path)
+        except ValueError as err:
+            report.problems.append(Problem(name, f"unreadable: {err}"))
             continue
         caption = entry["caption"] if entry else (sidecar.read_text(encoding="utf-8", errors="replace")
                                                    if sidecar.is_file() else None)
