@@ -148,5 +148,7 @@ class Remix(BaseModel):
 def remix_video(video_id: str, body: Remix, studio: Studio = Depends(studio),
                 who: Caller = Depends(signed_in)) -> JSONResponse:
     """A new video with the source's model, settings and seed, and a new prompt."""
-    videos = studio.remix(studio.get(video_id), {"prompt": body.prompt}, who.client, who.limits)
+    source = studio.get(video_id)
+    videos = studio.remix(source, {"prompt": body.prompt}, who.client, who.limits,
+                          sees_prompt=who.sees_prompt_of(source))
     return JSONResponse(video_object(videos[0], who))

@@ -129,7 +129,7 @@ class Studio:
             raise ApiError(413, f"{param}: the {what} is over {limit // 2**20} MB", param, "too_large")
 
     def create(self, fields: dict, client: str, requested_model: str | None, inputs: dict[str, NewInput] | None = None,
-               remixed_from: str | None = None, artist: str | None = None, public: bool = True,
+               remixed_from: str | None = None, artist: str | None = None, public: bool | None = None,
                limits: queue.Limits | None = None) -> list[Video]:
         """Check a request against its model and the client's limits, then write its input files
         and queue one job per variant. Nothing is written for a refused request; the files of one
@@ -142,6 +142,8 @@ class Studio:
         # 1. Everything is checked before a file is written: the request, with uploads still in
         #    memory, and the client's limits.
         checked = self._checked_plan(fields, inputs, model_id, engine)
+        if public is None:  # a prompt kept private keeps its video out of the feed unless asked
+            public = checked.request.provenance.publish_prompt
         if limits is not None:
             self._check_limits(client, len(checked.seeds), limits)
         # 2. The inputs are written and the jobs queued; the queue checks the limits again in the
@@ -227,15 +229,26 @@ class Studio:
         return verify(path, lambda prefix: queue.ids_starting(self.store, prefix)).as_dict()
 
     def remix(self, source: Video, changes: dict, client: str, limits: queue.Limits | None = None,
-              **options) -> list[Video]:
+              sees_prompt: bool = True, **options) -> list[Video]:
         """New videos from a source's request and seed with some fields changed. Each keeps its own
         copy of the source's input files: deleting the source must not break it."""
         changes = dict(changes)
         requested_model = changes.pop("model", None) or source.requested_model
-        fields = {**source.request, "seed": source.seed, **changes}
+        fields = {**self.inherited(source, sees_prompt, changes.get("prompt")), **changes}
         inputs = {name: NewInput.copy_of(self.storage.resolve(source.request[name]))
                   for name in INPUT_FIELDS if source.request.get(name)}
         return self.create(fields, client, requested_model, inputs, remixed_from=source.id, limits=limits, **options)
+
+    @staticmethod
+    def inherited(source: Video, sees_prompt: bool, prompt: str | None) -> dict:
+        """The request fields and seed a new video takes from its source. A prompt the artist keeps
+        private (and its seed) goes only to those who may see it: others bring their own prompt."""
+        fields = {name: value for name, value in source.request.items() if name not in INPUT_FIELDS}
+        if not source.prompt_private or sees_prompt:
+            return {**fields, "seed": source.seed}
+        if not prompt:
+            raise InvalidRequest("prompt", "the artist keeps this video's prompt private; give your own prompt")
+        return {name: value for name, value in fields.items() if name not in ("prompt", "negative_prompt")}
 
     def clip(self, video_id: str) -> tuple[Video, Path]:
         """A finished video and its MP4, or the 404 a client gets for a video not made (yet)."""

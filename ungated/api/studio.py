@@ -41,7 +41,7 @@ class Extras(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     artist: str | None = Field(default=None, max_length=100)
-    public: bool = True
+    public: bool | None = None  # default: listed in the feed, unless the prompt is kept private
 
 
 class Changes(BaseModel):
@@ -303,8 +303,8 @@ def cancel_video(video_id: str, studio: Studio = Depends(studio), who: Caller = 
 def retry_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
     """The same request and seed again, as a new video (for one that failed or was cancelled)."""
     source = studio.get(video_id)
-    videos = studio.remix(source, {}, who.client, who.limits, artist=source.artist if who.owns(source) else None,
-                          public=source.public)
+    videos = studio.remix(source, {}, who.client, who.limits, sees_prompt=who.sees_prompt_of(source),
+                          artist=source.artist if who.owns(source) else None, public=source.public)
     return batch_of(videos, who)
 
 
@@ -319,7 +319,8 @@ async def remix_video(video_id: str, request: Request, studio: Studio = Depends(
     if any(name in changes for name in INPUT_FIELDS):
         raise InvalidRequest(next(n for n in INPUT_FIELDS if n in changes),
                              "a remix keeps the source's inputs; create a new video to use others")
-    videos = studio.remix(source, changes, who.client, who.limits, artist=options.artist, public=options.public)
+    videos = studio.remix(source, changes, who.client, who.limits, sees_prompt=who.sees_prompt_of(source),
+                          artist=options.artist, public=options.public)
     return batch_of(videos, who)
 
 
@@ -328,7 +329,7 @@ class Extension(BaseModel):
     prompt: str | None = Field(default=None, max_length=2000)
     seconds: float | None = None
     model: str | None = None
-    public: bool = True
+    public: bool | None = None  # default: listed in the feed, unless the prompt is kept private
 
 
 @router.post("/videos/{video_id}/extend")
@@ -340,8 +341,8 @@ def extend_video(video_id: str, body: Extension, studio: Studio = Depends(studio
     if source.status != queue.COMPLETED or not source.result:
         raise ApiError(409, f"video {video_id!r} is {source.status}; only a finished video can be extended",
                        "video_id", "not_ready")
-    fields = {name: value for name, value in source.request.items() if name not in INPUT_FIELDS}
-    fields |= {"prompt": body.prompt or source.prompt, "seconds": body.seconds, "seed": source.seed}
+    fields = studio.inherited(source, who.sees_prompt_of(source), body.prompt)
+    fields |= {"prompt": body.prompt or fields["prompt"], "seconds": body.seconds}
     clip = NewInput.copy_of(studio.storage.resolve(source.result))  # the new video's own copy
     videos = studio.create(fields, who.client, body.model or source.requested_model, {"extend": clip},
                            remixed_from=source.id, public=body.public, limits=who.limits)
