@@ -94,9 +94,12 @@ def waiting_for_worker(video: Video, outlook: queue.Outlook | None) -> bool:
         and outlook.eta_seconds is None
 
 
-def batch_of(videos: list[Video], who: Caller) -> dict:
-    """The answer to a request that queued videos: their batch and each video."""
-    return {"batch_id": videos[0].batch_id, "data": [studio_object(video, who, False) for video in videos]}
+def batch_of(studio: Studio, videos: list[Video], who: Caller) -> dict:
+    """The answer to a request that queued videos: their batch and each video, with its place and ETA."""
+    with studio.store.read() as session:
+        outlooks = studio.outlooks(session, videos)
+    return {"batch_id": videos[0].batch_id,
+            "data": [studio_object(video, who, False, outlooks[video.id]) for video in videos]}
 
 
 def pop_extras(fields: dict) -> Extras:
@@ -228,7 +231,7 @@ async def create_videos(request: Request, studio: Studio = Depends(studio), who:
             inputs[name] = studio.check_image(data, name) if name == "image" else studio.check_video(data, name)
     videos = studio.create(fields, who.client, model, inputs, artist=options.artist, public=options.public,
                            limits=who.limits)
-    return batch_of(videos, who)
+    return batch_of(studio, videos, who)
 
 
 @router.post("/plan", openapi_extra={"requestBody": {"required": True, "content": {
@@ -305,7 +308,7 @@ def retry_video(video_id: str, studio: Studio = Depends(studio), who: Caller = D
     source = studio.get(video_id)
     videos = studio.remix(source, {}, who.client, who.limits, sees_prompt=who.sees_prompt_of(source),
                           artist=source.artist if who.owns(source) else None, public=source.public)
-    return batch_of(videos, who)
+    return batch_of(studio, videos, who)
 
 
 @router.post("/videos/{video_id}/remix")
@@ -321,7 +324,7 @@ async def remix_video(video_id: str, request: Request, studio: Studio = Depends(
                              "a remix keeps the source's inputs; create a new video to use others")
     videos = studio.remix(source, changes, who.client, who.limits, sees_prompt=who.sees_prompt_of(source),
                           artist=options.artist, public=options.public)
-    return batch_of(videos, who)
+    return batch_of(studio, videos, who)
 
 
 class Extension(BaseModel):
@@ -346,7 +349,7 @@ def extend_video(video_id: str, body: Extension, studio: Studio = Depends(studio
     clip = NewInput.copy_of(studio.storage.resolve(source.result))  # the new video's own copy
     videos = studio.create(fields, who.client, body.model or source.requested_model, {"extend": clip},
                            remixed_from=source.id, public=body.public, limits=who.limits)
-    return batch_of(videos, who)
+    return batch_of(studio, videos, who)
 
 
 @router.put("/videos/{video_id}/favourite")

@@ -34,6 +34,13 @@ def get_engine(model_id: str, model_path: Path | None = None, options: EngineOpt
     return factory(model_path, options)
 
 
+def unavailable(model_ids: list[str], options: EngineOptions = EngineOptions()) -> dict[str, str]:
+    """Why each of these models cannot run on this machine, for those that cannot: their weights
+    are not here (checking is cheap: no weights load)."""
+    return {model_id: f"its weights are not on this machine (`ungated models pull {model_id}` fetches them)"
+            for model_id in model_ids if not get_engine(model_id, options=options).weights_present()}
+
+
 def _builtin_engine(path: Path | None, options: EngineOptions) -> Engine:
     """The shapes model, or a clip model trained on an artist's clips when the folder holds one
     (the folder given, else config.toml's [models.builtin] path, else the shipped weights)."""
