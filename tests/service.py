@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -31,7 +32,8 @@ class Server:
         command = [sys.executable, "-m", "ungated", "serve", "--port", str(self.port), "--db", self.db_url,
                    "--workers", str(self.workers), *self.extra]
         log = open(self.home / "serve.log", "ab")
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own: serve and its workers form one process group, killed together.
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -48,6 +50,14 @@ class Server:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
+    def kill_group(self) -> None:
+        """kill -9 of serve and its workers at once, as a crash or power loss of the machine would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def log(self) -> str:
+        return (self.home / "serve.log").read_text(errors="replace")
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -55,3 +65,6 @@ class Server:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.process:
+            with contextlib.suppress(ProcessLookupError):  # workers a failed test left behind
+                os.killpg(self.process.pid, signal.SIGKILL)

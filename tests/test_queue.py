@@ -3,6 +3,9 @@ retries and cancel."""
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
 import threading
 import time
 
@@ -201,3 +204,110 @@ def test_a_videos_place_and_eta_count_the_training_runs_ahead_of_it(store):
         outlook = queue.outlook(session, session.get(Video, video_id))
     assert outlook.position == 1  # the older run goes first; the newer one waits behind the video
     assert outlook.eta_seconds == pytest.approx(100 * 0.5 + 10 * 1.0)
+
+
+def dead_process_mark() -> str:
+    """The mark of a process that has since exited."""
+    child = subprocess.Popen(["sleep", "30"])
+    mark = queue.process_mark(child.pid)
+    child.kill()
+    child.wait()
+    return mark
+
+
+def test_reaping_counts_an_attempt_only_when_the_job_may_be_to_blame(store):
+    live, dead = queue.process_mark(os.getpid()), dead_process_mark()
+    holders = {
+        "server down": f"here:{dead}:aaaaaa:{dead}",  # the worker died with its serve: not the job's fault
+        "crashed": f"here:{dead}:bbbbbb:{live}",  # its serve lived on: a segfault, the OOM killer
+        "alone": f"here:{dead}:cccccc",  # `ungated worker`, no serve to ask
+        "alive": f"here:{live}:dddddd:{live}",  # its lease ran out in a database outage: still its own
+        "elsewhere": f"there:{dead}:eeeeee",  # another machine, lease current
+    }
+    ids = {case: submit(store)[0] for case in holders}
+    for case, worker in holders.items():
+        assert queue.claim(store, worker, ["builtin"]).id == ids[case]
+    with store.write() as session:
+        session.get(Video, ids["alive"]).lease_until = time.time() - 60
+    assert sorted(queue.reap(store, "here")) == sorted(ids[c] for c in ("server down", "crashed", "alone"))
+    outcomes = {case: (row(store, i).status, row(store, i).attempts, row(store, i).error_code)
+                for case, i in ids.items()}
+    assert outcomes == {"server down": (queue.QUEUED, 0, None), "crashed": (queue.QUEUED, 1, "worker_lost"),
+                        "alone": (queue.QUEUED, 1, "worker_lost"), "alive": (queue.RUNNING, 1, None),
+                        "elsewhere": (queue.RUNNING, 1, None)}
+    assert row(store, ids["server down"]).not_before <= time.time()  # first in line again, at once
+
+    with store.write() as session:  # silent far longer than any outage: hung
+        session.get(Video, ids["alive"]).lease_until = time.time() - queue.HUNG_SECONDS - 1
+    assert queue.reap(store, "here") == [ids["alive"]]
+    assert row(store, ids["alive"]).error_code == "worker_lost"
+
+
+def test_a_result_is_recorded_after_an_outage_outlived_the_lease_and_may_be_recorded_twice(store, monkeypatch):
+    video_id = submit(store)[0]
+    claimed = queue.claim(store, "w", ["builtin"])
+    monkeypatch.setattr(queue, "LEASE_SECONDS", -1.0)
+    queue.heartbeat(store, video_id, claimed.lease_token)  # ran out while the store was away; nobody took it
+    assert queue.complete(store, video_id, claimed.lease_token, "videos/x/a.mp4")
+    assert queue.complete(store, video_id, claimed.lease_token, "videos/x/a.mp4")  # again: its answer was lost
+    assert not queue.complete(store, video_id, claimed.lease_token, "videos/x/b.mp4")
+    assert row(store, video_id).result == "videos/x/a.mp4"
+
+
+def test_a_claim_recorded_as_the_store_went_away_is_handed_back_uncounted(store):
+    video_id = submit(store)[0]
+    queue.claim(store, "w1", ["builtin"])  # the worker never heard the answer
+    assert queue.release_held(store, "w2") == []
+    assert queue.release_held(store, "w1") == [video_id]
+    assert (row(store, video_id).status, row(store, video_id).attempts) == (queue.QUEUED, 0)
+
+
+def test_a_worker_waits_out_a_database_outage_to_record_its_result(store, tmp_path, tiny_model_dir, monkeypatch):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from ungated.engines.builtin.engine import BuiltinEngine
+    from ungated.jobs import worker as worker_module
+    from ungated.jobs.storage import Storage
+
+    storage = Storage(tmp_path / "files")
+    runner = worker_module.Worker(store, storage, ["builtin"])
+    runner.engines["builtin"] = BuiltinEngine(model_dir=tiny_model_dir)
+    [video] = queue.submit(store, [job(steps=2)])
+    folder = storage.root / "videos" / video.id  # what attempts killed earlier left behind
+    folder.mkdir(parents=True)
+    for name in ("0ld.mp4", "0ld.thumb.jpg", ".0ld.sprites.jpg.part", ".1ate.mp4.part", "preview.jpg"):
+        (folder / name).write_bytes(b"x")
+    real, outage = queue.complete, iter(range(2))
+
+    def complete_after_an_outage(*args, **kwargs):
+        if next(outage, None) is not None:
+            raise OperationalError("UPDATE videos ...", {}, sqlite3.OperationalError("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "complete", complete_after_an_outage)
+    runner.run(queue.claim(store, runner.id, ["builtin"]))
+    done = row(store, video.id)
+    token = done.result.rpartition("/")[2].removesuffix(".mp4")
+    assert (done.status, done.attempts) == (queue.COMPLETED, 1)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["preview.jpg", f"{token}.mp4", f"{token}.thumb.jpg", f"{token}.sprites.jpg"])
+
+
+def test_a_full_disk_fails_the_job_at_once_saying_so(store, tmp_path, tiny_model_dir, monkeypatch):
+    from ungated.engines.builtin.engine import BuiltinEngine
+    from ungated.jobs import worker as worker_module
+    from ungated.jobs.storage import Storage
+
+    def no_space(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(worker_module, "generate_clips", no_space)
+    runner = worker_module.Worker(store, Storage(tmp_path / "files"), ["builtin"])
+    runner.engines["builtin"] = BuiltinEngine(model_dir=tiny_model_dir)
+    [video] = queue.submit(store, [job(steps=2)])
+    runner.run(queue.claim(store, runner.id, ["builtin"]))
+    failed = row(store, video.id)
+    assert (failed.status, failed.attempts, failed.error_code) == (queue.FAILED, 1, "storage_full")
+    assert "storage is full" in failed.error_message

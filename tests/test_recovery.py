@@ -1,5 +1,7 @@
 """Nothing accepted is lost: kill -9 a worker, or the server (with or without its workers), in the
-middle of jobs; once it is running again every job completes, each with exactly one result."""
+middle of jobs; once it is running again every job completes, each with exactly one result. A
+worker that dies under a live server costs its job an attempt; a server going down does not.
+(tests/test_faults.py kills the whole server 20 times, restarts PostgreSQL and fills disks.)"""
 
 from __future__ import annotations
 
@@ -103,5 +105,7 @@ def test_a_server_killed_mid_job_loses_nothing_after_a_restart(tmp_path, db_url,
     restarted = Server(tmp_path, db_url).start()
     try:
         assert_each_completed_once(tmp_path, db_url, ids)
+        # The server going down was not the jobs' fault: no attempt counted against them.
+        assert [v.attempts for v in rows(db_url) if v.id in ids] == [1] * len(ids)
     finally:
         restarted.stop()

@@ -80,7 +80,6 @@ def serve(
 
     from .api.app import create_app
     from .api.service import ServiceConfig
-    from .jobs import queue
     from .jobs.storage import Storage
     from .jobs.store import Store
     from .jobs.supervisor import Supervisor
@@ -93,13 +92,31 @@ def serve(
     store.migrate()
     aliases = {**ServiceConfig().aliases, **settings.config().get("openai", {}).get("models", {})}
     app = create_app(store, files, ServiceConfig(models=served, aliases=aliases, public=public))
-    queue.reap(store, socket.gethostname())  # jobs of this machine's workers that died with the last server
+    _reap_at_start(store)
     supervisor = Supervisor(workers, store.url, str(files.root), served, worker_arguments(options))
     supervisor.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         supervisor.stop()
+
+
+def _reap_at_start(store) -> None:
+    """Hand back the jobs of this machine's workers that died with the last server (not counted
+    against them: see queue.py), before new workers claim any. With the store unavailable, the
+    reapers of the API and the workers do it once it is back."""
+    from .jobs import outages, queue
+
+    try:
+        handled = queue.reap(store, socket.gethostname())
+    except Exception as err:
+        if outages.classify(err) is None:
+            raise
+        logging.getLogger("ungated.serve").warning("could not reap at start (%s)", outages.describe(err))
+        return
+    if handled:
+        logging.getLogger("ungated.serve").info("back in the queue, from workers gone with the last server: %s",
+                                                ", ".join(handled))
 
 
 def worker(

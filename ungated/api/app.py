@@ -12,7 +12,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from .. import __version__
-from ..jobs import queue
+from ..jobs import outages, queue
 from ..jobs.storage import Storage
 from ..jobs.store import Store
 from . import errors, events, openai, studio, trainings, web
@@ -57,6 +57,9 @@ async def _reap_forever(store: Store) -> None:
             handled = await asyncio.to_thread(queue.reap, store, host)
             if handled:
                 log.warning("requeued the jobs of lost workers: %s", ", ".join(handled))
-        except Exception:
-            log.exception("reaping failed; trying again")
+        except Exception as err:
+            if outages.classify(err) is None:
+                log.exception("reaping failed; trying again")
+            else:
+                log.warning("reaping waits for the store: %s", outages.describe(err))
         await asyncio.sleep(REAP_SECONDS)

@@ -1,5 +1,7 @@
 """Every error the API returns has OpenAI's shape, {"error": {"message", "type", "param", "code"}},
-with the HTTP status OpenAI uses for it. Nothing a client sends may produce a 5xx."""
+with the HTTP status OpenAI uses for it. Nothing a client sends may produce a 5xx. An outage
+(jobs/outages.py) is answered with 503 (the database is unavailable) or 507 (storage is full),
+saying so, and a Retry-After header: never an unexplained 500."""
 
 from __future__ import annotations
 
@@ -8,15 +10,25 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from ..errors import InvalidRequest
+from ..jobs import outages
 
 log = logging.getLogger("ungated.api")
 
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
          404: "invalid_request_error", 409: "invalid_request_error", 413: "invalid_request_error",
          415: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error"}
+
+# (status, seconds to wait before trying again, what the client is told) of each kind of outage.
+OUTAGES = {
+    outages.DATABASE_UNAVAILABLE: (503, 5, "the server's database is unavailable for the moment (restarting, "
+                                           "unreachable or busy); try again in a few seconds"),
+    outages.STORAGE_FULL: (507, 60, "the server's storage is full, so nothing new can be saved; try again later "
+                                    "(its operator needs to free some space)"),
+}
 
 
 class ApiError(Exception):
@@ -29,9 +41,20 @@ def not_found(what: str, identifier: str) -> ApiError:
     return ApiError(404, f"no {what} with id {identifier!r}", code="not_found")
 
 
-def error_response(status: int, message: str, param: str | None = None, code: str | None = None) -> JSONResponse:
+def error_response(status: int, message: str, param: str | None = None, code: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"error": {"message": message, "type": TYPES.get(status, "server_error"), "param": param, "code": code}}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def outage_response(request: Request, err: Exception) -> JSONResponse | None:
+    """The 503 or 507 for an outage, or None for any other error."""
+    kind = outages.classify(err)
+    if kind is None:
+        return None
+    status, retry_after, message = OUTAGES[kind]
+    log.warning("%s %s: %s (%s)", request.method, request.url.path, kind, outages.describe(err))
+    return error_response(status, message, code=kind, headers={"Retry-After": str(retry_after)})
 
 
 def install(app: FastAPI) -> None:
@@ -52,7 +75,16 @@ def install(app: FastAPI) -> None:
     async def http_error(_request: Request, err: HTTPException) -> JSONResponse:
         return error_response(err.status_code, str(err.detail), code=None)
 
+    # Outages arrive as the store's errors or as OSError; handled here, below the last-resort
+    # handler, they are answered without a traceback in the log.
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(OSError)
+    async def store_or_storage(request: Request, err: Exception) -> JSONResponse:
+        return outage_response(request, err) or await unexpected(request, err)
+
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, err: Exception) -> JSONResponse:
-        log.exception("unexpected error")
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        if (response := outage_response(request, err)) is not None:
+            return response
+        log.error("unexpected error", exc_info=err)
         return error_response(500, "the server failed to handle this request; it has been logged")

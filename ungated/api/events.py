@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import select
 
-from ..jobs import queue
+from ..jobs import outages, queue
 from ..jobs.schema import Video
 from .access import studio
 from .service import Studio
@@ -69,8 +69,11 @@ class ProgressHub:
         while self.watchers:
             try:
                 states = await asyncio.to_thread(self.read, list(self.watchers))
-            except Exception:  # the store is briefly unavailable: watchers wait for the next round
-                log.exception("reading progress failed")
+            except Exception as err:  # the store is briefly unavailable: watchers wait for the next round
+                if outages.classify(err) is None:
+                    log.exception("reading progress failed")
+                else:
+                    log.warning("reading progress waits for the store: %s", outages.describe(err))
                 states = {}
             for video_id, state in states.items():
                 if state != self.latest.get(video_id):

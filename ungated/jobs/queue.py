@@ -14,6 +14,17 @@ that it renews while it works. Every later write about the job (progress, comple
 guarded by that token: a worker whose lease ran out and whose job went to another worker can no
 longer write, so a job never produces two results. Jobs whose lease expired go back to the queue
 (up to MAX_ATTEMPTS claims in all), which is how a killed or hung worker's job gets done anyway.
+
+Whose fault. An attempt counts against the job only when the job may be to blame. A worker's id
+names its process and the `serve` that started it (pid and start time each, so a reused pid is not
+taken for them). On the worker's host, reaping tells three cases apart:
+- the worker is alive: its job stays its own (after a database outage its lease may have run
+  out, and it renews it as soon as it can), unless it has been silent for HUNG_SECONDS;
+- the worker is dead and so is its `serve`: the server went down (killed, crashed, the machine
+  lost power), which is not the job's fault: it goes back to the queue, the attempt not counted;
+- the worker died while its `serve` lived (a segfault, the OOM killer, a worker run on its own):
+  the attempt counts.
+Elsewhere only an expired lease tells, and it counts.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select, update
 
@@ -29,6 +41,7 @@ from .schema import JobState, ModelStats, Training, Video, Worker
 from .store import Store
 
 LEASE_SECONDS = 30.0  # a worker renews its lease well within this (see worker.HEARTBEAT_SECONDS)
+HUNG_SECONDS = 300.0  # a live worker on the reaper's host whose lease ran out this long ago is hung
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (2.0, 10.0)  # seconds before the second and third attempts
 WORKER_GONE_SECONDS = 30.0  # a worker not seen for this long no longer counts for ETAs
@@ -214,15 +227,19 @@ def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, 
 
 
 def complete(store: Store, video_id: str, token: str, result: str, seconds_per_step: float | None = None) -> bool:
-    """Record the finished clip; False when the job is no longer this worker's (its files are not the result)."""
+    """Record the finished clip; False when the job is no longer this worker's (its files are not the result).
+    The token decides, not the lease's time: a worker whose lease ran out during a database outage
+    while no one took the job over still completes it. Safe to repeat after a try whose answer was
+    lost: the result path is the attempt's own."""
     now = time.time()
     with store.write() as session:
         statement = _guarded(video_id, token).values(
             status=COMPLETED, progress=100, completed_at=now, result=result, lease_token=None, lease_until=None,
             error_code=None, error_message=None).returning(table_of(video_id).model)
         model = session.scalars(statement).first()
-        if model is None:
-            return False
+        if model is None:  # not ours, unless an earlier try was recorded but its answer lost
+            table = table_of(video_id)
+            return session.scalar(select(table.status).where(table.id == video_id, table.result == result)) == COMPLETED
         if seconds_per_step:
             _record_speed(session, model if table_of(video_id) is Video else training_stats_key(model),
                           seconds_per_step)
@@ -262,13 +279,29 @@ def _end_attempt(video: JobState, code: str, message: str, retry: bool) -> None:
         video.status, video.completed_at = FAILED, now
 
 
+def _handed_back(attempts) -> dict:
+    """The values of a job given back to the queue untouched: the attempt not counted (attempts:
+    the count with it, a column or a number)."""
+    return dict(status=QUEUED, worker=None, lease_token=None, lease_until=None, progress=0, step=0,
+                attempts=attempts - 1)
+
+
 def release(store: Store, video_id: str, token: str) -> None:
     """Give a job back untouched (the worker is shutting down): queued again, the attempt not counted."""
     with store.write() as session:
-        statement = _guarded(video_id, token).values(
-            status=QUEUED, worker=None, lease_token=None, lease_until=None, progress=0, step=0,
-            attempts=table_of(video_id).attempts - 1)
-        session.execute(statement)
+        session.execute(_guarded(video_id, token).values(**_handed_back(table_of(video_id).attempts)))
+
+
+def release_held(store: Store, worker: str) -> list[str]:
+    """Give back, uncounted, the jobs the store says a worker holds while it holds none: a claim
+    can be recorded although its answer was lost (the database went away as it committed)."""
+    handed = []
+    with store.write() as session:
+        for table in (Video, Training):
+            statement = (update(table).where(table.worker == worker, table.status == RUNNING)
+                         .values(**_handed_back(table.attempts)).returning(table.id))
+            handed += session.scalars(statement.execution_options(synchronize_session=False))
+    return handed
 
 
 def finish_cancelled(store: Store, video_id: str, token: str) -> None:
@@ -320,40 +353,93 @@ def fail_waiting(store: Store, model: str, message: str) -> int:
 
 def reap(store: Store, host: str | None = None) -> list[str]:
     """Requeue (or fail, once out of attempts) the jobs of workers that are gone: leases that ran
-    out, and on `host`, workers whose process no longer exists. Returns the ids handled."""
+    out, and on `host`, workers whose process no longer exists (see "Whose fault" above for
+    which attempts count). Returns the ids handled."""
     now = time.time()
     handled = []
     with store.write() as session:
         running = [*session.scalars(select(Video).where(Video.status == RUNNING)),
                    *session.scalars(select(Training).where(Training.status == RUNNING))]
-        for video in running:
-            expired = video.lease_until is not None and video.lease_until < now
-            if expired or (host and _dead_here(video.worker, host)):
-                _end_attempt(video, "worker_lost", f"the worker ({video.worker}) stopped answering", retry=True)
-                handled.append(video.id)
+        for job in running:
+            verdict = _verdict(job, host, now)
+            if verdict == "server_down":
+                for name, value in _handed_back(job.attempts).items():
+                    setattr(job, name, value)
+            elif verdict == "lost":
+                _end_attempt(job, "worker_lost", f"the worker ({job.worker}) stopped answering", retry=True)
+            if verdict:
+                handled.append(job.id)
         if host:
             for worker in session.scalars(select(Worker).where(Worker.host == host)).all():
-                if not _alive(worker.pid):
+                holder = _holder(worker.id)
+                if not _alive(holder[1] if holder else str(worker.pid)):
                     session.delete(worker)
     return handled
 
 
-def _dead_here(worker: str | None, host: str) -> bool:
-    if not worker:
-        return False
-    worker_host, _, rest = worker.partition(":")
-    pid = rest.partition(":")[0]
-    return worker_host == host and pid.isdigit() and not _alive(int(pid))
+def _verdict(job: JobState, host: str | None, now: float) -> str | None:
+    """Whether a running job's worker is gone: "lost" (the attempt counts), "server_down" (the
+    worker died with its serve: it does not), or None (it is not gone)."""
+    expired = job.lease_until is not None and job.lease_until < now
+    holder = _holder(job.worker)
+    if not (host and holder and holder[0] == host):
+        return "lost" if expired else None
+    _, process, parent = holder
+    if _alive(process):
+        return "lost" if expired and job.lease_until < now - HUNG_SECONDS else None
+    return "server_down" if parent and not _alive(parent) else "lost"
 
 
-def _alive(pid: int) -> bool:
+def worker_id(host: str, parent_pid: int | None) -> str:
+    """HOST:PROCESS:RANDOM[:PARENT], naming the worker's process and the serve that started it."""
+    parent = f":{process_mark(parent_pid)}" if parent_pid else ""
+    return f"{host}:{process_mark(os.getpid())}:{secrets.token_hex(3)}{parent}"
+
+
+def _holder(worker: str | None) -> tuple[str, str, str | None] | None:
+    """(host, process, parent process or None) of a worker id; None for no worker."""
+    parts = (worker or "").split(":")
+    if len(parts) < 3:
+        return None
+    return parts[0], parts[1], parts[3] if len(parts) > 3 else None
+
+
+_PROC = Path("/proc/self/stat").exists()
+
+
+def process_mark(pid: int) -> str:
+    """A name for one process: "PID.START", its start time in clock ticks since boot telling it
+    from a later process given the same pid (a restarted container's serve is pid 1 again); just
+    "PID" where there is no /proc."""
+    stat = _stat(pid)
+    return f"{pid}.{stat[1]}" if stat else str(pid)
+
+
+def _stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time) of a process from /proc, or None when it does not exist."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()  # the command name in parentheses may hold spaces
+    return fields[0], fields[19]
+
+
+def _alive(mark: str) -> bool:
+    """Whether the process a mark names still runs here (a zombie has exited)."""
+    pid, _, start = mark.partition(".")
+    if not pid.isdigit():
+        return True  # not ours to judge
+    if not _PROC:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
+    stat = _stat(int(pid))
+    return stat is not None and stat[0] != "Z" and (not start or stat[1] == start)
 
 
 def register_worker(store: Store, worker: str, host: str, models: list[str]) -> None:

@@ -48,8 +48,10 @@ class Store:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(self.url, connect_args={"timeout": 30})
             _sqlite_setup(self.engine)
-        else:
-            self.engine = create_engine(self.url, pool_pre_ping=True)
+        else:  # a server that went away is noticed before a request uses its connection, and an
+            # unreachable one within seconds unless the URL says otherwise (outages.py tells callers what it means)
+            timeout = {} if "connect_timeout" in make_url(self.url).query else {"connect_timeout": 10}
+            self.engine = create_engine(self.url, pool_pre_ping=True, connect_args=timeout)
         self._writer = self.engine.execution_options(write=True)
 
     @contextmanager

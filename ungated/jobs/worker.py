@@ -2,36 +2,44 @@
 their engines loaded between videos, and reports progress while renewing its lease. Run by
 `ungated serve` (one or more, supervised) or by `ungated worker` on other machines sharing the
 store and the storage root.
+
+A database that is down, restarting or refusing writes is waited out (outages.py), never a reason
+to exit: between jobs the worker pauses and tries again; a finished job's result is recorded as
+soon as the store takes it, since redoing the work would cost far more than waiting.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
+from pathlib import Path
+from typing import TypeVar
 
 from ..engines.base import Engine, EngineOptions
 from ..errors import GenerationCancelled, TrainingCancelled, UngatedError
 from ..generate import generate_clips
-from ..media.pipeline import companion_paths
+from ..media.pipeline import companion_paths, remove_leftovers
 from ..media.previews import save_preview
 from ..request import INPUT_FIELDS, Request, plan
-from . import queue, trained, training
+from . import outages, queue, trained, training
 from .schema import JobState, Training, Video
 from .storage import Storage
 from .store import Store
 
 log = logging.getLogger("ungated.worker")
+T = TypeVar("T")
 
 HEARTBEAT_SECONDS = 5.0  # lease renewal when nothing else is written; LEASE_SECONDS is 6x this
 PROGRESS_SECONDS = 0.25  # progress is written at most this often
 PREVIEW_SECONDS = 1.5  # a preview frame is drawn at most this often
 IDLE_POLL_SECONDS = 0.1
 REAP_SECONDS = 5.0
+RELEASE_PATIENCE_SECONDS = 10.0  # how long a worker going away waits for the store to take its job back
 
 
 def parent_gone(parent_pid: int | None) -> bool:
@@ -70,7 +78,7 @@ class LeaseKeeper(threading.Thread):
         self.join()
 
     def run(self) -> None:
-        written, last_beat = None, time.monotonic()
+        written, last_beat, failing = None, time.monotonic(), False
         while not self._done.wait(PROGRESS_SECONDS):
             if parent_gone(self.parent_pid):
                 self.orphaned = True
@@ -83,9 +91,14 @@ class LeaseKeeper(threading.Thread):
                 self.lost = True
                 return
             except Exception as err:  # the store is briefly unreachable: keep working, try again
-                log.warning("could not renew the lease of %s: %s", self.video_id, err)
+                if not failing:
+                    log.warning("could not renew the lease of %s (%s); working on, trying again",
+                                self.video_id, outages.describe(err))
+                failing = True
                 continue
-            written, last_beat = current, time.monotonic()
+            if failing:
+                log.info("renewed the lease of %s again", self.video_id)
+            written, last_beat, failing = current, time.monotonic(), False
 
 
 class _Pace:
@@ -118,30 +131,54 @@ class Worker:
         self.store, self.storage, self.models, self.options = store, storage, models, options
         self.parent_pid = parent_pid
         self.host = socket.gethostname()
-        self.id = f"{self.host}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.id = queue.worker_id(self.host, parent_pid)
         self.engines: dict[str, Engine] = {}
         self.stopping = threading.Event()  # set to stop: a running job is handed back to the queue
+        self._registered = False
+        self._last_reap = 0.0
+        self._unsure = False  # an outage struck while claiming: the store may hold a claim we never heard of
+
+    def leaving(self) -> bool:
+        """Whether the worker is going away: told to stop, or serve (its parent) is gone."""
+        return self.stopping.is_set() or parent_gone(self.parent_pid)
 
     def serve(self) -> None:
         """Claim and run jobs until stopping is set or the parent process is gone."""
-        stop = self.stopping
-        queue.register_worker(self.store, self.id, self.host, self.models)
         log.info("worker %s serving %s", self.id, ", ".join(self.models))
-        last_reap = 0.0
+        backoff = outages.Backoff()
         try:
-            while not stop.is_set() and not parent_gone(self.parent_pid):
-                if time.monotonic() - last_reap > REAP_SECONDS:
-                    queue.reap(self.store, self.host)
-                    queue.touch_worker(self.store, self.id)
-                    last_reap = time.monotonic()
-                job = queue.claim_next(self.store, self.id, self.serving())
+            while not self.leaving():
+                try:
+                    job = self._next_job()
+                except Exception as err:
+                    if outages.classify(err) is None:
+                        raise
+                    self._unsure, pause = True, backoff.pause()
+                    log.warning("the store is unavailable (%s); trying again in %.2g s", outages.describe(err), pause)
+                    self.stopping.wait(pause)
+                    continue
+                backoff.reset()
                 if job is None:
-                    stop.wait(IDLE_POLL_SECONDS)
+                    self.stopping.wait(IDLE_POLL_SECONDS)
                     continue
                 self.train(job) if isinstance(job, Training) else self.run(job)
         finally:
             with suppress(Exception):
                 queue.unregister_worker(self.store, self.id)
+
+    def _next_job(self) -> Video | Training | None:
+        if not self._registered:
+            queue.register_worker(self.store, self.id, self.host, self.models)
+            self._registered = True
+        if self._unsure:  # between jobs this worker holds none: any the store says it holds goes back
+            for job_id in queue.release_held(self.store, self.id):
+                log.info("%s: handed back (its claim was recorded as the store went away)", job_id)
+            self._unsure = False
+        if time.monotonic() - self._last_reap > REAP_SECONDS:
+            queue.reap(self.store, self.host)
+            queue.touch_worker(self.store, self.id)
+            self._last_reap = time.monotonic()
+        return queue.claim_next(self.store, self.id, self.serving())
 
     def serving(self) -> list[str]:
         """The model ids to claim jobs for: those given, and the trained built-in models with `builtin`."""
@@ -170,8 +207,10 @@ class Worker:
         log.info("%s: %s (attempt %d)", video.id, video.model, video.attempts)
         keeper = LeaseKeeper(self.store, video, self.parent_pid)
         keeper.start()
-        path = self.storage.clip_path(video.id, video.lease_token)
+        path = None
         try:
+            path = self.storage.clip_path(video.id, video.lease_token)
+            remove_leftovers(path)  # of earlier attempts, killed mid-write or before they could report
             engine = self.engine(video.model)
             the_plan = plan(self.request_of(video), engine.capabilities, engine.id)
             engine.load()
@@ -189,15 +228,9 @@ class Worker:
             self._failed(keeper, video, path, "invalid_request", str(err), retry=False)
             return
         except Exception as err:  # out of memory, a bug, a bad GPU: worth another attempt
-            log.exception("%s failed", video.id)
-            self._failed(keeper, video, path, "generation_failed", f"{type(err).__name__}: {err}", retry=True)
+            self._failed(keeper, video, path, *_failure(video.id, err, "generation_failed"))
             return
-        keeper.finish()
-        if keeper.lost or not queue.complete(self.store, video.id, video.lease_token, self.storage.relative(path),
-                                             seconds_per_step):
-            self._discard(path)  # another worker took the job over, or it was deleted
-            return
-        log.info("%s: completed", video.id)
+        self._finished(keeper, video, self.storage.relative(path), seconds_per_step, path)
 
     def train(self, job: Training) -> None:
         """Run a training job: the trainer checkpoints as it goes, so a stop (cancel, shutdown, a
@@ -219,12 +252,36 @@ class Worker:
             self._failed(keeper, job, None, "invalid_request", str(err), retry=False)
             return
         except Exception as err:  # out of memory, a bug: worth another attempt, from the checkpoint
-            log.exception("%s failed", job.id)
-            self._failed(keeper, job, None, "training_failed", f"{type(err).__name__}: {err}", retry=True)
+            self._failed(keeper, job, None, *_failure(job.id, err, "training_failed"))
             return
+        self._finished(keeper, job, result, pace.seconds_per_step(), None)
+
+    def _finished(self, keeper: LeaseKeeper, job: JobState, result: str, seconds_per_step: float | None,
+                  clip: Path | None) -> None:
+        """Record a finished job's result, waiting out an outage of the store while the lease keeper
+        goes on renewing the lease. The clip is removed only when the job is surely not ours."""
+        # (The keeper's lease is read first: once the result is recorded, the keeper finds it gone.)
+        done = False if keeper.lost else self._record(
+            lambda: queue.complete(self.store, job.id, job.lease_token, result, seconds_per_step),
+            f"{job.id}: recording the result")
         keeper.finish()
-        if not keeper.lost and queue.complete(self.store, job.id, job.lease_token, result, pace.seconds_per_step()):
+        if done:
             log.info("%s: completed (%s)", job.id, result)
+        elif done is False and clip is not None:
+            self._discard(clip)  # another worker took the job over, or it was deleted
+        # done is None: the store did not answer before the worker had to go. The clip stays; if the
+        # result was not recorded, the job's next attempt removes it.
+
+    def _record(self, action: Callable[[], T], what: str, give_up: Callable[[], bool] | None = None) -> T | None:
+        """action(), tried again while the store is unavailable, until give_up() (by default: until
+        the worker is going away); None when it gave up."""
+        try:
+            return outages.retry(action, what, give_up or self.leaving)
+        except Exception as err:
+            if outages.classify(err) is None:
+                raise
+            log.warning("%s: gave up waiting for the store (%s)", what, outages.describe(err))
+            return None
 
     def _unload_open_engines(self) -> None:
         for other in [m for m in self.engines if not m.startswith("builtin")]:
@@ -238,10 +295,13 @@ class Worker:
         """A job stopped between steps: handed back to the queue (the worker is going away),
         cancelled, or no longer ours."""
         handed_back = keeper.orphaned or self.stopping.is_set()
-        if handed_back:
-            queue.release(self.store, job.id, job.lease_token)
+        if handed_back:  # a job left running is handed back by the reaper (uncounted, as serve is gone or going)
+            deadline = time.monotonic() + RELEASE_PATIENCE_SECONDS
+            self._record(lambda: queue.release(self.store, job.id, job.lease_token), f"{job.id}: handing it back",
+                         give_up=lambda: time.monotonic() > deadline)
         elif keeper.cancelled:
-            queue.finish_cancelled(self.store, job.id, job.lease_token)
+            self._record(lambda: queue.finish_cancelled(self.store, job.id, job.lease_token),
+                         f"{job.id}: recording the cancel")
         log.info("%s: stopped%s (%s)", job.id, where, "handed back" if handed_back else
                  "cancelled" if keeper.cancelled else "lease lost")
 
@@ -267,9 +327,22 @@ class Worker:
         keeper.finish()
         if path is not None:
             self._discard(path)
-        status = queue.fail(self.store, video.id, video.lease_token, code, message, retry)
+        status = self._record(lambda: queue.fail(self.store, video.id, video.lease_token, code, message, retry),
+                              f"{video.id}: recording the failure")
         log.info("%s: %s -> %s", video.id, message, status)
 
     def _discard(self, path) -> None:
         for file in companion_paths(path):
             file.unlink(missing_ok=True)
+
+
+def _failure(job_id: str, err: Exception, code: str) -> tuple[str, str, bool]:
+    """(code, message, retry) of a job that raised err: a full disk fails it at once, saying so
+    (another attempt would fail the same way until someone frees space); anything else is worth
+    another attempt."""
+    if outages.classify(err) == outages.STORAGE_FULL:
+        log.warning("%s: storage full (%s)", job_id, outages.describe(err))
+        return (outages.STORAGE_FULL, "the server's storage is full, so the result could not be written; "
+                "ask its operator to free some space, then try again", False)
+    log.exception("%s failed", job_id)
+    return code, f"{type(err).__name__}: {err}", True

@@ -32,6 +32,18 @@ def companion_paths(video: Path) -> ClipFiles:
     return ClipFiles(video, video.with_suffix(".thumb.jpg"), video.with_suffix(".sprites.jpg"))
 
 
+def remove_leftovers(video: Path) -> None:
+    """Remove what earlier attempts left beside `video` (the next clip's path): clips finished but
+    never recorded (their attempt ended before it could say so) and half-written files (.part) of
+    attempts killed mid-write. Other files (the latest preview frame) stay."""
+    keep = {path.name for path in companion_paths(video)}
+    for path in video.parent.iterdir():
+        name = path.name
+        if name not in keep and (name.endswith((".mp4", ".thumb.jpg", ".sprites.jpg")) or
+                                 (name.startswith(".") and name.endswith(".part"))):
+            path.unlink(missing_ok=True)
+
+
 def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     if frame.shape[1] == width and frame.shape[0] == height:
         return frame

@@ -363,7 +363,7 @@ function watch(video, fresh = false) {
   $("#queue-empty").hidden = true;
   const update = (event) => {
     const data = JSON.parse(event.data);
-    $(".job-state", item).textContent = describe(data);
+    $(".job-state", item).textContent = describe({ model: video.model, ...data });
     $("progress", item).value = data.status === "completed" ? 100 : data.progress;
     item.dataset.status = data.status;
     if (data.preview) Object.assign($(".preview", item), { src: data.preview, hidden: false });
