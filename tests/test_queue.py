@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ungated.jobs import queue
+from ungated.jobs import processes, queue
 from ungated.jobs.schema import Video
 
 
@@ -209,14 +209,14 @@ def test_a_videos_place_and_eta_count_the_training_runs_ahead_of_it(store):
 def dead_process_mark() -> str:
     """The mark of a process that has since exited."""
     child = subprocess.Popen(["sleep", "30"])
-    mark = queue.process_mark(child.pid)
+    mark = processes.process_mark(child.pid)
     child.kill()
     child.wait()
     return mark
 
 
 def test_reaping_counts_an_attempt_only_when_the_job_may_be_to_blame(store):
-    live, dead = queue.process_mark(os.getpid()), dead_process_mark()
+    live, dead = processes.process_mark(os.getpid()), dead_process_mark()
     holders = {
         "server down": f"here:{dead}:aaaaaa:{dead}",  # the worker died with its serve: not the job's fault
         "crashed": f"here:{dead}:bbbbbb:{live}",  # its serve lived on: a segfault, the OOM killer
@@ -311,3 +311,25 @@ def test_a_full_disk_fails_the_job_at_once_saying_so(store, tmp_path, tiny_model
     failed = row(store, video.id)
     assert (failed.status, failed.attempts, failed.error_code) == (queue.FAILED, 1, "storage_full")
     assert "storage is full" in failed.error_message
+
+
+def test_a_clip_whose_artist_changed_while_it_was_made_is_signed_for_the_new_one(store, tmp_path, tiny_model_dir):
+    from sqlalchemy import update
+
+    from ungated.engines.builtin.engine import BuiltinEngine
+    from ungated.jobs import worker as worker_module
+    from ungated.jobs.storage import Storage
+    from ungated.provenance import c2pa_manifest
+
+    storage = Storage(tmp_path / "files")
+    runner = worker_module.Worker(store, storage, ["builtin"])
+    runner.engines["builtin"] = BuiltinEngine(model_dir=tiny_model_dir)
+    [video] = queue.submit(store, [job(steps=2)], artist="Ada")
+    claimed = queue.claim(store, runner.id, ["builtin"])
+    with store.write() as session:  # changed after the claim, before the clip is signed
+        session.execute(update(Video).where(Video.id == video.id).values(artist="Ada L."))
+    runner.run(claimed)
+    done = row(store, video.id)
+    assert done.status == queue.COMPLETED
+    report = c2pa_manifest.read(storage.resolve(done.result))
+    assert report.artist == "Ada L." and report.state in ("Valid", "Trusted")

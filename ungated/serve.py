@@ -88,17 +88,42 @@ def serve(
     served = _models(models)
     options = _engine_options(served, offload=offload, fp8=fp8, quantize=quantize, vae_tiling=vae_tiling,
                               cache=cache, compile=compile, attention=attention)
+    _check_signing()
+    # Our own workers serve only the models whose weights are here; the others are refused when
+    # asked for, until a worker that has them joins (with --workers 0, all are left to such workers).
+    missing = _runnable(served, options)[1] if workers else {}
+    local = [model_id for model_id in served if model_id not in missing]
     store, files = Store(db), Storage(storage)
     store.migrate()
     aliases = {**ServiceConfig().aliases, **settings.config().get("openai", {}).get("models", {})}
-    app = create_app(store, files, ServiceConfig(models=served, aliases=aliases, public=public))
+    config = ServiceConfig(models=local if workers else served, aliases=aliases, public=public,
+                           own_workers=bool(workers and local), unavailable=missing)
+    app = create_app(store, files, config)
     _reap_at_start(store)
-    supervisor = Supervisor(workers, store.url, str(files.root), served, worker_arguments(options))
+    supervisor = Supervisor(workers if local else 0, store.url, str(files.root), local, worker_arguments(options))
     supervisor.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         supervisor.stop()
+
+
+def _runnable(models: list[str], options: EngineOptions) -> tuple[list[str], dict[str, str]]:
+    """(the models whose weights are on this machine, {model: why not} for the others), the
+    others told to the log so the operator knows at once."""
+    from .engines.catalog import unavailable
+
+    missing = unavailable(models, options)
+    for model_id, why in missing.items():
+        logging.getLogger("ungated.serve").warning("%s is not served by this machine's workers: %s", model_id, why)
+    return [model_id for model_id in models if model_id not in missing], missing
+
+
+def _check_signing() -> None:
+    """A configured signing key that cannot sign stops the command, rather than failing every job."""
+    from .provenance import credentials
+
+    credentials.load()
 
 
 def _reap_at_start(store) -> None:
@@ -142,9 +167,13 @@ def worker(
     served = _models(models)
     options = _engine_options(served, offload=offload, fp8=fp8, quantize=quantize, vae_tiling=vae_tiling,
                               cache=cache, compile=compile, attention=attention)
+    _check_signing()
+    runnable, _ = _runnable(served, options)
+    if not runnable:
+        raise UngatedError(f"--models: no weights here for {', '.join(served)}; `ungated models pull ID` fetches them")
     store = Store(db)
     store.migrate()
-    runner = Worker(store, Storage(storage), served, options, parent_pid=parent_pid)
+    runner = Worker(store, Storage(storage), runnable, options, parent_pid=parent_pid)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: runner.stopping.set())
     runner.serve()

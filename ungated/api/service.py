@@ -190,7 +190,7 @@ class Studio:
     def _check_limits(self, client: str, wanted: int, limits: queue.Limits) -> None:
         with self.store.read() as session:
             try:
-                queue._check_limits(session, client, wanted, limits, time.time())
+                queue.check_limits(session, client, wanted, limits, time.time())
             except queue.OverLimit as err:
                 raise ApiError(429, str(err), code="rate_limit_exceeded") from None
 

@@ -33,10 +33,10 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from . import processes
 from .schema import JobState, ModelStats, Training, Video, Worker
 from .store import Store
 
@@ -99,7 +99,7 @@ def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str 
     batch = new_id("batch_")
     with store.write() as session:
         if limits is not None:
-            _check_limits(session, client, len(jobs), limits, now)
+            check_limits(session, client, len(jobs), limits, now)
         waiting = session.scalar(select(func.min(Video.fair_key)).where(Video.status == QUEUED))
         if waiting is None:
             waiting = session.scalar(select(func.max(Video.fair_key)).where(Video.status == RUNNING)) or 0
@@ -135,7 +135,7 @@ def submit_training(store: Store, model: str, name: str, dataset: str, options: 
     return training
 
 
-def _check_limits(session, client: str, wanted: int, limits: Limits, now: float) -> None:
+def check_limits(session, client: str, wanted: int, limits: Limits, now: float) -> None:
     if session.get_bind().dialect.name == "postgresql":  # SQLite's write transactions already queue up
         session.execute(select(func.pg_advisory_xact_lock(func.hashtext(client))))
     recent = session.scalar(select(func.count()).where(Video.client == client, Video.created_at > now - 60))
@@ -371,8 +371,8 @@ def reap(store: Store, host: str | None = None) -> list[str]:
                 handled.append(job.id)
         if host:
             for worker in session.scalars(select(Worker).where(Worker.host == host)).all():
-                holder = _holder(worker.id)
-                if not _alive(holder[1] if holder else str(worker.pid)):
+                holder = processes.holder(worker.id)
+                if not processes.alive(holder[1] if holder else str(worker.pid)):
                     session.delete(worker)
     return handled
 
@@ -381,65 +381,13 @@ def _verdict(job: JobState, host: str | None, now: float) -> str | None:
     """Whether a running job's worker is gone: "lost" (the attempt counts), "server_down" (the
     worker died with its serve: it does not), or None (it is not gone)."""
     expired = job.lease_until is not None and job.lease_until < now
-    holder = _holder(job.worker)
+    holder = processes.holder(job.worker)
     if not (host and holder and holder[0] == host):
         return "lost" if expired else None
     _, process, parent = holder
-    if _alive(process):
+    if processes.alive(process):
         return "lost" if expired and job.lease_until < now - HUNG_SECONDS else None
-    return "server_down" if parent and not _alive(parent) else "lost"
-
-
-def worker_id(host: str, parent_pid: int | None) -> str:
-    """HOST:PROCESS:RANDOM[:PARENT], naming the worker's process and the serve that started it."""
-    parent = f":{process_mark(parent_pid)}" if parent_pid else ""
-    return f"{host}:{process_mark(os.getpid())}:{secrets.token_hex(3)}{parent}"
-
-
-def _holder(worker: str | None) -> tuple[str, str, str | None] | None:
-    """(host, process, parent process or None) of a worker id; None for no worker."""
-    parts = (worker or "").split(":")
-    if len(parts) < 3:
-        return None
-    return parts[0], parts[1], parts[3] if len(parts) > 3 else None
-
-
-_PROC = Path("/proc/self/stat").exists()
-
-
-def process_mark(pid: int) -> str:
-    """A name for one process: "PID.START", its start time in clock ticks since boot telling it
-    from a later process given the same pid (a restarted container's serve is pid 1 again); just
-    "PID" where there is no /proc."""
-    stat = _stat(pid)
-    return f"{pid}.{stat[1]}" if stat else str(pid)
-
-
-def _stat(pid: int) -> tuple[str, str] | None:
-    """(state, start time) of a process from /proc, or None when it does not exist."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rpartition(")")[2].split()  # the command name in parentheses may hold spaces
-    return fields[0], fields[19]
-
-
-def _alive(mark: str) -> bool:
-    """Whether the process a mark names still runs here (a zombie has exited)."""
-    pid, _, start = mark.partition(".")
-    if not pid.isdigit():
-        return True  # not ours to judge
-    if not _PROC:
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    stat = _stat(int(pid))
-    return stat is not None and stat[0] != "Z" and (not start or stat[1] == start)
+    return "server_down" if parent and not processes.alive(parent) else "lost"
 
 
 def register_worker(store: Store, worker: str, host: str, models: list[str]) -> None:

@@ -20,13 +20,16 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy import select
+
 from ..engines.base import Engine, EngineOptions
 from ..errors import GenerationCancelled, TrainingCancelled, UngatedError
 from ..generate import generate_clips
 from ..media.pipeline import companion_paths, remove_leftovers
 from ..media.previews import save_preview
+from ..provenance.resign import resign
 from ..request import INPUT_FIELDS, Request, plan
-from . import outages, queue, trained, training
+from . import outages, paths, processes, queue, trained, training
 from .schema import JobState, Training, Video
 from .storage import Storage
 from .store import Store
@@ -131,7 +134,7 @@ class Worker:
         self.store, self.storage, self.models, self.options = store, storage, models, options
         self.parent_pid = parent_pid
         self.host = socket.gethostname()
-        self.id = queue.worker_id(self.host, parent_pid)
+        self.id = processes.worker_id(self.host, parent_pid)
         self.engines: dict[str, Engine] = {}
         self.stopping = threading.Event()  # set to stop: a running job is handed back to the queue
         self._registered = False
@@ -219,6 +222,7 @@ class Worker:
                            lambda: keeper.should_stop() or self.stopping.is_set(), artist=video.artist,
                            video_ids=[video.id])
             seconds_per_step = (time.monotonic() - started) / max(1, the_plan.steps)
+            self._credit_current_artist(video, path)
         except GenerationCancelled:
             keeper.finish()
             self._discard(path)
@@ -323,10 +327,23 @@ class Worker:
 
         return on_progress
 
+    def _credit_current_artist(self, video: Video, path) -> None:
+        """Sign the clip again if its artist credit was changed while it was being made (the
+        studio signs finished clips again itself)."""
+        try:
+            with self.store.read() as session:
+                artist = session.scalar(select(Video.artist).where(Video.id == video.id))
+        except Exception as err:  # the store is briefly away: the credit read at the claim stands
+            log.warning("%s: could not check its artist credit (%s)", video.id, err)
+            return
+        if artist is not None and artist != video.artist:
+            resign(path, artist)
+
     def _failed(self, keeper: LeaseKeeper, video: JobState, path, code: str, message: str, retry: bool) -> None:
         keeper.finish()
         if path is not None:
             self._discard(path)
+        message = paths.in_member_terms(message, self.storage.root)  # members see their names, not ours
         status = self._record(lambda: queue.fail(self.store, video.id, video.lease_token, code, message, retry),
                               f"{video.id}: recording the failure")
         log.info("%s: %s -> %s", video.id, message, status)
