@@ -73,7 +73,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, err: HTTPException) -> JSONResponse:
-        return error_response(err.status_code, str(err.detail), code=None)
+        # FastAPI's own 400 is for a body it could not parse (ungated's routes raise ApiError).
+        return error_response(err.status_code, str(err.detail), "body" if err.status_code == 400 else None)
 
     # Outages arrive as the store's errors or as OSError; handled here, below the last-resort
     # handler, they are answered without a traceback in the log.
