@@ -643,6 +643,7 @@ def _video_finder(db: str | None):
 app.command()(serve.serve)
 app.command()(serve.worker)
 app.add_typer(serve.keys_app, name="keys")
+app.add_typer(serve.workers_app, name="workers")
 
 
 @app.command()

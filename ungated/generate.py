@@ -1,5 +1,5 @@
 """Run one plan through an engine and the media pipeline: the in-process path from a prompt to
-MP4 files, shared by the CLI and (later) the worker."""
+MP4 files, shared by the CLI and the workers (local and remote)."""
 
 from __future__ import annotations
 
@@ -34,10 +34,11 @@ def clip_metadata(plan: Plan, seed: int, model_id: str, artist: str) -> dict[str
 def generate_clips(engine: Engine, plan: Plan, outputs: list[Path], on_progress: VariantProgressFn,
                    should_cancel: CancelFn = lambda: False, artist: str = "",
                    video_ids: list[str | None] | None = None, mark_image: Path | None = None,
-                   credentials: Credentials | None = None) -> list[ClipFiles]:
+                   credentials: Credentials | None = None, sign: bool = True) -> list[ClipFiles]:
     """Generate one clip per seed in plan, writing each to the matching path in outputs, marked
     and signed as the request's provenance choices say (video_ids: the records they belong to;
-    credentials: what signs them, by default the configured certificate or the local CA's)."""
+    credentials: what signs them, by default the configured certificate or the local CA's; sign
+    False: marked only, for a remote worker whose server signs the clip, holding the key)."""
     engine.load()
     written: list[ClipFiles] = []
     ids = video_ids or [None] * len(outputs)
@@ -50,6 +51,6 @@ def generate_clips(engine: Engine, plan: Plan, outputs: list[Path], on_progress:
         written.append(write_clip(
             frames, path, width=plan.out_width, height=plan.out_height, fps=plan.fps,
             total_frames=plan.total_frames, metadata=clip_metadata(plan, seed, engine.id, artist),
-            transform=stamp.frame, finish=stamp.finish,
+            transform=stamp.frame, finish=stamp.finish if sign else None,
         ))
     return written

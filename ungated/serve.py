@@ -145,6 +145,13 @@ def _reap_at_start(store) -> None:
 
 
 def worker(
+    server: Annotated[Optional[str], typer.Option(
+        help="Join the server at this URL (https://...) over HTTP only, with a worker token (`ungated workers "
+             "add` on the server): no --db, no shared --storage.")] = None,
+    token: Annotated[Optional[str], typer.Option(
+        envvar="UNGATED_WORKER_TOKEN", show_envvar=True,
+        help="The worker token (ugw_...) for --server; better given in the environment than on the command line.")]
+    = None,
     db: DbOption = None,
     storage: StorageOption = None,
     models: ModelsOption = "builtin",
@@ -157,20 +164,37 @@ def worker(
     attention: AttentionOption = None,
     parent_pid: Annotated[Optional[int], typer.Option(hidden=True)] = None,
 ) -> None:
-    """Run one worker process: it claims jobs for MODELS from the store, keeps those models loaded
-    between jobs, and writes clips under the storage folder."""
-    from .jobs.storage import Storage
-    from .jobs.store import Store
-    from .jobs.worker import Worker
+    """Run one worker process: it claims jobs for MODELS, keeps those models loaded between jobs,
+    and makes the clips. With --db/--storage it shares the server's store and files; with --server
+    and a token it joins over HTTP(S) from anywhere, fetching each job's inputs and uploading the
+    clip, which the server checks and signs. Only models whose weights are here are served."""
+    if server is not None and (db is not None or storage is not None):
+        raise UngatedError("--server: a worker joining over HTTP takes no --db or --storage; give one or the other")
+    if server is not None and not token:
+        raise UngatedError("--server: needs --token (or UNGATED_WORKER_TOKEN), a worker token from `ungated workers add`")
 
     _logging()
     served = _models(models)
     options = _engine_options(served, offload=offload, fp8=fp8, quantize=quantize, vae_tiling=vae_tiling,
                               cache=cache, compile=compile, attention=attention)
-    _check_signing()
+    if server is None:
+        _check_signing()  # a remote worker signs nothing: the server does
     runnable, _ = _runnable(served, options)
     if not runnable:
         raise UngatedError(f"--models: no weights here for {', '.join(served)}; `ungated models pull ID` fetches them")
+    if server is not None:
+        from .jobs.remote import RemoteWorker
+
+        remote = RemoteWorker(server, token, runnable, options)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: remote.stop())
+        remote.serve()  # a refused token raises, told in one line
+        os._exit(0)
+
+    from .jobs.storage import Storage
+    from .jobs.store import Store
+    from .jobs.worker import Worker
+
     store = Store(db)
     store.migrate()
     runner = Worker(store, Storage(storage), runnable, options, parent_pid=parent_pid)
@@ -233,3 +257,80 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (from `u
     if not keys.revoke(store, key_id):
         raise UngatedError(f"KEY_ID: no live key {key_id!r}; see `ungated keys list`")
     typer.echo(f"revoked {key_id}", err=True)
+
+
+workers_app = typer.Typer(help="Worker tokens for the community GPU pool: workers anywhere that join this server "
+                               "over HTTPS (`ungated worker --server URL --token ...`).", no_args_is_help=True)
+
+
+@workers_app.command("add")
+def add_worker(
+    name: Annotated[str, typer.Argument(help="Who the worker is, e.g. its owner's name.")],
+    models: Annotated[Optional[str], typer.Option(help="Comma-separated model ids it may serve [default: any].")] = None,
+    untrusted: Annotated[bool, typer.Option("--untrusted", help="Its measured speed does not steer ETAs.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Add a worker token and print its secret (shown only this once)."""
+    from .jobs import worker_tokens
+    from .jobs.store import Store
+
+    chosen = [model.strip() for model in models.split(",") if model.strip()] if models else None
+    store = Store(db)
+    store.migrate()
+    token, secret = worker_tokens.add(store, name, chosen, untrusted)
+    print(secret)
+    typer.echo(f"worker {token.name!r} ({token.id}){' untrusted' if untrusted else ''}, serving "
+               f"{', '.join(chosen) if chosen else 'any model'}. Keep the secret above; it is not stored. On the "
+               "worker's machine: ungated worker --server https://THIS-SERVER --token SECRET", err=True)
+
+
+@workers_app.command("list")
+def list_workers(db: DbOption = None) -> None:
+    """List worker tokens and their records (never their secrets)."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .jobs import worker_tokens
+    from .jobs.store import Store
+
+    store = Store(db)
+    store.migrate()
+    table = Table("name", "models", "state", "done", "failed", "refused", "s/step", "last seen")
+    for token in worker_tokens.all_tokens(store):
+        state = f"paused: {token.pause_reason}" if token.paused_at else token.state
+        seen = f"{time.time() - token.last_seen_at:.0f} s ago" if token.last_seen_at else "never"
+        speed = f"{token.seconds_per_step:.3g}" if token.seconds_per_step else ""
+        table.add_row(token.name, ", ".join(token.models or ["any"]), state, str(token.jobs_done),
+                      str(token.jobs_failed), str(token.results_refused), speed, seen)
+    Console().print(table)
+
+
+@workers_app.command("revoke")
+def revoke_worker(name: Annotated[str, typer.Argument(help="The worker's name (from `ungated workers list`).")],
+                  db: DbOption = None) -> None:
+    """Revoke a worker token: its next call is refused and its running job goes back to the queue."""
+    from .jobs import worker_tokens
+    from .jobs.store import Store
+
+    store = Store(db)
+    store.migrate()
+    handed_back = worker_tokens.revoke(store, name)
+    if handed_back is None:
+        raise UngatedError(f"NAME: no live worker named {name!r}; see `ungated workers list`")
+    typer.echo(f"revoked {name}" + (f"; back in the queue: {', '.join(handed_back)}" if handed_back else ""), err=True)
+
+
+@workers_app.command("unpause")
+def unpause_worker(name: Annotated[str, typer.Argument(help="The worker's name (from `ungated workers list`).")],
+                   db: DbOption = None) -> None:
+    """Let a worker the server paused (after refused results) claim jobs again."""
+    from .jobs import worker_tokens
+    from .jobs.store import Store
+
+    store = Store(db)
+    store.migrate()
+    if not worker_tokens.unpause(store, name):
+        raise UngatedError(f"NAME: no live worker named {name!r}; see `ungated workers list`")
+    typer.echo(f"unpaused {name}", err=True)

@@ -13,9 +13,10 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..jobs import outages, queue
+from ..jobs.results import MAX_RESULT_BYTES
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from . import errors, events, openai, studio, trainings, web
+from . import errors, events, openai, studio, trainings, web, workers
 from .limits import BodyLimit
 from .urls import CleanUrls
 from .service import MAX_DATASET_BYTES, MAX_LORA_BYTES, ServiceConfig, Studio
@@ -38,14 +39,16 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.state.progress_hub = events.ProgressHub(partial(events.read_videos, app.state.studio))
     app.state.training_hub = events.ProgressHub(partial(trainings.read_trainings, app.state.studio))
     errors.install(app)
-    # LoRAs and datasets are larger uploads than a request's image or video.
+    # LoRAs, datasets and remote workers' clips are larger uploads than a request's image or video.
     app.add_middleware(BodyLimit, routes={("PUT", "/api/loras/"): MAX_LORA_BYTES,
-                                          ("PUT", "/api/datasets/"): MAX_DATASET_BYTES})
+                                          ("PUT", "/api/datasets/"): MAX_DATASET_BYTES,
+                                          ("PUT", "/api/worker/jobs/"): MAX_RESULT_BYTES})
     app.add_middleware(CleanUrls)
     app.include_router(openai.router)
     app.include_router(studio.router)
     app.include_router(events.router)
     app.include_router(trainings.router)
+    app.include_router(workers.router)
     web.install(app)
     return app
 

@@ -304,6 +304,19 @@ def release_held(store: Store, worker: str) -> list[str]:
     return handed
 
 
+def release_all(store: Store, worker_prefix: str) -> list[str]:
+    """Give back, uncounted, every running job of the workers whose id starts with worker_prefix
+    (a revoked remote worker token's: `remote:<token id>:`); their leases stop at once."""
+    handed = []
+    with store.write() as session:
+        for table in (Video, Training):
+            statement = (update(table).where(table.worker.startswith(worker_prefix, autoescape=True),
+                                             table.status == RUNNING)
+                         .values(**_handed_back(table.attempts)).returning(table.id))
+            handed += session.scalars(statement.execution_options(synchronize_session=False))
+    return handed
+
+
 def finish_cancelled(store: Store, video_id: str, token: str) -> None:
     with store.write() as session:
         statement = _guarded(video_id, token).values(

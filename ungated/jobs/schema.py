@@ -154,3 +154,31 @@ class Worker(Base):
     models: Mapped[list] = mapped_column(JSON)
     started_at: Mapped[float] = mapped_column(Float)
     seen_at: Mapped[float] = mapped_column(Float)
+
+
+class WorkerToken(Base):
+    """A token for a remote worker of the community pool (api/workers.py): it may claim jobs for its
+    models and report only on its own. Only a hash of the secret is kept; the secret is shown once.
+    Its jobs carry the worker id `remote:<token id>:<instance>` in the queue."""
+
+    __tablename__ = "worker_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "wt_" + 52 random bits
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole secret
+    models: Mapped[list | None] = mapped_column(JSON, nullable=True)  # the models it may serve; None: any
+    untrusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    paused_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # by the server, after refused results
+    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    jobs_done: Mapped[int] = mapped_column(Integer, default=0)
+    jobs_failed: Mapped[int] = mapped_column(Integer, default=0)
+    results_refused: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_refusals: Mapped[int] = mapped_column(Integer, default=0)
+    seconds_per_step: Mapped[float | None] = mapped_column(Float, nullable=True)  # moving average
+    last_seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    @property
+    def state(self) -> str:
+        return "revoked" if self.revoked_at else "paused" if self.paused_at else "live"

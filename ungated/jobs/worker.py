@@ -20,6 +20,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from sqlalchemy import select
 
 from ..engines.base import Engine, EngineOptions
@@ -54,7 +55,7 @@ class LeaseKeeper(threading.Thread):
     """Beside a running job: writes its progress, renews its lease, and notices a cancel, a lost
     lease or the death of the parent process (serve), each of which stops the job at its next step."""
 
-    def __init__(self, store: Store, video: JobState, parent_pid: int | None):
+    def __init__(self, store: Store | None, video: JobState, parent_pid: int | None):
         super().__init__(daemon=True, name=f"lease-{video.id}")
         self.store, self.video_id, self.token, self.parent_pid = store, video.id, video.lease_token, parent_pid
         self.step: int | None = None
@@ -80,6 +81,11 @@ class LeaseKeeper(threading.Thread):
         self._done.set()
         self.join()
 
+    def beat(self, step: int | None, total: int | None, preview_step: int, stage: str | None) -> bool:
+        """Renew the lease, recording progress; whether a cancel was asked for. Raises
+        queue.LeaseLost when the job is no longer ours (a remote worker's keeper beats over HTTP)."""
+        return queue.heartbeat(self.store, self.video_id, self.token, step, total, preview_step, stage)
+
     def run(self) -> None:
         written, last_beat, failing = None, time.monotonic(), False
         while not self._done.wait(PROGRESS_SECONDS):
@@ -89,7 +95,7 @@ class LeaseKeeper(threading.Thread):
             if current == written and time.monotonic() - last_beat < HEARTBEAT_SECONDS:
                 continue
             try:
-                self.cancelled = queue.heartbeat(self.store, self.video_id, self.token, *current) or self.cancelled
+                self.cancelled = self.beat(*current) or self.cancelled
             except queue.LeaseLost:
                 self.lost = True
                 return
@@ -188,23 +194,12 @@ class Worker:
         return [*self.models, *trained.ids(self.storage)] if "builtin" in self.models else self.models
 
     def engine(self, model_id: str) -> Engine:
-        """The model's engine, loaded once and kept warm. Only one open model stays loaded: a
-        second would rarely fit beside the first."""
-        key = trained.cache_key(model_id, self.storage)
-        if key not in self.engines:
-            if not model_id.startswith("builtin"):
-                self._unload_open_engines()
-            self.engines[key] = trained.engine(model_id, self.storage, self.options)
-        return self.engines[key]
+        return warm_engine(self.engines, trained.cache_key(model_id, self.storage), model_id,
+                           lambda: trained.engine(model_id, self.storage, self.options))
 
     def request_of(self, video: Video) -> Request:
-        fields = dict(video.request)
-        for name in INPUT_FIELDS:
-            if fields.get(name):
-                fields[name] = self.storage.resolve(fields[name])
-        if fields.get("loras"):
-            fields["loras"] = self.storage.lora_files(fields["loras"])
-        return Request.build(**fields, seed=video.seed, variants=1)
+        return job_request(video.request, video.seed, lambda _name, stored: self.storage.resolve(stored),
+                           self.storage.lora_files)
 
     def run(self, video: Video) -> None:
         log.info("%s: %s (attempt %d)", video.id, video.model, video.attempts)
@@ -215,13 +210,11 @@ class Worker:
             path = self.storage.clip_path(video.id, video.lease_token)
             remove_leftovers(path)  # of earlier attempts, killed mid-write or before they could report
             engine = self.engine(video.model)
-            the_plan = plan(self.request_of(video), engine.capabilities, engine.id)
-            engine.load()
-            started = time.monotonic()
-            generate_clips(engine, the_plan, [path], self._progress(engine, keeper, video.id),
-                           lambda: keeper.should_stop() or self.stopping.is_set(), artist=video.artist,
-                           video_ids=[video.id])
-            seconds_per_step = (time.monotonic() - started) / max(1, the_plan.steps)
+            preview = self.storage.preview_path(video.id)
+            seconds_per_step = make_clip(
+                engine, self.request_of(video), path,
+                sampling_progress(engine, keeper, lambda frame: save_preview(frame, preview)),
+                lambda: keeper.should_stop() or self.stopping.is_set(), video.artist, video.id)
             self._credit_current_artist(video, path)
         except GenerationCancelled:
             keeper.finish()
@@ -241,7 +234,7 @@ class Worker:
         lost lease) loses at most the steps since the last checkpoint, and a retry resumes."""
         log.info("%s: training %s on %s (attempt %d)", job.id, job.model, job.dataset, job.attempts)
         if job.model != "builtin":  # the open model's pipeline needs the memory a warm engine holds
-            self._unload_open_engines()
+            unload_open_engines(self.engines)
         keeper = LeaseKeeper(self.store, job, self.parent_pid)
         keeper.start()
         pace = _Pace()
@@ -287,14 +280,6 @@ class Worker:
             log.warning("%s: gave up waiting for the store (%s)", what, outages.describe(err))
             return None
 
-    def _unload_open_engines(self) -> None:
-        for other in [m for m in self.engines if not m.startswith("builtin")]:
-            del self.engines[other]
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-
     def _stopped(self, keeper: LeaseKeeper, job: JobState, where: str) -> None:
         """A job stopped between steps: handed back to the queue (the worker is going away),
         cancelled, or no longer ours."""
@@ -308,24 +293,6 @@ class Worker:
                          f"{job.id}: recording the cancel")
         log.info("%s: stopped%s (%s)", job.id, where, "handed back" if handed_back else
                  "cancelled" if keeper.cancelled else "lease lost")
-
-    def _progress(self, engine: Engine, keeper: LeaseKeeper, video_id: str):
-        """Progress for the lease keeper, and every PREVIEW_SECONDS a preview frame on disk. Runs
-        between sampling steps, on the generating thread, so the engine's state is consistent."""
-        next_preview = time.monotonic() + PREVIEW_SECONDS / 2
-
-        def on_progress(_variant: int, step: int, total: int) -> None:
-            nonlocal next_preview
-            keeper.progress(step, total)
-            if time.monotonic() < next_preview:
-                return
-            next_preview = time.monotonic() + PREVIEW_SECONDS
-            frame = engine.preview()
-            if frame is not None:
-                save_preview(frame, self.storage.preview_path(video_id))
-                keeper.previewed(step)
-
-        return on_progress
 
     def _credit_current_artist(self, video: Video, path) -> None:
         """Sign the clip again if its artist credit was changed while it was being made (the
@@ -351,6 +318,68 @@ class Worker:
     def _discard(self, path) -> None:
         for file in companion_paths(path):
             file.unlink(missing_ok=True)
+
+
+def warm_engine(engines: dict[str, Engine], key: str, model_id: str, build: Callable[[], Engine]) -> Engine:
+    """The engine kept under key in engines, built once and kept warm between jobs. Only one open
+    model stays loaded: a second would rarely fit beside the first."""
+    if key not in engines:
+        if not model_id.startswith("builtin"):
+            unload_open_engines(engines)
+        engines[key] = build()
+    return engines[key]
+
+
+def unload_open_engines(engines: dict[str, Engine]) -> None:
+    for other in [m for m in engines if not m.startswith("builtin")]:
+        del engines[other]
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def job_request(stored: dict, seed: int | None, input_path: Callable[[str, str], Path],
+                lora_files: Callable[[list], list[dict]]) -> Request:
+    """The Request a job's stored fields describe: each input (named by INPUT_FIELDS) as
+    input_path(field, stored value) gives it, and the library's LoRAs as lora_files gives them."""
+    fields = dict(stored)
+    for name in INPUT_FIELDS:
+        if fields.get(name):
+            fields[name] = input_path(name, fields[name])
+    if fields.get("loras"):
+        fields["loras"] = lora_files(fields["loras"])
+    return Request.build(**fields, seed=seed, variants=1)
+
+
+def sampling_progress(engine: Engine, keeper: LeaseKeeper, save: Callable[[np.ndarray], None]):
+    """Progress for the lease keeper, and every PREVIEW_SECONDS a preview frame handed to save. Runs
+    between sampling steps, on the generating thread, so the engine's state is consistent."""
+    next_preview = time.monotonic() + PREVIEW_SECONDS / 2
+
+    def on_progress(_variant: int, step: int, total: int) -> None:
+        nonlocal next_preview
+        keeper.progress(step, total)
+        if time.monotonic() < next_preview:
+            return
+        next_preview = time.monotonic() + PREVIEW_SECONDS
+        frame = engine.preview()
+        if frame is not None:
+            save(frame)
+            keeper.previewed(step)
+
+    return on_progress
+
+
+def make_clip(engine: Engine, request: Request, path: Path, on_progress, should_stop: Callable[[], bool],
+              artist: str, video_id: str, sign: bool = True) -> float:
+    """Plan request for engine and make its one clip at path; the seconds each step took."""
+    the_plan = plan(request, engine.capabilities, engine.id)
+    engine.load()
+    started = time.monotonic()
+    generate_clips(engine, the_plan, [path], on_progress, should_stop, artist=artist, video_ids=[video_id],
+                   sign=sign)
+    return (time.monotonic() - started) / max(1, the_plan.steps)
 
 
 def _failure(job_id: str, err: Exception, code: str) -> tuple[str, str, bool]:

@@ -1,0 +1,450 @@
+"""The community GPU pool: workers anywhere join this server over HTTPS with a worker token
+(`ungated workers add`), claim videos by long-poll, fetch the job's inputs, renew their lease and
+upload the finished MP4, which the server checks and signs itself (jobs/results.py). A token may
+claim and report only its own jobs and read only those jobs' inputs. Admins manage tokens at
+/api/workers. The protocol: docs/service.md, "Remote workers".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import math
+import re
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.requests import ClientDisconnect
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from ..errors import InvalidRequest
+from ..jobs import outages, queue, results, worker_tokens
+from ..jobs.schema import Video, WorkerToken
+from ..media.pipeline import companion_paths
+from ..request import INPUT_FIELDS
+from .access import Caller, caller, studio
+from .errors import TYPES, ApiError
+from .service import Studio
+
+log = logging.getLogger("ungated.api")
+router = APIRouter(prefix="/api")
+
+MAX_WAIT_SECONDS = 30.0
+POLL_SECONDS = 0.5  # how often one shared look at the queue wakes the waiting claims
+HEARTBEAT_SECONDS = 5
+MAX_PREVIEW_BYTES = 2 * 2**20
+INSTANCE = re.compile(r"[0-9a-f]{1,32}")
+VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
+ModelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")]
+
+
+# 1. Who is calling: a worker token, live; and the job it holds.
+
+def remote_worker(request: Request, studio: Studio = Depends(studio)) -> WorkerToken:
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    secret = secret.strip() if scheme.lower() == "bearer" else ""
+    token = worker_tokens.find(studio.store, secret) if secret.startswith(worker_tokens.PREFIX) else None
+    if token is None:
+        raise ApiError(401, "send a worker token as `Authorization: Bearer ugw_...` (the server's admin makes one "
+                            "with `ungated workers add NAME`)", code="invalid_worker_token")
+    if token.revoked_at is not None:
+        raise ApiError(403, f"the worker token {token.name!r} was revoked by the server's admin", code="worker_revoked")
+    return token
+
+
+def held_job(studio: Studio, token: WorkerToken, video_id: str, lease_token: str) -> Video:
+    """The running video this token holds under lease_token, else 409 lease_lost."""
+    with studio.store.read() as session:
+        video = session.get(Video, video_id) if VIDEO_ID.fullmatch(video_id) else None
+    if (video is None or video.status != queue.RUNNING or video.lease_token != lease_token
+            or not (video.worker or "").startswith(worker_tokens.worker_prefix(token.id))):
+        raise ApiError(409, f"job {video_id!r} is no longer this worker's (cancelled, handed to another worker, "
+                            "deleted or revoked); drop it", "lease_token", "lease_lost")
+    return video
+
+
+def admin(who: Caller = Depends(caller)) -> Caller:
+    if not who.admin:
+        raise ApiError(403, "only an admin may manage remote workers", code="not_admin")
+    return who
+
+
+# 2. Claiming: a long-poll, with one shared look at the queue for all waiting workers.
+
+class QueueWatch:
+    """While claims wait, looks every POLL_SECONDS at which models have videos waiting and wakes
+    the claims for them: 200 idle workers cost one query per tick, not 200."""
+
+    def __init__(self, studio: Studio):
+        self.studio = studio
+        self.waiting_models: set[str] = set()
+        self._tick = asyncio.Event()
+        self._waiters = 0
+        self._task: asyncio.Task | None = None
+
+    async def wait(self, models: set[str], timeout: float) -> bool:
+        """Whether, within timeout, the next look finds a video waiting for one of models."""
+        deadline = time.monotonic() + timeout
+        self._waiters += 1
+        try:
+            if self._task is None or self._task.done():
+                self._task = asyncio.create_task(self._watch())
+            while (left := deadline - time.monotonic()) > 0:
+                tick = self._tick
+                try:
+                    await asyncio.wait_for(tick.wait(), left)
+                except TimeoutError:
+                    return False
+                if self.waiting_models & models:
+                    return True
+            return False
+        finally:
+            self._waiters -= 1
+
+    async def _watch(self) -> None:
+        while self._waiters:
+            try:
+                self.waiting_models = await asyncio.to_thread(self._queued_models)
+            except Exception as err:  # an outage: the claims time out and their workers call again
+                if outages.classify(err) is None:
+                    log.exception("looking at the queue for remote workers failed")
+                self.waiting_models = set()
+            tick, self._tick = self._tick, asyncio.Event()
+            tick.set()
+            await asyncio.sleep(POLL_SECONDS)
+
+    def _queued_models(self) -> set[str]:
+        with self.studio.store.read() as session:
+            return set(session.scalars(select(Video.model).where(
+                Video.status == queue.QUEUED, Video.not_before <= time.time()).distinct()))
+
+
+def queue_watch(request: Request, studio: Studio = Depends(studio)) -> QueueWatch:
+    if getattr(request.app.state, "queue_watch", None) is None:
+        request.app.state.queue_watch = QueueWatch(studio)
+    return request.app.state.queue_watch
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: list[ModelId] = Field(min_length=1, max_length=50)
+    instance: str = Field(pattern=INSTANCE.pattern)
+    wait: float = Field(default=25.0, ge=0)
+
+
+@router.post("/worker/claim", response_model=None)
+async def claim(body: Claim, token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio),
+                watch: QueueWatch = Depends(queue_watch)) -> dict | Response:
+    """The next video for one of the worker's models (those the token allows), or 204 after `wait` seconds."""
+    if token.paused_at is not None:
+        raise ApiError(403, f"the server paused this worker: {token.pause_reason or 'ask its admin'} "
+                            "(an admin unpauses it with `ungated workers unpause`)", code="worker_paused")
+    models = [m for m in dict.fromkeys(body.models) if token.models is None or m in token.models]
+    worker_id = worker_tokens.worker_prefix(token.id) + body.instance
+    await asyncio.to_thread(_register, studio, token, worker_id, models)
+    deadline = time.monotonic() + min(body.wait, MAX_WAIT_SECONDS)
+    while models:
+        video = await asyncio.to_thread(queue.claim, studio.store, worker_id, models)
+        if video is not None:
+            return {"job": job_of(video), "lease_seconds": queue.LEASE_SECONDS, "heartbeat_seconds": HEARTBEAT_SECONDS}
+        if not await watch.wait(set(models), deadline - time.monotonic()):
+            break
+    if models:  # the worker stays counted while it waits between claims
+        await asyncio.to_thread(queue.touch_worker, studio.store, worker_id)
+    else:
+        await asyncio.sleep(min(body.wait, MAX_WAIT_SECONDS))  # nothing it may serve: no busy loop of calls
+    return Response(status_code=204)
+
+
+def _register(studio: Studio, token: WorkerToken, worker_id: str, models: list[str]) -> None:
+    queue.register_worker(studio.store, worker_id, f"remote:{token.id}", models)
+    worker_tokens.seen(studio.store, token.id)
+
+
+def job_of(video: Video) -> dict:
+    base = f"/api/worker/jobs/{video.id}"
+    request = dict(video.request)
+    inputs = {}
+    for name in INPUT_FIELDS:
+        if request.get(name):
+            request[name] = Path(request[name]).name
+            inputs[name] = f"{base}/inputs/{name}"
+    loras = [{"name": lora["name"], "weight": lora.get("weight", 1.0), "url": f"{base}/loras/{lora['name']}"}
+             for lora in request.get("loras") or []]
+    return {"id": video.id, "kind": "video", "lease_token": video.lease_token, "model": video.model,
+            "request": request, "seed": video.seed, "artist": video.artist, "attempts": video.attempts,
+            "inputs": inputs, "loras": loras}
+
+
+# 3. A held job: heartbeat, preview, inputs, LoRAs.
+
+class Beat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lease_token: str = Field(max_length=40)
+    step: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=1)
+
+
+@router.post("/worker/jobs/{video_id}/heartbeat")
+def heartbeat(video_id: str, body: Beat, token: WorkerToken = Depends(remote_worker),
+              studio: Studio = Depends(studio)) -> dict:
+    """Renew the lease and record progress; says whether the job was cancelled."""
+    video = held_job(studio, token, video_id, body.lease_token)
+    step = min(body.step, body.total) if body.step is not None and body.total else None
+    try:
+        cancel = queue.heartbeat(studio.store, video_id, body.lease_token, step, body.total)
+    except queue.LeaseLost:
+        raise ApiError(409, f"job {video_id!r} is no longer this worker's", "lease_token", "lease_lost") from None
+    queue.touch_worker(studio.store, video.worker)
+    worker_tokens.seen(studio.store, token.id)
+    return {"cancel": cancel}
+
+
+@router.put("/worker/jobs/{video_id}/preview")
+async def preview(video_id: str, request: Request, lease_token: str = Query(max_length=40),
+                  token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> dict:
+    """The job's latest preview frame, a JPEG of at most 2 MB."""
+    video = await asyncio.to_thread(held_job, studio, token, video_id, lease_token)
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_PREVIEW_BYTES:
+            raise ApiError(413, f"a preview may be at most {MAX_PREVIEW_BYTES // 2**20} MB", "body", "too_large")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "JPEG":
+                raise ValueError
+    except Exception:
+        raise ApiError(400, "the preview must be a JPEG", "body", "invalid_value") from None
+    await asyncio.to_thread(_save_preview, studio, video, data)
+    return {"ok": True}
+
+
+def _save_preview(studio: Studio, video: Video, data: bytes) -> None:
+    path = studio.storage.preview_path(video.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_bytes(data)
+    partial.replace(path)
+    queue.heartbeat(studio.store, video.id, video.lease_token, preview_step=max(1, video.step))
+
+
+@router.get("/worker/jobs/{video_id}/inputs/{name}")
+def job_input(video_id: str, name: str, lease_token: str = Query(max_length=40),
+              token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> FileResponse:
+    """An input file of the job (image, video, extend)."""
+    video = held_job(studio, token, video_id, lease_token)
+    stored = video.request.get(name) if name in INPUT_FIELDS else None
+    path = studio.storage.resolve(stored) if stored else None
+    if path is None or not path.is_file():
+        raise ApiError(404, f"job {video_id!r} has no input {name!r}", "name", "not_found")
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+
+
+@router.get("/worker/jobs/{video_id}/loras/{name}")
+def job_lora(video_id: str, name: str, lease_token: str = Query(max_length=40),
+             token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> FileResponse:
+    """A LoRA the job's request names, from the server's library."""
+    video = held_job(studio, token, video_id, lease_token)
+    named = any(lora.get("name") == name for lora in video.request.get("loras") or [])
+    path = studio.storage.lora_path(name) if named else None
+    if path is None:
+        raise ApiError(404, f"job {video_id!r} names no LoRA {name!r} in this server's library", "name", "not_found")
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+
+
+# 4. The result: a resumable upload, then the server's checks.
+
+@router.get("/worker/jobs/{video_id}/result")
+def result_received(video_id: str, lease_token: str = Query(max_length=40),
+                    token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> dict:
+    """How many bytes of the result the server has (where the upload resumes)."""
+    held_job(studio, token, video_id, lease_token)
+    return {"received": _received(results.upload_path(studio.storage, video_id, lease_token))}
+
+
+def _received(part: Path) -> int:
+    return part.stat().st_size if part.is_file() else 0
+
+
+@router.put("/worker/jobs/{video_id}/result", response_model=None,
+            openapi_extra={"requestBody": {"required": True, "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def upload_result(video_id: str, request: Request, lease_token: str = Query(max_length=40),
+                        offset: int = Query(ge=0), token: WorkerToken = Depends(remote_worker),
+                        studio: Studio = Depends(studio)) -> dict | JSONResponse:
+    """Append the MP4's bytes from `offset`, which must be what the server already has."""
+    await asyncio.to_thread(held_job, studio, token, video_id, lease_token)
+    part = results.upload_path(studio.storage, video_id, lease_token)
+    received = _received(part)
+    if offset != received:
+        error = {"message": f"the server has {received} bytes of this result; send from there",
+                 "type": TYPES[409], "param": "offset", "code": "offset_mismatch"}
+        return JSONResponse({"error": error, "received": received}, status_code=409)
+    with part.open("ab") as out:
+        try:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > results.MAX_RESULT_BYTES:
+                    out.truncate(offset)
+                    raise ApiError(413, f"a result may be at most {results.MAX_RESULT_BYTES // 2**30} GB", "body",
+                                   "too_large")
+                out.write(chunk)
+        except ClientDisconnect:  # what arrived stays: the worker resumes from it
+            pass
+    return {"received": received}
+
+
+class Finished(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lease_token: str = Field(max_length=40)
+    sha256: str = Field(pattern=r"[0-9a-fA-F]{64}")
+    size: int = Field(ge=0)
+    seconds_per_step: float | None = Field(default=None, ge=0)
+
+
+@router.post("/worker/jobs/{video_id}/complete")
+async def complete(video_id: str, body: Finished, token: WorkerToken = Depends(remote_worker),
+                   studio: Studio = Depends(studio)) -> dict:
+    """Check the uploaded clip and make it the video: 422 result_refused (the job goes back to the
+    queue) when a check fails."""
+    if await asyncio.to_thread(_completed_before, studio, token, video_id, body.lease_token):
+        return {"status": queue.COMPLETED}  # a repeat whose first answer was lost
+    video = await asyncio.to_thread(held_job, studio, token, video_id, body.lease_token)
+    part = results.upload_path(studio.storage, video_id, body.lease_token)
+    try:
+        engine = studio.engine(video.model)
+        clip = await asyncio.to_thread(results.accept, studio.storage, engine, video, part, body.sha256, body.size)
+    except results.Refused as refused:
+        reason = str(refused)
+        part.unlink(missing_ok=True)
+        await asyncio.to_thread(_refuse, studio, token, video, reason)
+        raise ApiError(422, f"result refused: {reason}", "body", "result_refused") from None
+    except InvalidRequest as err:  # the job itself no longer plans (e.g. its input file is gone)
+        part.unlink(missing_ok=True)
+        await asyncio.to_thread(queue.fail, studio.store, video_id, body.lease_token, "invalid_request", str(err),
+                                False)
+        raise ApiError(409, f"job {video_id!r} can no longer be made here: {err}", code="lease_lost") from None
+    speed = body.seconds_per_step if body.seconds_per_step and math.isfinite(body.seconds_per_step) else None
+    done = await asyncio.to_thread(
+        queue.complete, studio.store, video_id, body.lease_token, studio.storage.relative(clip),
+        None if token.untrusted else speed)  # an untrusted worker's claimed speed does not steer ETAs
+    if not done:
+        for path in companion_paths(clip):
+            path.unlink(missing_ok=True)
+        raise ApiError(409, f"job {video_id!r} is no longer this worker's", "lease_token", "lease_lost")
+    await asyncio.to_thread(worker_tokens.record_done, studio.store, token.id, speed)
+    return {"status": queue.COMPLETED}
+
+
+def _completed_before(studio: Studio, token: WorkerToken, video_id: str, lease_token: str) -> bool:
+    relative = f"videos/{video_id}/{lease_token}.mp4"
+    with studio.store.read() as session:
+        video = session.get(Video, video_id) if VIDEO_ID.fullmatch(video_id) else None
+    return (video is not None and video.status == queue.COMPLETED and video.result == relative
+            and (video.worker or "").startswith(worker_tokens.worker_prefix(token.id)))
+
+
+def _refuse(studio: Studio, token: WorkerToken, video: Video, reason: str) -> None:
+    queue.fail(studio.store, video.id, video.lease_token, "result_refused",
+               f"a remote worker's result was refused: {reason}", retry=True)
+    if worker_tokens.record_refused(studio.store, token.id, reason):
+        log.warning("paused remote worker %r after %d refused results", token.name, worker_tokens.PAUSE_AFTER_REFUSALS)
+
+
+# 5. Giving a job up.
+
+class Failure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lease_token: str = Field(max_length=40)
+    code: str = Field(pattern=r"[a-z0-9_]{1,40}")
+    message: str = Field(max_length=2000)
+    retry: bool = True
+
+
+@router.post("/worker/jobs/{video_id}/fail")
+def fail(video_id: str, body: Failure, token: WorkerToken = Depends(remote_worker),
+         studio: Studio = Depends(studio)) -> dict:
+    """The attempt failed: the job is retried while attempts remain (or cancelled, when asked)."""
+    held_job(studio, token, video_id, body.lease_token)
+    results.upload_path(studio.storage, video_id, body.lease_token).unlink(missing_ok=True)
+    status = queue.fail(studio.store, video_id, body.lease_token, body.code, body.message, body.retry)
+    if status is None:
+        raise ApiError(409, f"job {video_id!r} is no longer this worker's", "lease_token", "lease_lost")
+    if body.code != "cancelled":
+        worker_tokens.record_failed(studio.store, token.id)
+    return {"status": status}
+
+
+class Release(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lease_token: str = Field(max_length=40)
+
+
+@router.post("/worker/jobs/{video_id}/release")
+def release(video_id: str, body: Release, token: WorkerToken = Depends(remote_worker),
+            studio: Studio = Depends(studio)) -> dict:
+    """Hand the job back untouched (the worker is going away): queued again, the attempt not counted."""
+    held_job(studio, token, video_id, body.lease_token)
+    results.upload_path(studio.storage, video_id, body.lease_token).unlink(missing_ok=True)
+    queue.release(studio.store, video_id, body.lease_token)
+    return {"status": queue.QUEUED}
+
+
+# 6. Admins: the tokens and their records.
+
+class NewWorker(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    models: list[ModelId] | None = Field(default=None, max_length=50)
+    untrusted: bool = False
+
+
+def record_of(token: WorkerToken) -> dict:
+    return {"id": token.id, "name": token.name, "models": token.models, "untrusted": token.untrusted,
+            "state": token.state, "created_at": token.created_at, "revoked_at": token.revoked_at,
+            "paused_at": token.paused_at, "pause_reason": token.pause_reason if token.paused_at else None,
+            "jobs_done": token.jobs_done, "jobs_failed": token.jobs_failed, "results_refused": token.results_refused,
+            "seconds_per_step": token.seconds_per_step, "last_seen_at": token.last_seen_at}
+
+
+@router.get("/workers")
+def list_workers(studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
+    """Every worker token's record (never its secret)."""
+    return {"data": [record_of(token) for token in worker_tokens.all_tokens(studio.store)]}
+
+
+@router.post("/workers")
+def add_worker(body: NewWorker, studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
+    """A new worker token; its secret is in this answer only."""
+    unknown = sorted(set(body.models or []) - set(studio.model_ids()))
+    if unknown:
+        raise ApiError(400, f"unknown model {unknown[0]!r}", "models", "invalid_value")
+    try:
+        token, secret = worker_tokens.add(studio.store, body.name, body.models, body.untrusted)
+    except worker_tokens.NameTaken as err:
+        raise ApiError(409, str(err).removeprefix("NAME: "), "name", "exists") from None
+    return {**record_of(token), "secret": secret}
+
+
+@router.delete("/workers/{name}")
+def revoke_worker(name: str, studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
+    """Revoke a token: its next call is refused and its running jobs go back to the queue."""
+    handed_back = worker_tokens.revoke(studio.store, name)
+    if handed_back is None:
+        raise ApiError(404, f"no live worker named {name!r}", "name", "not_found")
+    return {"name": name, "state": "revoked", "requeued": handed_back}
+
+
+@router.post("/workers/{name}/unpause")
+def unpause_worker(name: str, studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
+    """Let a worker the server paused claim jobs again."""
+    if not worker_tokens.unpause(studio.store, name):
+        raise ApiError(404, f"no live worker named {name!r}", "name", "not_found")
+    return record_of(worker_tokens.named(studio.store, name))

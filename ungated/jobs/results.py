@@ -1,0 +1,122 @@
+"""Accepting a clip a remote worker made (api/workers.py): the server keeps the trust. The bytes
+must be the ones the worker hashed; the MP4 must decode whole, at the job's planned size, frame
+count and frame rate, and carry the job's invisible watermark (unless the artist turned it off).
+Only then does the server draw its thumbnail and spritesheet and sign it with its own C2PA key,
+which never leaves the server, and move it into place as the attempt's clip."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..engines.base import Engine
+from ..media.pipeline import ClipFiles, companion_paths
+from ..media.previews import PreviewCollector
+from ..provenance import c2pa_manifest, credentials, watermark
+from ..request import INPUT_FIELDS, Plan, Request, plan
+from .schema import Video
+from .storage import Storage
+
+MAX_RESULT_BYTES = 2 * 2**30
+
+
+class Refused(Exception):
+    """A result that fails a check; the message says which, in words for the worker's owner."""
+
+
+def upload_path(storage: Storage, video_id: str, lease_token: str) -> Path:
+    """Where one attempt's upload collects (a hidden .part file: remove_leftovers clears old ones)."""
+    folder = storage.root / "videos" / video_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f".upload-{lease_token}.part"
+
+
+def planned(storage: Storage, engine: Engine, video: Video) -> Plan:
+    """The job's plan, made as its worker makes it (jobs/worker.py Worker.request_of); its LoRAs
+    change no size or length, so they are left out."""
+    fields = {name: value for name, value in video.request.items() if name != "loras"}
+    for name in INPUT_FIELDS:
+        if fields.get(name):
+            fields[name] = storage.resolve(fields[name])
+    return plan(Request.build(**fields, seed=video.seed, variants=1), engine.capabilities, engine.id)
+
+
+def accept(storage: Storage, engine: Engine, video: Video, part: Path, sha256: str, size: int) -> Path:
+    """Check the upload at part and make it the attempt's clip (with thumbnail and spritesheet,
+    signed); returns the clip's path. Raises Refused naming the first check it fails; the part file
+    is left for the caller to remove."""
+    # 1. The bytes are the ones the worker made.
+    received = part.stat().st_size if part.is_file() else 0
+    if received != size:
+        raise Refused(f"the server received {received} bytes; the worker said the clip has {size}")
+    if _sha256(part) != sha256.lower():
+        raise Refused("the upload's SHA-256 does not match")
+
+    # 2. It is the clip this job makes: decoded whole, at the planned size, length and rate.
+    the_plan = planned(storage, engine, video)
+    previews = PreviewCollector(the_plan.total_frames)
+    width, height, frames, fps = _decode(part, previews)
+    if f"{width}x{height}" != video.size:
+        raise Refused(f"the clip is {width}x{height}; this job makes {video.size}")
+    if frames != the_plan.total_frames:
+        raise Refused(f"the clip has {frames} frames; this job makes {the_plan.total_frames}")
+    if fps is None or abs(fps - the_plan.fps) > 0.01:
+        raise Refused(f"the clip plays at {fps or 0:g} fps; this job makes {the_plan.fps}")
+    if the_plan.request.provenance.watermark:
+        found = watermark.detect(part)
+        if found.mark != watermark.mark_id(video.id):
+            raise Refused("the clip does not carry this job's watermark")
+
+    # 3. The server's own files: previews, then its signature, then the final names at once.
+    clip = storage.clip_path(video.id, video.lease_token)
+    final = companion_paths(clip)
+    temp = ClipFiles(*(path.with_name(f".{path.name}.part") for path in final))
+    try:
+        previews.save_thumbnail(temp.thumbnail)
+        previews.save_spritesheet(temp.spritesheet)
+        part.replace(temp.video)
+        about = c2pa_manifest.Authorship(model=engine.id, artist=video.artist, video_id=video.id,
+                                         prompt=None if video.prompt_private else video.prompt,
+                                         seed=None if video.prompt_private else video.seed)
+        c2pa_manifest.sign(temp.video, about, credentials.load(), title=clip.name)
+    except BaseException:
+        for path in temp:
+            path.unlink(missing_ok=True)
+        raise
+    for source, target in zip(temp, final):
+        source.replace(target)
+    return clip
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _decode(path: Path, previews: PreviewCollector) -> tuple[int, int, int, float | None]:
+    """(width, height, frames, fps) of the MP4's video, every frame decoded (and the preview
+    frames collected); Refused when it does not decode."""
+    import av
+
+    width = height = frames = 0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise Refused("the upload has no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            for frame in container.decode(stream):
+                if frames == 0:
+                    width, height = frame.width, frame.height
+                elif (frame.width, frame.height) != (width, height):
+                    raise Refused("the clip changes size part way through")
+                previews.add(frames, frame.to_ndarray(format="rgb24"))
+                frames += 1
+    except (av.error.FFmpegError, ValueError, IndexError):
+        raise Refused("the upload is not a video that decodes") from None
+    if frames == 0:
+        raise Refused("the upload is not a video that decodes")
+    return width, height, frames, float(rate) if rate else None
