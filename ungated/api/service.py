@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import io
 import shutil
-from pathlib import Path
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import select, tuple_
@@ -57,6 +58,7 @@ class Studio:
     def __init__(self, store: Store, storage: Storage, config: ServiceConfig):
         self.store, self.storage, self.config = store, storage, config
         self._engines: dict[str, Engine] = {}
+        self.on_queued: Callable[[], None] = lambda: None  # the remote workers' claims listen (api/workers.py)
 
     def engine(self, model_id: str) -> Engine:
         """The model's engine, for its capabilities only: the API process never loads weights."""
@@ -164,7 +166,9 @@ class Studio:
                 for seed in the_plan.seeds
             ]
             artist = self.artist_of(client) if artist is None else artist
-            return queue.submit(self.store, jobs, client=client, artist=artist, public=public, limits=limits)
+            queued = queue.submit(self.store, jobs, client=client, artist=artist, public=public, limits=limits)
+            self.on_queued()
+            return queued
         except queue.OverLimit as err:
             self._remove_inputs(written.values())
             raise ApiError(429, str(err), code="rate_limit_exceeded") from None

@@ -8,6 +8,7 @@ claim and report only its own jobs and read only those jobs' inputs. Admins mana
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import math
@@ -79,14 +80,23 @@ def admin(who: Caller = Depends(caller)) -> Caller:
 
 class QueueWatch:
     """While claims wait, looks every POLL_SECONDS at which models have videos waiting and wakes
-    the claims for them: 200 idle workers cost one query per tick, not 200."""
+    the claims for them: 200 idle workers cost one query per tick, not 200. A video queued by this
+    server looks again at once, so a waiting worker starts it without waiting for the tick."""
 
     def __init__(self, studio: Studio):
         self.studio = studio
         self.waiting_models: set[str] = set()
         self._tick = asyncio.Event()
+        self._queued = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         self._waiters = 0
         self._task: asyncio.Task | None = None
+        studio.on_queued = self.queued
+
+    def queued(self) -> None:
+        """Something was queued (from any thread): look at the queue now."""
+        with contextlib.suppress(RuntimeError):  # the server is shutting down: nobody is waiting
+            self._loop.call_soon_threadsafe(self._queued.set)
 
     async def wait(self, models: set[str], timeout: float) -> bool:
         """Whether, within timeout, the next look finds a video waiting for one of models."""
@@ -117,7 +127,9 @@ class QueueWatch:
                 self.waiting_models = set()
             tick, self._tick = self._tick, asyncio.Event()
             tick.set()
-            await asyncio.sleep(POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queued.wait(), POLL_SECONDS)
+            self._queued.clear()
 
     def _queued_models(self) -> set[str]:
         with self.studio.store.read() as session:
@@ -125,7 +137,7 @@ class QueueWatch:
                 Video.status == queue.QUEUED, Video.not_before <= time.time()).distinct()))
 
 
-def queue_watch(request: Request, studio: Studio = Depends(studio)) -> QueueWatch:
+async def queue_watch(request: Request, studio: Studio = Depends(studio)) -> QueueWatch:
     if getattr(request.app.state, "queue_watch", None) is None:
         request.app.state.queue_watch = QueueWatch(studio)
     return request.app.state.queue_watch

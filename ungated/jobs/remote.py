@@ -125,7 +125,7 @@ class ServerClient:
                 log.warning("no answer from the server (%s); trying again in %.2g s", outages.describe(err), pause)
                 self.sleep(pause)
                 continue
-            if response.status_code in (503, 507):
+            if response.status_code >= 500:  # 503/507 outages, and a proxy's 502/504 while the server restarts
                 if give_up():
                     raise Unavailable(f"{method} {path}: {response.status_code} {_message(response)}")
                 pause = min(OUTAGE_MOST_SECONDS, _retry_after(response) or backoff.pause())
