@@ -333,3 +333,15 @@ def test_a_clip_whose_artist_changed_while_it_was_made_is_signed_for_the_new_one
     assert done.status == queue.COMPLETED
     report = c2pa_manifest.read(storage.resolve(done.result))
     assert report.artist == "Ada L." and report.state in ("Valid", "Trusted")
+
+
+def test_an_untrusted_worker_never_gets_a_prompt_its_artist_keeps_private(store):
+    from dataclasses import replace
+
+    private = replace(job(), request={**job().request, "provenance": {"publish_prompt": False}})
+    [kept] = queue.submit(store, [private])
+    [shared] = queue.submit(store, [replace(job(), request={**job().request, "provenance": {"publish_prompt": True}})])
+    [plain] = queue.submit(store, [job()])  # no provenance choices stored: published
+    taken = [queue.claim(store, "remote:wt_x:abc", ["builtin"], published_prompts_only=True) for _ in range(3)]
+    assert [video.id if video else None for video in taken] == [shared.id, plain.id, None]
+    assert queue.claim(store, "w", ["builtin"]).id == kept.id  # a trusted worker takes it

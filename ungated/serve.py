@@ -267,7 +267,9 @@ workers_app = typer.Typer(help="Worker tokens for the community GPU pool: worker
 def add_worker(
     name: Annotated[str, typer.Argument(help="Who the worker is, e.g. its owner's name.")],
     models: Annotated[Optional[str], typer.Option(help="Comma-separated model ids it may serve [default: any].")] = None,
-    untrusted: Annotated[bool, typer.Option("--untrusted", help="Its measured speed does not steer ETAs.")] = False,
+    untrusted: Annotated[bool, typer.Option(
+        "--untrusted", help="A worker you do not know: it is never given a video whose prompt its artist keeps "
+                            "private, and its speed does not steer ETAs.")] = False,
     db: DbOption = None,
 ) -> None:
     """Add a worker token and print its secret (shown only this once)."""

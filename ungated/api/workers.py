@@ -162,7 +162,7 @@ async def claim(body: Claim, token: WorkerToken = Depends(remote_worker), studio
     await asyncio.to_thread(_register, studio, token, worker_id, models)
     deadline = time.monotonic() + min(body.wait, MAX_WAIT_SECONDS)
     while models:
-        video = await asyncio.to_thread(queue.claim, studio.store, worker_id, models)
+        video = await asyncio.to_thread(queue.claim, studio.store, worker_id, models, token.untrusted)
         if video is not None:
             return {"job": job_of(video), "lease_seconds": queue.LEASE_SECONDS, "heartbeat_seconds": HEARTBEAT_SECONDS}
         if not await watch.wait(set(models), deadline - time.monotonic()):

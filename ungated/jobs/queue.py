@@ -34,7 +34,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from . import processes
 from .schema import JobState, ModelStats, Training, Video, Worker
@@ -148,10 +148,18 @@ def check_limits(session, client: str, wanted: int, limits: Limits, now: float) 
                         f"(and asked for {wanted} more); wait for some to finish")
 
 
-def claim(store: Store, worker: str, models: list[str]) -> Video | None:
-    """Take the next video to make for one of models, or None when there is none."""
+def claim(store: Store, worker: str, models: list[str], published_prompts_only: bool = False) -> Video | None:
+    """Take the next video to make for one of models, or None when there is none (with
+    published_prompts_only, none whose prompt its artist keeps private: for untrusted workers)."""
+    published = _published_prompt() if published_prompts_only else None
     return _claim(store, Video, worker, models, (Video.priority.desc(), Video.fair_key, Video.created_at, Video.id),
-                  preview_step=0)
+                  where=() if published is None else (published,), preview_step=0)
+
+
+def _published_prompt():
+    """The condition that a video's prompt is published (`publish_prompt` is not false)."""
+    choice = Video.request["provenance"]["publish_prompt"].as_boolean()
+    return or_(choice.is_(None), choice.is_(True))
 
 
 def claim_training(store: Store, worker: str, models: list[str]) -> Training | None:
@@ -178,11 +186,12 @@ def _oldest_waiting(store: Store, table: type[JobState], models: list[str], now:
             table.status == QUEUED, table.model.in_(models), table.not_before <= now))
 
 
-def _claim(store: Store, table: type[JobState], worker: str, models: list[str], order: tuple, **reset):
+def _claim(store: Store, table: type[JobState], worker: str, models: list[str], order: tuple, where: tuple = (),
+           **reset):
     now = time.time()
     first = (
         select(table.id)
-        .where(table.status == QUEUED, table.model.in_(models), table.not_before <= now)
+        .where(table.status == QUEUED, table.model.in_(models), table.not_before <= now, *where)
         .order_by(*order)
         .limit(1)
         .with_for_update(skip_locked=True)  # PostgreSQL: concurrent claimers skip each other's row
