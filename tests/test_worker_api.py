@@ -128,7 +128,8 @@ def test_a_token_reads_only_its_own_jobs_inputs_and_a_revoked_one_is_refused(poo
         session.execute(update(Video).where(Video.id == made["id"]).values(
             request={**video(store, made["id"]).request, "image": "inputs/in.png"}))
     job = claim(api, bearer)
-    assert job["request"]["image"] == "in.png" and job["inputs"] == {"image": f"/api/worker/jobs/{job['id']}/inputs/image"}
+    assert job["request"]["image"] == "in.png"
+    assert job["inputs"] == {"image": f"/api/worker/jobs/{job['id']}/inputs/image"}
     url, lease = job["inputs"]["image"], {"lease_token": job["lease_token"]}
     assert api.get(url, params=lease, headers=bearer).content == b"an input image"
     assert api.get(url, params={"lease_token": "0" * 16}, headers=bearer).json()["error"]["code"] == "lease_lost"

@@ -171,7 +171,8 @@ def worker(
     if server is not None and (db is not None or storage is not None):
         raise UngatedError("--server: a worker joining over HTTP takes no --db or --storage; give one or the other")
     if server is not None and not token:
-        raise UngatedError("--server: needs --token (or UNGATED_WORKER_TOKEN), a worker token from `ungated workers add`")
+        raise UngatedError("--server: needs --token (or UNGATED_WORKER_TOKEN), a worker token from "
+                           "`ungated workers add`")
 
     _logging()
     served = _models(models)
@@ -266,7 +267,8 @@ workers_app = typer.Typer(help="Worker tokens for the community GPU pool: worker
 @workers_app.command("add")
 def add_worker(
     name: Annotated[str, typer.Argument(help="Who the worker is, e.g. its owner's name.")],
-    models: Annotated[Optional[str], typer.Option(help="Comma-separated model ids it may serve [default: any].")] = None,
+    models: Annotated[Optional[str], typer.Option(
+        help="Comma-separated model ids it may serve [default: any].")] = None,
     untrusted: Annotated[bool, typer.Option(
         "--untrusted", help="A worker you do not know: it is never given a video whose prompt its artist keeps "
                             "private, and its speed does not steer ETAs.")] = False,

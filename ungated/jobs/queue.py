@@ -109,7 +109,8 @@ def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str 
             Video(id=new_id(), created_at=now, status=QUEUED, model=job.model, requested_model=job.requested_model,
                   request=job.request, prompt=job.prompt, size=job.size, seconds=job.seconds, seed=job.seed,
                   steps=job.steps, client=client, artist=artist, batch_id=batch, variant=index,
-                  remixed_from=job.remixed_from, public=public, preview_step=0, priority=priority, fair_key=first + index, not_before=0.0,
+                  remixed_from=job.remixed_from, public=public, preview_step=0, priority=priority,
+                  fair_key=first + index, not_before=0.0,
                   attempts=0, cancel_requested=False, progress=0, step=0)
             for index, job in enumerate(jobs)
         ]

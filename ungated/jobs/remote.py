@@ -225,7 +225,8 @@ class RemoteWorker:
 
     def serve(self) -> None:
         """Claim and run jobs until stopping is set. Raises TokenRefused when the server refuses the token."""
-        log.info("remote worker %s serving %s from %s", self.instance, ", ".join(self.models), self.client.http.base_url)
+        log.info("remote worker %s serving %s from %s", self.instance, ", ".join(self.models),
+                 self.client.http.base_url)
         try:
             while not self.stopping.is_set():
                 try:
