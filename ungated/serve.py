@@ -81,7 +81,6 @@ def serve(
     from .api.app import create_app
     from .api.service import ServiceConfig
     from .jobs.storage import Storage
-    from .jobs.store import Store
     from .jobs.supervisor import Supervisor
 
     _logging()
@@ -93,8 +92,7 @@ def serve(
     # asked for, until a worker that has them joins (with --workers 0, all are left to such workers).
     missing = _runnable(served, options)[1] if workers else {}
     local = [model_id for model_id in served if model_id not in missing]
-    store, files = Store(db), Storage(storage)
-    store.migrate()
+    store, files = _store(db), Storage(storage)
     aliases = {**ServiceConfig().aliases, **settings.config().get("openai", {}).get("models", {})}
     config = ServiceConfig(models=local if workers else served, aliases=aliases, public=public,
                            own_workers=bool(workers and local), unavailable=missing)
@@ -124,6 +122,15 @@ def _check_signing() -> None:
     from .provenance import credentials
 
     credentials.load()
+
+
+def _store(db: str | None):
+    """The store at db (the default one if None), its schema brought up to date."""
+    from .jobs.store import Store
+
+    store = Store(db)
+    store.migrate()
+    return store
 
 
 def _reap_at_start(store) -> None:
@@ -193,11 +200,9 @@ def worker(
         os._exit(0)
 
     from .jobs.storage import Storage
-    from .jobs.store import Store
     from .jobs.worker import Worker
 
-    store = Store(db)
-    store.migrate()
+    store = _store(db)
     runner = Worker(store, Storage(storage), runnable, options, parent_pid=parent_pid)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: runner.stopping.set())
@@ -218,10 +223,8 @@ def create_key(
 ) -> None:
     """Create a key and print its secret (shown only this once)."""
     from .jobs import keys
-    from .jobs.store import Store
 
-    store = Store(db)
-    store.migrate()
+    store = _store(db)
     key, secret = keys.create(store, name, admin=admin, per_minute=per_minute, concurrent=concurrent)
     print(secret)
     typer.echo(f"key {key.id} for {name!r}{' (admin)' if admin else ''}: {per_minute}/min, {concurrent} at once. "
@@ -235,10 +238,8 @@ def list_keys(db: DbOption = None) -> None:
     from rich.table import Table
 
     from .jobs import keys
-    from .jobs.store import Store
 
-    store = Store(db)
-    store.migrate()
+    store = _store(db)
     table = Table("id", "name", "admin", "per minute", "at once", "state")
     for key in keys.all_keys(store):
         table.add_row(key.id, key.name, "yes" if key.admin else "", str(key.per_minute), str(key.concurrent),
@@ -251,10 +252,8 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (from `u
                db: DbOption = None) -> None:
     """Revoke a key: requests with it are refused from now on."""
     from .jobs import keys
-    from .jobs.store import Store
 
-    store = Store(db)
-    store.migrate()
+    store = _store(db)
     if not keys.revoke(store, key_id):
         raise UngatedError(f"KEY_ID: no live key {key_id!r}; see `ungated keys list`")
     typer.echo(f"revoked {key_id}", err=True)
@@ -276,11 +275,9 @@ def add_worker(
 ) -> None:
     """Add a worker token and print its secret (shown only this once)."""
     from .jobs import worker_tokens
-    from .jobs.store import Store
 
     chosen = [model.strip() for model in models.split(",") if model.strip()] if models else None
-    store = Store(db)
-    store.migrate()
+    store = _store(db)
     token, secret = worker_tokens.add(store, name, chosen, untrusted)
     print(secret)
     typer.echo(f"worker {token.name!r} ({token.id}){' untrusted' if untrusted else ''}, serving "
@@ -297,10 +294,8 @@ def list_workers(db: DbOption = None) -> None:
     from rich.table import Table
 
     from .jobs import worker_tokens
-    from .jobs.store import Store
 
-    store = Store(db)
-    store.migrate()
+    store = _store(db)
     table = Table("name", "models", "state", "done", "failed", "refused", "s/step", "last seen")
     for token in worker_tokens.all_tokens(store):
         state = f"paused: {token.pause_reason}" if token.paused_at else token.state
@@ -316,10 +311,8 @@ def revoke_worker(name: Annotated[str, typer.Argument(help="The worker's name (f
                   db: DbOption = None) -> None:
     """Revoke a worker token: its next call is refused and its running job goes back to the queue."""
     from .jobs import worker_tokens
-    from .jobs.store import Store
 
-    store = Store(db)
-    store.migrate()
+    store = _store(db)
     handed_back = worker_tokens.revoke(store, name)
     if handed_back is None:
         raise UngatedError(f"NAME: no live worker named {name!r}; see `ungated workers list`")
@@ -331,10 +324,8 @@ def unpause_worker(name: Annotated[str, typer.Argument(help="The worker's name (
                    db: DbOption = None) -> None:
     """Let a worker the server paused (after refused results) claim jobs again."""
     from .jobs import worker_tokens
-    from .jobs.store import Store
 
-    store = Store(db)
-    store.migrate()
+    store = _store(db)
     if not worker_tokens.unpause(store, name):
         raise UngatedError(f"NAME: no live worker named {name!r}; see `ungated workers list`")
     typer.echo(f"unpaused {name}", err=True)

@@ -260,9 +260,14 @@ def _record_speed(session, model: str, seconds_per_step: float) -> None:
     stats = session.get(ModelStats, model)
     if stats is None:
         session.add(ModelStats(model=model, seconds_per_step=seconds_per_step, jobs=1))
-    else:  # a moving average that follows a changed setup within a few jobs
-        stats.seconds_per_step = 0.7 * stats.seconds_per_step + 0.3 * seconds_per_step
+    else:
+        stats.seconds_per_step = moving_average(stats.seconds_per_step, seconds_per_step)
         stats.jobs += 1
+
+
+def moving_average(average: float | None, seconds_per_step: float) -> float:
+    """A measured speed's running average, which follows a changed setup within a few jobs."""
+    return seconds_per_step if average is None else 0.7 * average + 0.3 * seconds_per_step
 
 
 def fail(store: Store, video_id: str, token: str, code: str, message: str, retry: bool) -> str | None:

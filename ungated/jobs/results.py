@@ -10,12 +10,13 @@ import hashlib
 from pathlib import Path
 
 from ..engines.base import Engine
-from ..media.pipeline import ClipFiles, companion_paths
+from ..media.pipeline import placed_together
 from ..media.previews import PreviewCollector
 from ..provenance import c2pa_manifest, credentials, watermark
-from ..request import INPUT_FIELDS, Plan, Request, plan
+from ..request import Plan, plan
 from .schema import Video
 from .storage import Storage
+from .worker import job_request
 
 MAX_RESULT_BYTES = 2 * 2**30
 
@@ -32,13 +33,11 @@ def upload_path(storage: Storage, video_id: str, lease_token: str) -> Path:
 
 
 def planned(storage: Storage, engine: Engine, video: Video) -> Plan:
-    """The job's plan, made as its worker makes it (jobs/worker.py Worker.request_of); its LoRAs
-    change no size or length, so they are left out."""
-    fields = {name: value for name, value in video.request.items() if name != "loras"}
-    for name in INPUT_FIELDS:
-        if fields.get(name):
-            fields[name] = storage.resolve(fields[name])
-    return plan(Request.build(**fields, seed=video.seed, variants=1), engine.capabilities, engine.id)
+    """The job's plan, made as its worker makes it; its LoRAs change no size or length, so they are
+    left out."""
+    request = job_request(video.request, video.seed, lambda _name, stored: storage.resolve(stored),
+                          lambda _loras: [])
+    return plan(request, engine.capabilities, engine.id)
 
 
 def accept(storage: Storage, engine: Engine, video: Video, part: Path, sha256: str, size: int) -> Path:
@@ -69,9 +68,7 @@ def accept(storage: Storage, engine: Engine, video: Video, part: Path, sha256: s
 
     # 3. The server's own files: previews, then its signature, then the final names at once.
     clip = storage.clip_path(video.id, video.lease_token)
-    final = companion_paths(clip)
-    temp = ClipFiles(*(path.with_name(f".{path.name}.part") for path in final))
-    try:
+    with placed_together(clip) as temp:
         previews.save_thumbnail(temp.thumbnail)
         previews.save_spritesheet(temp.spritesheet)
         part.replace(temp.video)
@@ -79,12 +76,6 @@ def accept(storage: Storage, engine: Engine, video: Video, part: Path, sha256: s
                                          prompt=None if video.prompt_private else video.prompt,
                                          seed=None if video.prompt_private else video.seed)
         c2pa_manifest.sign(temp.video, about, credentials.load(), title=clip.name)
-    except BaseException:
-        for path in temp:
-            path.unlink(missing_ok=True)
-        raise
-    for source, target in zip(temp, final):
-        source.replace(target)
     return clip
 
 

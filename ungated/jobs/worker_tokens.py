@@ -58,8 +58,6 @@ def find(store: Store, secret: str) -> WorkerToken | None:
 
 
 def named(store: Store, name: str) -> WorkerToken | None:
-    if "\x00" in name:
-        return None
     with store.read() as session:
         return session.scalar(select(WorkerToken).where(WorkerToken.name == name))
 
@@ -72,8 +70,6 @@ def all_tokens(store: Store) -> list[WorkerToken]:
 def revoke(store: Store, name: str) -> list[str] | None:
     """Revoke a live token: its next call is refused and its running jobs go back to the queue,
     their attempts not counted. Returns the ids of those jobs, or None for no live token of that name."""
-    if "\x00" in name:  # no name has one, and PostgreSQL refuses it in a query
-        return None
     with store.write() as session:
         token = session.scalar(select(WorkerToken).where(WorkerToken.name == name, WorkerToken.revoked_at.is_(None)))
         if token is None:
@@ -85,8 +81,6 @@ def revoke(store: Store, name: str) -> list[str] | None:
 
 def unpause(store: Store, name: str) -> bool:
     """Let a paused token claim again (its run of refusals starts afresh); False for no live token of that name."""
-    if "\x00" in name:
-        return False
     with store.write() as session:
         statement = (update(WorkerToken).where(WorkerToken.name == name, WorkerToken.revoked_at.is_(None))
                      .values(paused_at=None, pause_reason=None, consecutive_refusals=0))
@@ -102,9 +96,8 @@ def record_done(store: Store, token_id: str, seconds_per_step: float | None) -> 
     with store.write() as session:
         token = session.get(WorkerToken, token_id)
         token.jobs_done, token.consecutive_refusals, token.last_seen_at = token.jobs_done + 1, 0, time.time()
-        if seconds_per_step:  # the same moving average as the model's (queue._record_speed)
-            token.seconds_per_step = seconds_per_step if token.seconds_per_step is None else \
-                0.7 * token.seconds_per_step + 0.3 * seconds_per_step
+        if seconds_per_step:
+            token.seconds_per_step = queue.moving_average(token.seconds_per_step, seconds_per_step)
 
 
 def record_failed(store: Store, token_id: str) -> None:

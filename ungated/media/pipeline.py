@@ -56,10 +56,8 @@ def write_clip(frames: Iterable[np.ndarray], video: Path, *, width: int, height:
                finish: Callable[[Path], None] | None = None) -> ClipFiles:
     """Encode frames (each passed through transform, e.g. provenance marks) into video and its
     companions; finish (e.g. signing) gets the complete MP4 before it takes its final name."""
-    final = companion_paths(video)
-    temp = ClipFiles(*(p.with_name(f".{p.name}.part") for p in final))
     previews = PreviewCollector(total_frames)
-    try:
+    with placed_together(video) as temp:
         with Mp4Writer(temp.video, width, height, fps, metadata) as writer:
             for index, frame in enumerate(frames):
                 frame = resize_frame(frame, width, height)
@@ -71,11 +69,20 @@ def write_clip(frames: Iterable[np.ndarray], video: Path, *, width: int, height:
         previews.save_spritesheet(temp.spritesheet)
         if finish is not None:
             finish(temp.video)
+    return companion_paths(video)
+
+
+@contextlib.contextmanager
+def placed_together(video: Path) -> Iterator[ClipFiles]:
+    """Temporary (.part) names for the files of the clip at video, given their final names together
+    once the block has written them all, and removed if it fails."""
+    final = companion_paths(video)
+    temp = ClipFiles(*(p.with_name(f".{p.name}.part") for p in final))
+    try:
+        yield temp
     except BaseException:
         for path in temp:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            path.unlink(missing_ok=True)
         raise
     for src, dst in zip(temp, final):
         src.replace(dst)
-    return final
