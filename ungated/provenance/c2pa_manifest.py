@@ -57,7 +57,9 @@ def sign(path: Path, about: Authorship, credentials: Credentials, title: str | N
     file's name unless given."""
     import c2pa
 
-    signed = path.with_name(f".{path.name}.signing")
+    # Hidden and ending in .part like every half-written file, so a worker killed mid-sign leaves
+    # nothing the next attempt's clean-up (media.pipeline.remove_leftovers) does not remove.
+    signed = path.with_name(f".{path.name}.signing.part")
     info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=credentials.chain_pem, private_key=credentials.key_pem,
                                ta_url=None)
     try:
