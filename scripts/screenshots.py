@@ -1,5 +1,6 @@
 """Screenshots of the web studio for the README: the create page, the feed and a video page, on a
-desktop and on a phone, in Debian's Chromium against a fresh `ungated serve` with a few clips.
+desktop and on a phone, in Debian's Chromium against a fresh `ungated serve` with a few clips; and
+the admins' Workers view (docs/community.md) against a server whose GPU workers are elsewhere.
 
     python scripts/screenshots.py [--out docs/images]
 """
@@ -18,6 +19,8 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.service
 
 from tests.service import Server  # noqa: E402
+from ungated.jobs import worker_tokens  # noqa: E402
+from ungated.jobs.store import Store  # noqa: E402
 
 PROMPTS = [
     "a large yellow star bouncing on a purple background",
@@ -78,10 +81,45 @@ def main() -> None:
                 page.wait_for_selector(".card >> nth=5")
                 time.sleep(0.5)
                 page.screenshot(path=args.out / "studio-feed-dark.png")
+                workers_view(browser, home / "pool", args.out / "studio-workers.png")
                 browser.close()
         finally:
             server.stop()
-    print(f"wrote {len(SCREENS) * 3 + 1} screenshots to {args.out}")
+    print(f"wrote {len(SCREENS) * 3 + 2} screenshots to {args.out}")
+
+
+def workers_view(browser, home: Path, path: Path) -> None:
+    """The Workers view of a server with no workers of its own: one remote worker making a video,
+    one the server paused after three refused results, one with a record, and a new token."""
+    home.mkdir()
+    server = Server(home, f"sqlite:///{home / 'store.db'}", workers=0).start()
+    try:
+        api = httpx.Client(base_url=server.base, timeout=60)
+        busy = api.post("/api/workers", json={"name": "mina-4090"}).json()["secret"]
+        api.post("/api/workers", json={"name": "school-lab-a6000", "models": ["builtin"]})
+        api.post("/api/workers", json={"name": "borrowed-3060", "untrusted": True})
+        api.post("/api/videos", json={"prompt": PROMPTS[1], "steps": 8})
+        worker = {"Authorization": f"Bearer {busy}"}
+        job = api.post("/api/worker/claim", headers=worker, json={"models": ["builtin"], "instance": "a1"}).json()["job"]
+        api.post(f"/api/worker/jobs/{job['id']}/heartbeat", headers=worker,
+                 json={"lease_token": job["lease_token"], "step": 3, "total": 8})
+        store = Store(server.db_url)
+        worker_tokens.record_done(store, worker_tokens.named(store, "school-lab-a6000").id, 0.84)
+        paused = worker_tokens.named(store, "borrowed-3060").id
+        for reason in ("the clip is 320x240; the job asked for 640x360",
+                       "the upload ended at 1.2 MB of 3.4 MB (sha256 does not match)",
+                       "the clip does not carry this job's invisible watermark"):
+            worker_tokens.record_refused(store, paused, reason)
+        page = browser.new_context(base_url=server.base, viewport=SCREENS["desktop"]).new_page()
+        page.goto("/workers")
+        page.wait_for_selector("#workers li >> nth=2")
+        page.fill("#worker-name", "new-member-4070")
+        page.click("#worker-add button[type=submit]")
+        page.wait_for_selector("#worker-secret:not([hidden])")
+        time.sleep(0.5)
+        page.screenshot(path=path, full_page=True)
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 from .service import Server
 
 CHROMIUM = "/usr/bin/chromium"
+BUILTIN = "builtin"
 XSS = '<img src=x onerror="document.title=\'pwned\'"> <b>bold?</b>'
 
 
@@ -152,11 +153,12 @@ def test_the_page_is_small_labelled_and_locked_down(server):
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     weight = len(page.content) + sum(len(httpx.get(f"{server.base}/static/{name}").content)
-                                     for name in ("app.js", "style.css", "icon.svg"))
+                                     for name in ("app.js", "common.js", "workers.js", "style.css", "icon.svg"))
     assert weight < 200 * 1024, weight
     html = page.text
     for control in ("prompt", "model", "resolution", "variants", "seconds", "seed", "negative", "steps", "guidance",
-                    "train-model", "train-dataset", "dataset-files", "train-name", "train-steps", "train-prompt"):
+                    "train-model", "train-dataset", "dataset-files", "train-name", "train-steps", "train-prompt",
+                    "worker-name"):
         assert f'for="{control}"' in html, control  # every control has a label
 
 
@@ -246,3 +248,49 @@ def test_train_on_an_uploaded_folder_and_watch_it(page, server, tmp_path):
     run.locator(".run-use").click()
     until(page, "location.pathname === '/' && document.querySelector('#model').value === 'builtin/beach-clips'")
     assert page.locator("#model option:checked").inner_text() == "beach-clips (trained on clips)"
+
+
+def test_an_admin_makes_watches_unpauses_and_revokes_gpu_workers(page, server):
+    from ungated.jobs import worker_tokens
+    from ungated.jobs.store import Store
+
+    page.goto("/")
+    page.wait_for_selector("#model option", state="attached")
+    page.click("#nav-workers")  # a local user is the admin: the link is there
+    page.wait_for_url("**/workers")
+    page.fill("#worker-name", "mina-4090")
+    page.click("#worker-any-model")  # only the built-in model
+    page.check(f"#worker-models input[value='{BUILTIN}']")
+    page.check("#worker-untrusted")
+    page.click("#worker-add button[type=submit]")
+    command = until(page, "document.querySelector('#worker-command').textContent")
+    assert command.startswith(f"ungated worker --server {server.base} --token ugw_"), command
+    secret = command.split("--token ")[1]
+    item = page.locator("#workers li[data-name='mina-4090']")
+    item.wait_for()
+    assert "live · untrusted" in item.locator(".worker-state").inner_text()
+    assert "Not connected yet" in item.inner_text() and BUILTIN in item.inner_text()
+
+    # The token works: a worker's claim is answered (no job waiting: 204), and the view shows it connected.
+    claimed = httpx.post(f"{server.base}/api/worker/claim", headers={"Authorization": f"Bearer {secret}"},
+                         json={"models": [BUILTIN], "instance": "ab12", "wait": 0}, timeout=10)
+    assert claimed.status_code == 204, claimed.text
+    until(page, "document.querySelector(\"#workers li[data-name='mina-4090']\").textContent.includes('1 process connected')", 15)
+
+    # Three refused results in a row pause it; the admin sees why and unpauses it.
+    store = Store(server.db_url)
+    token = worker_tokens.named(store, "mina-4090")
+    for reason in ("the clip is 320x240, the job asked for 640x360", "the upload is cut short",
+                   "the clip does not carry this job's watermark"):
+        worker_tokens.record_refused(store, token.id, reason)
+    until(page, "document.querySelector(\"#workers li[data-name='mina-4090']\").dataset.state === 'paused'", 15)
+    assert "Refused: the clip does not carry this job's watermark" in item.inner_text()
+    item.locator(".worker-unpause").click()
+    until(page, "document.querySelector(\"#workers li[data-name='mina-4090']\").dataset.state === 'live'", 15)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.locator(".worker-revoke").click()
+    until(page, "document.querySelector(\"#workers li[data-name='mina-4090']\").dataset.state === 'revoked'", 15)
+    refused = httpx.post(f"{server.base}/api/worker/claim", headers={"Authorization": f"Bearer {secret}"},
+                         json={"models": [BUILTIN], "instance": "ab12", "wait": 0}, timeout=10)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "worker_revoked"

@@ -1,5 +1,5 @@
 """The web studio: static files from ungated/web, and one page for every route the page handles
-itself (/, /feed, /me, /favourites, /train, /v/{id}). Every response carries a Content-Security-Policy
+itself (/, /feed, /me, /favourites, /train, /workers, /v/{id}). Every response carries a Content-Security-Policy
 that allows this server's own scripts, styles and media and nothing else."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def _page() -> FileResponse:
     return FileResponse(WEB / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
-for path in ("/", "/feed", "/me", "/favourites", "/train"):
+for path in ("/", "/feed", "/me", "/favourites", "/train", "/workers"):
     router.add_api_route(path, _page, methods=["GET"])
 
 

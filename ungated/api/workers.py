@@ -418,18 +418,22 @@ class NewWorker(BaseModel):
     untrusted: bool = False
 
 
-def record_of(token: WorkerToken) -> dict:
+def record_of(token: WorkerToken, activity: dict | None = None) -> dict:
+    """A token's record; with activity (worker_tokens.activity's entry for it), what it does now."""
+    now = activity or {"connected": 0, "running": []}
     return {"id": token.id, "name": token.name, "models": token.models, "untrusted": token.untrusted,
             "state": token.state, "created_at": token.created_at, "revoked_at": token.revoked_at,
             "paused_at": token.paused_at, "pause_reason": token.pause_reason if token.paused_at else None,
             "jobs_done": token.jobs_done, "jobs_failed": token.jobs_failed, "results_refused": token.results_refused,
-            "seconds_per_step": token.seconds_per_step, "last_seen_at": token.last_seen_at}
+            "seconds_per_step": token.seconds_per_step, "last_seen_at": token.last_seen_at,
+            "connected": now["connected"], "running": now["running"]}
 
 
 @router.get("/workers")
 def list_workers(studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
-    """Every worker token's record (never its secret)."""
-    return {"data": [record_of(token) for token in worker_tokens.all_tokens(studio.store)]}
+    """Every worker token's record (never its secret) and what its processes do now."""
+    activity = worker_tokens.activity(studio.store)
+    return {"data": [record_of(token, activity.get(token.id)) for token in worker_tokens.all_tokens(studio.store)]}
 
 
 @router.post("/workers")

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 
 from ..errors import InvalidRequest, UngatedError
 from . import queue
-from .schema import Worker, WorkerToken
+from .schema import Training, Video, Worker, WorkerToken
 from .store import Store
 
 PREFIX = "ugw_"
@@ -121,3 +121,25 @@ def record_refused(store: Store, token_id: str, reason: str) -> bool:
         if token.consecutive_refusals >= PAUSE_AFTER_REFUSALS and token.paused_at is None:
             token.paused_at = time.time()
         return token.paused_at is not None
+
+
+def activity(store: Store) -> dict[str, dict]:
+    """What each token's processes do now, by token id: {"connected": live processes (seen within
+    queue.WORKER_GONE_SECONDS), "running": [{"id", "model", "progress"}] of the jobs they hold}."""
+    seen = time.time() - queue.WORKER_GONE_SECONDS
+    remote = "remote:"
+    by_token: dict[str, dict] = {}
+
+    def of(worker_id: str) -> dict:
+        token_id = worker_id.removeprefix(remote).partition(":")[0]
+        return by_token.setdefault(token_id, {"connected": 0, "running": []})
+
+    with store.read() as session:
+        for worker_id in session.scalars(select(Worker.id).where(Worker.id.startswith(remote), Worker.seen_at > seen)):
+            of(worker_id)["connected"] += 1
+        for table in (Video, Training):
+            running = select(table.id, table.worker, table.model, table.progress).where(
+                table.status == queue.RUNNING, table.worker.startswith(remote))
+            for job_id, worker_id, model, progress in session.execute(running):
+                of(worker_id)["running"].append({"id": job_id, "model": model, "progress": progress})
+    return by_token

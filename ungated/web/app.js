@@ -1,30 +1,12 @@
 // The ungated web studio: plain modules on the studio API (/api), no build step, nothing fetched
 // from elsewhere. Every user-supplied string is set as text (textContent), never as HTML.
 
-const $ = (selector, root = document) => root.querySelector(selector);
+import { $, api } from "./common.js";
+import { showWorkers, stopWorkers } from "./workers.js";
+
 const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
 const RESOLUTIONS = [360, 480, 720, 1080];
 const state = { models: [], loras: [], me: null, watching: new Map(), list: null, runs: new Map() };
-
-// ---- the API ---------------------------------------------------------------------------------
-
-async function api(path, { method = "GET", json, form, file } = {}) {
-  const headers = {};
-  const key = localStorage.getItem("ungated.key");
-  if (key) headers.Authorization = `Bearer ${key}`;
-  let body;
-  if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
-  if (form) body = form;
-  if (file) { headers["Content-Type"] = "application/octet-stream"; body = file; }
-  const response = await fetch(path, { method, headers, body });
-  const data = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (!response.ok) {
-    const error = new Error(data?.error?.message || `${response.status} ${response.statusText}`);
-    error.status = response.status;
-    throw error;
-  }
-  return data;
-}
 
 // ---- theme and settings ----------------------------------------------------------------------
 
@@ -71,7 +53,8 @@ const LISTS = {
 function route() {
   const path = location.pathname;
   const videoId = path.startsWith("/v/") ? decodeURIComponent(path.slice(3)) : null;
-  const view = videoId ? "video" : { "/feed": "feed", "/me": "mine", "/favourites": "favourites", "/train": "train" }[path]
+  const view = videoId ? "video"
+    : { "/feed": "feed", "/me": "mine", "/favourites": "favourites", "/train": "train", "/workers": "workers" }[path]
     || "create";
   for (const link of document.querySelectorAll("nav a")) {
     link.toggleAttribute("aria-current", link.dataset.view === view);
@@ -81,11 +64,15 @@ function route() {
   $("#view-list").hidden = !LISTS[view];
   $("#view-video").hidden = view !== "video";
   $("#view-train").hidden = view !== "train";
+  $("#view-workers").hidden = view !== "workers";
   if (view !== "video") $("#player").pause();
+  if (view !== "workers") stopWorkers();
   if (LISTS[view]) showList(view);
   if (videoId) showVideo(videoId);
   if (view === "train" && state.me) showTrain();
-  document.title = videoId ? "Video · ungated" : `${LISTS[view]?.title || (view === "train" ? "Train" : "Create")} · ungated`;
+  if (view === "workers" && state.me) showWorkers(state.me, state.models);
+  const titles = { train: "Train", workers: "GPU workers" };
+  document.title = videoId ? "Video · ungated" : `${LISTS[view]?.title || titles[view] || "Create"} · ungated`;
 }
 
 function go(path) {
@@ -859,6 +846,7 @@ async function start() {
     return;
   }
   fillModels();
+  $("#nav-workers").hidden = !state.me.admin;
   markModelsLoaded();
   $("#seed").value = randomSeed();
   if (state.me.client) {
