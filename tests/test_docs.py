@@ -29,7 +29,8 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Routes that are not the API, so not listed: the web studio's pages and static files, and
 # FastAPI's schema and the pages that show it.
 NOT_API = {
-    ("GET", "/"), ("GET", "/feed"), ("GET", "/me"), ("GET", "/favourites"), ("GET", "/train"), ("GET", "/v/{}"),
+    ("GET", "/"), ("GET", "/feed"), ("GET", "/me"), ("GET", "/favourites"), ("GET", "/train"), ("GET", "/workers"),
+    ("GET", "/v/{}"),
     ("MOUNT", "/static"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
 }

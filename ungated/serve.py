@@ -296,17 +296,18 @@ def list_workers(db: DbOption = None) -> None:
     from .jobs import worker_tokens
 
     store = _store(db)
-    table = Table("name", "models", "state", "now", "done", "failed", "refused", "s/step", "last seen")
+    table = Table("name", "models", "state", "done", "failed", "refused", "s/step", "last seen")
     activity = worker_tokens.activity(store)
     for token in worker_tokens.all_tokens(store):
         state = f"paused: {token.pause_reason}" if token.paused_at else token.state
+        now = activity.get(token.id, {"connected": 0, "running": []})
+        if now["connected"]:
+            state += f"\n{now['connected']} connected"
+        state += "".join(f"\n{job['id']} {job['progress']}%" for job in now["running"])
         seen = f"{time.time() - token.last_seen_at:.0f} s ago" if token.last_seen_at else "never"
         speed = f"{token.seconds_per_step:.3g}" if token.seconds_per_step else ""
-        now = activity.get(token.id, {"connected": 0, "running": []})
-        doing = [f"{job['id']} {job['progress']}%" for job in now["running"]]
-        table.add_row(token.name, ", ".join(token.models or ["any"]), state,
-                      "\n".join([f"{now['connected']} connected", *doing]) if now["connected"] or doing else "",
-                      str(token.jobs_done), str(token.jobs_failed), str(token.results_refused), speed, seen)
+        table.add_row(token.name, ", ".join(token.models or ["any"]), state, str(token.jobs_done),
+                      str(token.jobs_failed), str(token.results_refused), speed, seen)
     Console().print(table)
 
 
