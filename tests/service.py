@@ -21,16 +21,20 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, db_url: str, workers: int = 1, port: int | None = None, extra: tuple = ()):
+    def __init__(self, home: Path, db_url: str, workers: int = 1, port: int | None = None, extra: tuple = (),
+                 host: str = "127.0.0.1", launcher: tuple = ()):
+        """host: the address to listen on; launcher: a command that runs serve's command line
+        elsewhere (tests/netns.py: `ip netns exec NAMESPACE`)."""
         self.home, self.db_url, self.workers, self.extra = home, db_url, workers, tuple(extra)
+        self.host, self.launcher = host, tuple(launcher)
         self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Server":
         env = {**os.environ, "UNGATED_HOME": str(self.home)}
-        command = [sys.executable, "-m", "ungated", "serve", "--port", str(self.port), "--db", self.db_url,
-                   "--workers", str(self.workers), *self.extra]
+        command = [*self.launcher, sys.executable, "-m", "ungated", "serve", "--host", self.host,
+                   "--port", str(self.port), "--db", self.db_url, "--workers", str(self.workers), *self.extra]
         log = open(self.home / "serve.log", "ab")
         # A session of its own: serve and its workers form one process group, killed together.
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -58,11 +62,12 @@ class Server:
     def log(self) -> str:
         return (self.home / "serve.log").read_text(errors="replace")
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 30) -> None:
+        """Ask serve to stop, waiting up to wait seconds for it (it waits for open requests), then kill it."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(30)
+                self.process.wait(wait)
             except subprocess.TimeoutExpired:
                 self.kill()
         if self.process:
