@@ -64,3 +64,46 @@ def test_late_bytes_of_a_replaced_connection_do_not_corrupt_the_upload(tmp_path:
         assert checked.verdict == "signed" and checked.watermark.mark == watermark.mark_id(job["id"])
     finally:
         server.stop()
+
+
+def test_a_body_whose_sender_goes_silent_ends_as_a_disconnect(monkeypatch):
+    """A link that dies mid-upload sends no FIN: the handler must not wait on it for ever (it would
+    also hold up a graceful stop of the server). What arrived is kept, as on a disconnect."""
+    import asyncio
+
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import JSONResponse
+
+    from ungated.api import limits
+
+    monkeypatch.setattr(limits, "IDLE_BODY_SECONDS", 0.2)
+    kept: list[bytes] = []
+
+    async def upload(scope, receive, send):
+        try:
+            async for chunk in Request(scope, receive).stream():
+                kept.append(chunk)
+        except ClientDisconnect:
+            pass
+        await JSONResponse({"received": sum(map(len, kept))})(scope, receive, send)
+
+    async def call() -> list[dict]:
+        arrived = [{"type": "http.request", "body": b"x" * 1000, "more_body": True}]
+
+        async def receive():
+            if arrived:
+                return arrived.pop()
+            await asyncio.sleep(3600)  # the sender went silent
+
+        sent: list[dict] = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "PUT", "path": "/api/worker/jobs/x/result", "headers": [],
+                 "query_string": b""}
+        await asyncio.wait_for(limits.BodyLimit(upload)(scope, receive, send), 5)
+        return sent
+
+    sent = asyncio.run(call())
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b'{"received":1000}'

@@ -10,6 +10,7 @@ so one server can tell several local users apart.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -56,6 +57,15 @@ def caller(request: Request, studio: Studio = Depends(studio)) -> Caller:
     if secret:
         raise ApiError(401, "the API key is not valid (create one with `ungated keys create`)", code="invalid_api_key")
     return Caller(None)
+
+
+async def asker(request: Request) -> tuple[Studio, Caller]:
+    """The studio and the caller, as the `studio` and `caller` dependencies give them, for an
+    async endpoint: a worker thread only when an API key must be looked up."""
+    the_studio = studio(request)
+    if _bearer(request) is None:
+        return the_studio, caller(request, the_studio)
+    return the_studio, await asyncio.to_thread(caller, request, the_studio)
 
 
 def signed_in(who: Caller = Depends(caller)) -> Caller:

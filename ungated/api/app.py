@@ -16,7 +16,7 @@ from ..jobs import outages, queue
 from ..jobs.results import MAX_RESULT_BYTES
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from . import errors, events, openai, studio, trainings, web, workers
+from . import errors, events, openai, studio, trainings, web, worker_runs, workers
 from .limits import BodyLimit
 from .urls import CleanUrls
 from .service import MAX_DATASET_BYTES, MAX_LORA_BYTES, ServiceConfig, Studio
@@ -36,7 +36,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
                   description="Open text-to-video studio: an OpenAI-compatible Videos API at /v1 "
                               "and the studio API at /api.")
     app.state.studio = Studio(store, storage, config)
-    app.state.progress_hub = events.ProgressHub(partial(events.read_videos, app.state.studio))
+    app.state.progress_hub = events.VideoView(app.state.studio)  # SSE watchers and polls of videos
     app.state.training_hub = events.ProgressHub(partial(trainings.read_trainings, app.state.studio))
     errors.install(app)
     # LoRAs, datasets and remote workers' clips are larger uploads than a request's image or video.
@@ -49,6 +49,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.include_router(events.router)
     app.include_router(trainings.router)
     app.include_router(workers.router)
+    app.include_router(worker_runs.router)
     web.install(app)
     return app
 

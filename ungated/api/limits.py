@@ -1,13 +1,19 @@
 """A cap on request bodies, enforced before anything reads them: by Content-Length when it is
-given, and by counting otherwise (a chunked upload stops at the limit)."""
+given, and by counting otherwise (a chunked upload stops at the limit). And a body that stalls,
+its sender silent for IDLE_BODY_SECONDS (a link gone down mid-upload, a slow-loris client), ends
+as if the client had disconnected, so no handler waits on it for ever: an upload keeps what
+arrived and its sender resumes from there."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from .service import MAX_VIDEO_BYTES
 
 MAX_BODY_BYTES = MAX_VIDEO_BYTES + 2 * 2**20  # the largest upload plus its form fields
+IDLE_BODY_SECONDS = 60.0  # as nginx's client_body_timeout: silence between two reads of a body
+DISCONNECT = {"type": "http.disconnect"}
 
 
 class _TooLarge(Exception):
@@ -34,13 +40,22 @@ class BodyLimit:
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
             return await self._refuse(send, limit)
-        seen, started = 0, False
+        seen, started, body_done, stalled = 0, False, False, False
 
         async def counted_receive():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done, stalled
+            if stalled:
+                return DISCONNECT
+            if body_done:  # after the body, receive() only waits for a disconnect: no time limit
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), IDLE_BODY_SECONDS)
+            except TimeoutError:
+                stalled = True
+                return DISCONNECT
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if seen > limit:
                     raise _TooLarge
             return message

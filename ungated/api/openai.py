@@ -9,6 +9,7 @@ others ungated allows; the video object reports what is actually made. Fields be
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +20,7 @@ from ..errors import InvalidRequest
 from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.pipeline import companion_paths
-from .access import Caller, caller, may_change, signed_in, studio
+from .access import Caller, asker, may_change, signed_in, studio
 from .errors import not_found
 from .bodies import data_url_bytes, read_body
 from .service import Studio
@@ -116,9 +117,13 @@ def list_videos(after: str | None = None, limit: int = Query(20, ge=1, le=100),
             "has_more": more}
 
 
-@router.get("/videos/{video_id}")
-def retrieve_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> JSONResponse:
-    return JSONResponse(video_object(studio.get(video_id), who), headers={"openai-poll-after-ms": POLL_AFTER_MS})
+@router.get("/videos/{video_id}", response_model=None)
+async def retrieve_video(video_id: str, request: Request) -> JSONResponse:
+    """Polled by clients every POLL_AFTER_MS: answered from the shared progress read (events.VideoView)."""
+    studio, who = await asker(request)
+    seen = await request.app.state.progress_hub.status(video_id, who.client)
+    video = seen.video if seen is not None and seen.video is not None else await asyncio.to_thread(studio.get, video_id)
+    return JSONResponse(video_object(video, who), headers={"openai-poll-after-ms": POLL_AFTER_MS})
 
 
 @router.delete("/videos/{video_id}")

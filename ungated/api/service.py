@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import select, tuple_
+from sqlalchemy import event, select, tuple_
+from sqlalchemy.orm import Session
 
 from ..engines.base import Engine
 from ..errors import InvalidRequest
@@ -52,6 +54,43 @@ class ServiceConfig:
     own_workers: bool = True  # this server runs workers for `models` (serve --workers 0: only workers elsewhere)
     # Models asked for that this server's own workers cannot run, and why (their weights are not here).
     unavailable: dict[str, str] = field(default_factory=dict)
+
+
+class Writes:
+    """Counts the commits, made in this process, that may change what a video's status shows (its
+    row, its favourites, the model's measured speed, the set of live workers). A status read after
+    the count was N has seen every such commit counted in N (events.VideoView keys its reads by it)."""
+
+    TABLES = frozenset({"videos", "trainings", "favourites", "model_stats"})
+    ROWS_ONLY = frozenset({"workers"})  # a worker joining or leaving counts; one seen again does not
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        event.listen(Session, "do_orm_execute", self._executed)
+        event.listen(Session, "after_flush", self._flushed)
+        event.listen(Session, "after_commit", self._committed)
+
+    def _executed(self, state) -> None:
+        table = getattr(state.statement, "table", None)
+        name = getattr(table, "name", None)
+        if name in self.TABLES or (name in self.ROWS_ONLY and not state.is_update):
+            if state.is_insert or state.is_update or state.is_delete:
+                state.session.info["ungated_wrote"] = True
+
+    def _flushed(self, session: Session, _context) -> None:
+        changed = [*session.new, *session.deleted]
+        changed += [row for row in session.dirty if row.__tablename__ not in self.ROWS_ONLY]
+        if any(row.__tablename__ in self.TABLES | self.ROWS_ONLY for row in changed):
+            session.info["ungated_wrote"] = True
+
+    def _committed(self, session: Session) -> None:
+        if session.info.pop("ungated_wrote", False):
+            with self._lock:
+                self.count += 1
+
+
+WRITES = Writes()
 
 
 class Studio:

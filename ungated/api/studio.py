@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..engines.base import Capabilities
@@ -26,7 +26,7 @@ from ..jobs.schema import Video
 from ..media.gif import write_gif
 from ..provenance.verify import check_video
 from ..request import INPUT_FIELDS, Request as GenerationRequest, Text
-from .access import Caller, caller, may_change, signed_in, studio
+from .access import Caller, asker, caller, may_change, signed_in, studio
 from .bodies import data_url_bytes, read_body
 from .errors import ApiError
 from .service import MAX_VIDEO_BYTES, NewInput, Studio
@@ -272,8 +272,19 @@ def my_favourites(after: str | None = None, limit: int = PAGE_LIMIT, studio: Stu
     return page_of(studio, who, *studio.page(after, limit, "desc", *studio.favourites_of(who.client)))
 
 
-@router.get("/videos/{video_id}")
-def one_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> dict:
+@router.get("/videos/{video_id}", response_model=None)
+async def get_video(video_id: str, request: Request) -> JSONResponse:
+    """A video with its place in the queue, as the studio polls it: answered from the shared
+    progress read (events.VideoView)."""
+    studio, who = await asker(request)
+    seen = await request.app.state.progress_hub.status(video_id, who.client, favourite=True)
+    if seen is None or seen.video is None:
+        return JSONResponse(await asyncio.to_thread(one_video, video_id, studio, who))
+    favourite = who.client is not None and who.client in seen.favourite_of
+    return JSONResponse(studio_object(seen.video, who, favourite, seen.outlook))
+
+
+def one_video(video_id: str, studio: Studio, who: Caller) -> dict:
     video = studio.get(video_id)
     favourite = video.id in studio.favourite_ids(who.client, [video])
     return studio_object(video, who, favourite, studio.outlook(video))

@@ -270,6 +270,7 @@ async def create_training(request: Request, studio: Studio = Depends(studio),
                                     active_limit=None if who.admin else ACTIVE_PER_KEY)
     except queue.OverLimit as err:
         raise ApiError(429, str(err), code="rate_limit_exceeded") from None
+    studio.on_queued()
     return training_object(run, who, studio.storage)
 
 
@@ -393,6 +394,7 @@ def resume_training(training_id: str, studio: Studio = Depends(studio), who: Cal
         raise ApiError(409, f"training run {training_id!r} is {run.status}; only a cancelled or failed run resumes",
                        "training_id", "not_resumable")
     queue.resume(studio.store, training_id)
+    studio.on_queued()
     return one_training(training_id, studio, who)
 
 

@@ -1,8 +1,11 @@
 """The community GPU pool: workers anywhere join this server over HTTPS with a worker token
-(`ungated workers add`), claim videos by long-poll, fetch the job's inputs, renew their lease and
-upload the finished MP4, which the server checks and signs itself (jobs/results.py). A token may
-claim and report only its own jobs and read only those jobs' inputs. Admins manage tokens at
-/api/workers. The protocol: docs/service.md, "Remote workers".
+(`ungated workers add`), claim videos and training runs by long-poll, fetch what the job needs (a
+video's inputs and LoRAs, a run's dataset and starting model), renew their lease and upload the
+result: a video's MP4, which the server checks and signs itself (jobs/results.py), or a run's
+model or LoRA, which it checks before adding it to the library (jobs/remote_runs.py). A token may
+claim and report only its own jobs and read only those jobs' files; an untrusted token is never
+given a training run (whose dataset and live view have calls of their own: worker_runs.py).
+Admins manage tokens at /api/workers. The protocol: docs/service.md, "Remote workers".
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -25,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from ..errors import InvalidRequest
-from ..jobs import outages, queue, results, worker_tokens
-from ..jobs.schema import Video, WorkerToken
+from ..jobs import outages, queue, remote_runs, results, trained, training, worker_tokens
+from ..jobs.schema import Training, Video, WorkerToken
 from ..media.pipeline import companion_paths
 from ..request import INPUT_FIELDS
 from .access import Caller, caller, studio
@@ -41,7 +44,7 @@ POLL_SECONDS = 0.5  # how often one shared look at the queue wakes the waiting c
 HEARTBEAT_SECONDS = 5
 MAX_PREVIEW_BYTES = 2 * 2**20
 INSTANCE = re.compile(r"[0-9a-f]{1,32}")
-VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
+JOB_ID = re.compile(r"(video|train)_[0-9a-f]{32}")
 ModelId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")]
 
 
@@ -59,15 +62,21 @@ def remote_worker(request: Request, studio: Studio = Depends(studio)) -> WorkerT
     return token
 
 
-def held_job(studio: Studio, token: WorkerToken, video_id: str, lease_token: str) -> Video:
-    """The running video this token holds under lease_token, else 409 lease_lost."""
+def held_job(studio: Studio, token: WorkerToken, job_id: str, lease_token: str,
+             kind: type[Video] | type[Training] | None = None) -> Video | Training:
+    """The running job (a video or a training run, as its id says) this token holds under
+    lease_token, else 409 lease_lost; with kind, 404 for a job of the other kind."""
+    table = queue.table_of(job_id)
+    if kind is not None and table is not kind:
+        raise ApiError(404, f"job {job_id!r} is not a {'training run' if kind is Training else 'video'}; this call "
+                            "is for those", "job_id", "not_found")
     with studio.store.read() as session:
-        video = session.get(Video, video_id) if VIDEO_ID.fullmatch(video_id) else None
-    if (video is None or video.status != queue.RUNNING or video.lease_token != lease_token
-            or not (video.worker or "").startswith(worker_tokens.worker_prefix(token.id))):
-        raise ApiError(409, f"job {video_id!r} is no longer this worker's (cancelled, handed to another worker, "
+        job = session.get(table, job_id) if JOB_ID.fullmatch(job_id) else None
+    if (job is None or job.status != queue.RUNNING or job.lease_token != lease_token
+            or not (job.worker or "").startswith(worker_tokens.worker_prefix(token.id))):
+        raise ApiError(409, f"job {job_id!r} is no longer this worker's (cancelled, handed to another worker, "
                             "deleted or revoked); drop it", "lease_token", "lease_lost")
-    return video
+    return job
 
 
 def admin(who: Caller = Depends(caller)) -> Caller:
@@ -79,13 +88,14 @@ def admin(who: Caller = Depends(caller)) -> Caller:
 # 2. Claiming: a long-poll, with one shared look at the queue for all waiting workers.
 
 class QueueWatch:
-    """While claims wait, looks every POLL_SECONDS at which models have videos waiting and wakes
-    the claims for them: 200 idle workers cost one query per tick, not 200. A video queued by this
-    server looks again at once, so a waiting worker starts it without waiting for the tick."""
+    """While claims wait, looks every POLL_SECONDS at which models have videos and training runs
+    waiting and wakes the claims for them: 200 idle workers cost one query per tick, not 200. A job
+    queued by this server looks again at once, so a waiting worker starts it without waiting for
+    the tick."""
 
     def __init__(self, studio: Studio):
         self.studio = studio
-        self.waiting_models: set[str] = set()
+        self.waiting: dict[type, set[str]] = {Video: set(), Training: set()}  # models with jobs waiting
         self._tick = asyncio.Event()
         self._queued = asyncio.Event()
         self._loop = asyncio.get_running_loop()
@@ -98,8 +108,8 @@ class QueueWatch:
         with contextlib.suppress(RuntimeError):  # the server is shutting down: nobody is waiting
             self._loop.call_soon_threadsafe(self._queued.set)
 
-    async def wait(self, models: set[str], timeout: float) -> bool:
-        """Whether, within timeout, the next look finds a video waiting for one of models."""
+    async def wait(self, models: set[str], timeout: float, kinds: tuple[type, ...] = (Video, Training)) -> bool:
+        """Whether, within timeout, the next look finds a job of kinds waiting for one of models."""
         deadline = time.monotonic() + timeout
         self._waiters += 1
         try:
@@ -111,7 +121,7 @@ class QueueWatch:
                     await asyncio.wait_for(tick.wait(), left)
                 except TimeoutError:
                     return False
-                if self.waiting_models & models:
+                if any(self.waiting[kind] & models for kind in kinds):
                     return True
             return False
         finally:
@@ -120,21 +130,22 @@ class QueueWatch:
     async def _watch(self) -> None:
         while self._waiters:
             try:
-                self.waiting_models = await asyncio.to_thread(self._queued_models)
+                self.waiting = await asyncio.to_thread(self._queued_models)
             except Exception as err:  # an outage: the claims time out and their workers call again
                 if outages.classify(err) is None:
                     log.exception("looking at the queue for remote workers failed")
-                self.waiting_models = set()
+                self.waiting = {Video: set(), Training: set()}
             tick, self._tick = self._tick, asyncio.Event()
             tick.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queued.wait(), POLL_SECONDS)
             self._queued.clear()
 
-    def _queued_models(self) -> set[str]:
+    def _queued_models(self) -> dict[type, set[str]]:
+        now = time.time()
         with self.studio.store.read() as session:
-            return set(session.scalars(select(Video.model).where(
-                Video.status == queue.QUEUED, Video.not_before <= time.time()).distinct()))
+            return {table: set(session.scalars(select(table.model).where(
+                table.status == queue.QUEUED, table.not_before <= now).distinct())) for table in (Video, Training)}
 
 
 async def queue_watch(request: Request, studio: Studio = Depends(studio)) -> QueueWatch:
@@ -153,19 +164,22 @@ class Claim(BaseModel):
 @router.post("/worker/claim", response_model=None)
 async def claim(body: Claim, token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio),
                 watch: QueueWatch = Depends(queue_watch)) -> dict | Response:
-    """The next video for one of the worker's models (those the token allows), or 204 after `wait` seconds."""
+    """The next job for one of the worker's models (those the token allows), in the local workers'
+    order (the older of the next video and the next training run), or 204 after `wait` seconds. An
+    untrusted token gets videos only: a member's dataset is their own."""
     if token.paused_at is not None:
         raise ApiError(403, f"the server paused this worker: {token.pause_reason or 'ask its admin'} "
                             "(an admin unpauses it with `ungated workers unpause`)", code="worker_paused")
     models = [m for m in dict.fromkeys(body.models) if token.models is None or m in token.models]
     worker_id = worker_tokens.worker_prefix(token.id) + body.instance
-    await asyncio.to_thread(_register, studio, token, worker_id, models)
+    models = await asyncio.to_thread(_register, studio, token, worker_id, models)
     deadline = time.monotonic() + min(body.wait, MAX_WAIT_SECONDS)
     while models:
-        video = await asyncio.to_thread(queue.claim, studio.store, worker_id, models, token.untrusted)
-        if video is not None:
-            return {"job": job_of(video), "lease_seconds": queue.LEASE_SECONDS, "heartbeat_seconds": HEARTBEAT_SECONDS}
-        if not await watch.wait(set(models), deadline - time.monotonic()):
+        job = await asyncio.to_thread(_claim_for, studio, token, worker_id, models)
+        if job is not None:
+            return {"job": job_of(job), "lease_seconds": queue.LEASE_SECONDS, "heartbeat_seconds": HEARTBEAT_SECONDS}
+        kinds = (Video,) if token.untrusted else (Video, Training)
+        if not await watch.wait(set(models), deadline - time.monotonic(), kinds):
             break
     if models:  # the worker stays counted while it waits between claims
         await asyncio.to_thread(queue.touch_worker, studio.store, worker_id)
@@ -174,12 +188,25 @@ async def claim(body: Claim, token: WorkerToken = Depends(remote_worker), studio
     return Response(status_code=204)
 
 
-def _register(studio: Studio, token: WorkerToken, worker_id: str, models: list[str]) -> None:
+def _claim_for(studio: Studio, token: WorkerToken, worker_id: str, models: list[str]) -> Video | Training | None:
+    if token.untrusted:
+        return queue.claim(studio.store, worker_id, models, published_prompts_only=True)
+    return queue.claim_next(studio.store, worker_id, models)
+
+
+def _register(studio: Studio, token: WorkerToken, worker_id: str, models: list[str]) -> list[str]:
+    """Count the worker as live, serving models; returns the models to claim jobs for: with
+    `builtin`, the trained built-in models too (the worker fetches their files)."""
     queue.register_worker(studio.store, worker_id, f"remote:{token.id}", models)
     worker_tokens.seen(studio.store, token.id)
+    return [*models, *trained.ids(studio.storage)] if "builtin" in models else models
 
 
-def job_of(video: Video) -> dict:
+def job_of(job: Video | Training) -> dict:
+    return training_job_of(job) if isinstance(job, Training) else video_job_of(job)
+
+
+def video_job_of(video: Video) -> dict:
     base = f"/api/worker/jobs/{video.id}"
     request = dict(video.request)
     inputs = {}
@@ -191,43 +218,64 @@ def job_of(video: Video) -> dict:
              for lora in request.get("loras") or []]
     return {"id": video.id, "kind": "video", "lease_token": video.lease_token, "model": video.model,
             "request": request, "seed": video.seed, "artist": video.artist, "attempts": video.attempts,
-            "inputs": inputs, "loras": loras}
+            "inputs": inputs, "loras": loras,
+            "model_files": f"{base}/model" if trained.name_of(video.model) else None}
 
 
-# 3. A held job: heartbeat, preview, inputs, LoRAs.
+def training_job_of(run: Training) -> dict:
+    """A training run as a worker gets it: the trainer's settings, and where to fetch its dataset
+    (and the model a fine-tune starts from) file by file."""
+    base = f"/api/worker/jobs/{run.id}"
+    init = run.options.get("init")
+    return {"id": run.id, "kind": "training", "lease_token": run.lease_token, "model": run.model, "name": run.name,
+            "options": run.options, "steps": run.steps, "attempts": run.attempts,
+            "dataset": {"name": Path(run.dataset).name, "files": f"{base}/dataset"},
+            "init": {"model": init, "files": f"{base}/model"} if init else None}
+
+
+# 3. A held job: heartbeat, preview, inputs, LoRAs (a training run's files and live view: worker_runs.py).
 
 class Beat(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lease_token: str = Field(max_length=40)
     step: int | None = Field(default=None, ge=0)
     total: int | None = Field(default=None, ge=1)
+    stage: Literal["preparing", "training", "finishing"] | None = None  # a training run's
 
 
-@router.post("/worker/jobs/{video_id}/heartbeat")
-def heartbeat(video_id: str, body: Beat, token: WorkerToken = Depends(remote_worker),
+@router.post("/worker/jobs/{job_id}/heartbeat")
+def heartbeat(job_id: str, body: Beat, token: WorkerToken = Depends(remote_worker),
               studio: Studio = Depends(studio)) -> dict:
-    """Renew the lease and record progress; says whether the job was cancelled."""
-    video = held_job(studio, token, video_id, body.lease_token)
+    """Renew the lease and record progress (and a training run's stage); says whether the job was cancelled."""
+    job = held_job(studio, token, job_id, body.lease_token)
+    if body.stage is not None and not isinstance(job, Training):
+        raise ApiError(400, "a stage is a training run's; a video has none", "stage", "invalid_value")
     step = min(body.step, body.total) if body.step is not None and body.total else None
     try:
-        cancel = queue.heartbeat(studio.store, video_id, body.lease_token, step, body.total)
+        cancel = queue.heartbeat(studio.store, job_id, body.lease_token, step, body.total, stage=body.stage)
     except queue.LeaseLost:
-        raise ApiError(409, f"job {video_id!r} is no longer this worker's", "lease_token", "lease_lost") from None
-    queue.touch_worker(studio.store, video.worker)
+        raise ApiError(409, f"job {job_id!r} is no longer this worker's", "lease_token", "lease_lost") from None
+    queue.touch_worker(studio.store, job.worker)
     worker_tokens.seen(studio.store, token.id)
     return {"cancel": cancel}
 
 
-@router.put("/worker/jobs/{video_id}/preview")
-async def preview(video_id: str, request: Request, lease_token: str = Query(max_length=40),
-                  token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> dict:
-    """The job's latest preview frame, a JPEG of at most 2 MB."""
-    video = await asyncio.to_thread(held_job, studio, token, video_id, lease_token)
+async def body_up_to(request: Request, limit: int, what: str) -> bytes:
+    """The request's body, refused with 413 past limit bytes (before more of it is read)."""
     data = b""
     async for chunk in request.stream():
         data += chunk
-        if len(data) > MAX_PREVIEW_BYTES:
-            raise ApiError(413, f"a preview may be at most {MAX_PREVIEW_BYTES // 2**20} MB", "body", "too_large")
+        if len(data) > limit:
+            raise ApiError(413, f"{what} may be at most {limit // 2**20} MB", "body", "too_large")
+    return data
+
+
+@router.put("/worker/jobs/{job_id}/preview")
+async def preview(job_id: str, request: Request, lease_token: str = Query(max_length=40),
+                  token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> dict:
+    """The job's latest preview frame, a JPEG of at most 2 MB."""
+    video = await asyncio.to_thread(held_job, studio, token, job_id, lease_token, Video)
+    data = await body_up_to(request, MAX_PREVIEW_BYTES, "a preview")
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format != "JPEG":
@@ -247,59 +295,68 @@ def _save_preview(studio: Studio, video: Video, data: bytes) -> None:
     queue.heartbeat(studio.store, video.id, video.lease_token, preview_step=max(1, video.step))
 
 
-@router.get("/worker/jobs/{video_id}/inputs/{name}")
-def job_input(video_id: str, name: str, lease_token: str = Query(max_length=40),
+@router.get("/worker/jobs/{job_id}/inputs/{name}")
+def job_input(job_id: str, name: str, lease_token: str = Query(max_length=40),
               token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> FileResponse:
     """An input file of the job (image, video, extend)."""
-    video = held_job(studio, token, video_id, lease_token)
+    video = held_job(studio, token, job_id, lease_token, Video)
     stored = video.request.get(name) if name in INPUT_FIELDS else None
     path = studio.storage.resolve(stored) if stored else None
     if path is None or not path.is_file():
-        raise ApiError(404, f"job {video_id!r} has no input {name!r}", "name", "not_found")
+        raise ApiError(404, f"job {job_id!r} has no input {name!r}", "name", "not_found")
     return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
 
-@router.get("/worker/jobs/{video_id}/loras/{name}")
-def job_lora(video_id: str, name: str, lease_token: str = Query(max_length=40),
+@router.get("/worker/jobs/{job_id}/loras/{name}")
+def job_lora(job_id: str, name: str, lease_token: str = Query(max_length=40),
              token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> FileResponse:
     """A LoRA the job's request names, from the server's library."""
-    video = held_job(studio, token, video_id, lease_token)
+    video = held_job(studio, token, job_id, lease_token, Video)
     named = any(lora.get("name") == name for lora in video.request.get("loras") or [])
     path = studio.storage.lora_path(name) if named else None
     if path is None:
-        raise ApiError(404, f"job {video_id!r} names no LoRA {name!r} in this server's library", "name", "not_found")
+        raise ApiError(404, f"job {job_id!r} names no LoRA {name!r} in this server's library", "name", "not_found")
     return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
 
 # 4. The result: a resumable upload, then the server's checks.
 
-@router.get("/worker/jobs/{video_id}/result")
-def result_received(video_id: str, lease_token: str = Query(max_length=40),
+@router.get("/worker/jobs/{job_id}/result")
+def result_received(job_id: str, lease_token: str = Query(max_length=40),
                     token: WorkerToken = Depends(remote_worker), studio: Studio = Depends(studio)) -> dict:
     """How many bytes of the result the server has (where the upload resumes)."""
-    held_job(studio, token, video_id, lease_token)
-    return {"received": _received(results.upload_path(studio.storage, video_id, lease_token))}
+    held_job(studio, token, job_id, lease_token)
+    return {"received": _received(results.upload_path(studio.storage, job_id, lease_token))}
 
 
 def _received(part: Path) -> int:
     return part.stat().st_size if part.is_file() else 0
 
 
-@router.put("/worker/jobs/{video_id}/result", response_model=None,
+def offset_mismatch(received: int, of_what: str = "of this result") -> JSONResponse:
+    error = {"message": f"the server has {received} bytes {of_what}; send from there",
+             "type": TYPES[409], "param": "offset", "code": "offset_mismatch"}
+    return JSONResponse({"error": error, "received": received}, status_code=409)
+
+
+@router.put("/worker/jobs/{job_id}/result", response_model=None,
             openapi_extra={"requestBody": {"required": True, "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
-async def upload_result(video_id: str, request: Request, lease_token: str = Query(max_length=40),
+async def upload_result(job_id: str, request: Request, lease_token: str = Query(max_length=40),
                         offset: int = Query(ge=0), token: WorkerToken = Depends(remote_worker),
                         studio: Studio = Depends(studio)) -> dict | JSONResponse:
-    """Append the MP4's bytes from `offset`, which must be what the server already has."""
-    await asyncio.to_thread(held_job, studio, token, video_id, lease_token)
-    part = results.upload_path(studio.storage, video_id, lease_token)
+    """Append the result's bytes (a video's MP4, a training run's zip of out/) from `offset`, which
+    must be what the server already has."""
+    await asyncio.to_thread(held_job, studio, token, job_id, lease_token)
+    part = results.upload_path(studio.storage, job_id, lease_token)
     received = _received(part)
     if offset != received:
-        error = {"message": f"the server has {received} bytes of this result; send from there",
-                 "type": TYPES[409], "param": "offset", "code": "offset_mismatch"}
-        return JSONResponse({"error": error, "received": received}, status_code=409)
-    with part.open("ab") as out:
+        return offset_mismatch(received)
+    # Each byte at its place in the result, not at the file's end: the late bytes of a connection
+    # the worker gave up on and resumed past (its kernel still sending) are the same bytes again.
+    part.touch()
+    with part.open("r+b") as out:
+        out.seek(offset)
         try:
             async for chunk in request.stream():
                 received += len(chunk)
@@ -321,50 +378,69 @@ class Finished(BaseModel):
     seconds_per_step: float | None = Field(default=None, ge=0)
 
 
-@router.post("/worker/jobs/{video_id}/complete")
-async def complete(video_id: str, body: Finished, token: WorkerToken = Depends(remote_worker),
+@router.post("/worker/jobs/{job_id}/complete")
+async def complete(job_id: str, body: Finished, token: WorkerToken = Depends(remote_worker),
                    studio: Studio = Depends(studio)) -> dict:
-    """Check the uploaded clip and make it the video: 422 result_refused (the job goes back to the
-    queue) when a check fails."""
-    if await asyncio.to_thread(_completed_before, studio, token, video_id, body.lease_token):
+    """Check the uploaded result and make it the video (or the run's model or LoRA, added to the
+    library): 422 result_refused (the job goes back to the queue) when a check fails."""
+    if await asyncio.to_thread(_completed_before, studio, token, job_id, body.lease_token):
         return {"status": queue.COMPLETED}  # a repeat whose first answer was lost
-    video = await asyncio.to_thread(held_job, studio, token, video_id, body.lease_token)
-    part = results.upload_path(studio.storage, video_id, body.lease_token)
+    job = await asyncio.to_thread(held_job, studio, token, job_id, body.lease_token)
+    part = results.upload_path(studio.storage, job_id, body.lease_token)
     try:
-        engine = studio.engine(video.model)
-        clip = await asyncio.to_thread(results.accept, studio.storage, engine, video, part, body.sha256, body.size)
+        result = await asyncio.to_thread(_accept, studio, job, part, body.sha256, body.size)
     except results.Refused as refused:
         reason = str(refused)
         part.unlink(missing_ok=True)
-        await asyncio.to_thread(_refuse, studio, token, video, reason)
+        await asyncio.to_thread(_refuse, studio, token, job, reason)
         raise ApiError(422, f"result refused: {reason}", "body", "result_refused") from None
-    except InvalidRequest as err:  # the job itself no longer plans (e.g. its input file is gone)
+    except InvalidRequest as err:  # the job itself no longer plans (e.g. its input file or starting model is gone)
         part.unlink(missing_ok=True)
-        await asyncio.to_thread(queue.fail, studio.store, video_id, body.lease_token, "invalid_request", str(err),
+        await asyncio.to_thread(queue.fail, studio.store, job_id, body.lease_token, "invalid_request", str(err),
                                 False)
-        raise ApiError(409, f"job {video_id!r} can no longer be made here: {err}", code="lease_lost") from None
+        raise ApiError(409, f"job {job_id!r} can no longer be made here: {err}", code="lease_lost") from None
     speed = body.seconds_per_step if body.seconds_per_step and math.isfinite(body.seconds_per_step) else None
     done = await asyncio.to_thread(
-        queue.complete, studio.store, video_id, body.lease_token, studio.storage.relative(clip),
+        queue.complete, studio.store, job_id, body.lease_token, result,
         None if token.untrusted else speed)  # an untrusted worker's claimed speed does not steer ETAs
     if not done:
-        for path in companion_paths(clip):
-            path.unlink(missing_ok=True)
-        raise ApiError(409, f"job {video_id!r} is no longer this worker's", "lease_token", "lease_lost")
-    await asyncio.to_thread(worker_tokens.record_done, studio.store, token.id, speed)
+        await asyncio.to_thread(_discard, studio, job, result)
+        raise ApiError(409, f"job {job_id!r} is no longer this worker's", "lease_token", "lease_lost")
+    # A token's record keeps the seconds per step of videos; a training step is another measure.
+    await asyncio.to_thread(worker_tokens.record_done, studio.store, token.id,
+                            None if isinstance(job, Training) else speed)
     return {"status": queue.COMPLETED}
 
 
-def _completed_before(studio: Studio, token: WorkerToken, video_id: str, lease_token: str) -> bool:
-    relative = f"videos/{video_id}/{lease_token}.mp4"
+def _accept(studio: Studio, job: Video | Training, part: Path, sha256: str, size: int) -> str:
+    """The accepted result's path under the storage root; results.Refused when a check fails."""
+    if isinstance(job, Training):
+        return remote_runs.accept(studio.storage, job, job.lease_token, part, sha256, size)
+    clip = results.accept(studio.storage, studio.engine(job.model), job, part, sha256, size)
+    return studio.storage.relative(clip)
+
+
+def _discard(studio: Studio, job: Video | Training, result: str) -> None:
+    """Remove an accepted result whose job turned out to be no longer this worker's."""
+    if isinstance(job, Training):
+        training.unpublish(studio.storage, job.id)
+        return
+    for path in companion_paths(studio.storage.resolve(result)):
+        path.unlink(missing_ok=True)
+
+
+def _completed_before(studio: Studio, token: WorkerToken, job_id: str, lease_token: str) -> bool:
+    """Whether this token already completed the job (a video: with this attempt's clip)."""
+    table = queue.table_of(job_id)
     with studio.store.read() as session:
-        video = session.get(Video, video_id) if VIDEO_ID.fullmatch(video_id) else None
-    return (video is not None and video.status == queue.COMPLETED and video.result == relative
-            and (video.worker or "").startswith(worker_tokens.worker_prefix(token.id)))
+        job = session.get(table, job_id) if JOB_ID.fullmatch(job_id) else None
+    clip = None if table is Training else f"videos/{job_id}/{lease_token}.mp4"
+    return (job is not None and job.status == queue.COMPLETED and (clip is None or job.result == clip)
+            and (job.worker or "").startswith(worker_tokens.worker_prefix(token.id)))
 
 
-def _refuse(studio: Studio, token: WorkerToken, video: Video, reason: str) -> None:
-    queue.fail(studio.store, video.id, video.lease_token, "result_refused",
+def _refuse(studio: Studio, token: WorkerToken, job: Video | Training, reason: str) -> None:
+    queue.fail(studio.store, job.id, job.lease_token, "result_refused",
                f"a remote worker's result was refused: {reason}", retry=True)
     if worker_tokens.record_refused(studio.store, token.id, reason):
         log.warning("paused remote worker %r after %d refused results", token.name, worker_tokens.PAUSE_AFTER_REFUSALS)
@@ -380,15 +456,15 @@ class Failure(BaseModel):
     retry: bool = True
 
 
-@router.post("/worker/jobs/{video_id}/fail")
-def fail(video_id: str, body: Failure, token: WorkerToken = Depends(remote_worker),
+@router.post("/worker/jobs/{job_id}/fail")
+def fail(job_id: str, body: Failure, token: WorkerToken = Depends(remote_worker),
          studio: Studio = Depends(studio)) -> dict:
     """The attempt failed: the job is retried while attempts remain (or cancelled, when asked)."""
-    held_job(studio, token, video_id, body.lease_token)
-    results.upload_path(studio.storage, video_id, body.lease_token).unlink(missing_ok=True)
-    status = queue.fail(studio.store, video_id, body.lease_token, body.code, body.message, body.retry)
+    held_job(studio, token, job_id, body.lease_token)
+    results.upload_path(studio.storage, job_id, body.lease_token).unlink(missing_ok=True)
+    status = queue.fail(studio.store, job_id, body.lease_token, body.code, body.message, body.retry)
     if status is None:
-        raise ApiError(409, f"job {video_id!r} is no longer this worker's", "lease_token", "lease_lost")
+        raise ApiError(409, f"job {job_id!r} is no longer this worker's", "lease_token", "lease_lost")
     if body.code != "cancelled":
         worker_tokens.record_failed(studio.store, token.id)
     return {"status": status}
@@ -399,13 +475,13 @@ class Release(BaseModel):
     lease_token: str = Field(max_length=40)
 
 
-@router.post("/worker/jobs/{video_id}/release")
-def release(video_id: str, body: Release, token: WorkerToken = Depends(remote_worker),
+@router.post("/worker/jobs/{job_id}/release")
+def release(job_id: str, body: Release, token: WorkerToken = Depends(remote_worker),
             studio: Studio = Depends(studio)) -> dict:
     """Hand the job back untouched (the worker is going away): queued again, the attempt not counted."""
-    held_job(studio, token, video_id, body.lease_token)
-    results.upload_path(studio.storage, video_id, body.lease_token).unlink(missing_ok=True)
-    queue.release(studio.store, video_id, body.lease_token)
+    held_job(studio, token, job_id, body.lease_token)
+    results.upload_path(studio.storage, job_id, body.lease_token).unlink(missing_ok=True)
+    queue.release(studio.store, job_id, body.lease_token)
     return {"status": queue.QUEUED}
 
 

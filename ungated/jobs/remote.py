@@ -6,6 +6,9 @@ folder of its own, makes the clip with the same engines and media pipeline as a 
 (marked, with the job's id in the invisible watermark, but not signed: the signing key never leaves
 the server), renews its lease with progress and preview frames, and uploads the MP4 in chunks,
 resuming after a dropped connection. The server checks the clip, signs it and completes the job.
+A training run goes the same way with the trainer code a local worker runs (remote_trainer.py):
+its dataset is fetched file by file, its loss curve and samples are sent as it trains, and its
+model or LoRA is uploaded for the server to check and add to its library.
 
 The protocol (calls under /api/worker/) is described in docs/service.md. A server that is down or
 busy (a dropped connection, 503, 507) is waited out, never a reason to exit; a revoked token is.
@@ -28,11 +31,13 @@ import httpx
 
 from .. import settings
 from ..engines.base import Engine, EngineOptions
-from ..engines.catalog import get_engine
-from ..errors import GenerationCancelled, InvalidRequest, UngatedError
+from ..errors import GenerationCancelled, InvalidRequest, TrainingCancelled, UngatedError
 from ..media.previews import save_preview
-from . import outages, queue
-from .worker import LeaseKeeper, job_request, make_clip, sampling_progress, warm_engine
+from . import outages, queue, trained, training
+from .remote_trainer import LiveView, LocalRun, fetch_folder
+from .storage import Storage
+from .worker import (LeaseKeeper, TrainingPace, job_request, make_clip, sampling_progress, unload_open_engines,
+                     warm_engine)
 
 log = logging.getLogger("ungated.remote")
 
@@ -73,18 +78,25 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class Claim:
-    """A job as the server hands it out: its request names inputs and LoRAs the worker fetches."""
+    """A job as the server hands it out: a video, whose request names inputs and LoRAs the worker
+    fetches, or a training run, whose dataset (and starting model) it fetches file by file."""
 
     id: str
     lease_token: str
     model: str
-    request: dict
+    request: dict = field(default_factory=dict)
     seed: int | None = None
     artist: str = ""
     attempts: int = 1
     kind: str = "video"
     inputs: dict[str, str] = field(default_factory=dict)
     loras: list[dict] = field(default_factory=list)
+    name: str = ""  # a training run's: what its result is called
+    options: dict = field(default_factory=dict)
+    steps: int = 0
+    dataset: dict | None = None  # {"name", "files": the listing's URL}
+    init: dict | None = None  # {"model": "builtin/NAME", "files": the listing's URL}, for a fine-tune
+    model_files: str | None = None  # a video of a trained built-in model (builtin/NAME): its listing's URL
 
     @classmethod
     def of(cls, job: dict) -> Claim:
@@ -111,13 +123,14 @@ class ServerClient:
         self.sleep = sleep
 
     def call(self, method: str, path: str, *, give_up: Callable[[], bool] = _never, resend: bool = True,
-             **kwargs) -> httpx.Response:
+             sink: Path | None = None, **kwargs) -> httpx.Response:
         """The answer to one call, sent again while the server is away (a dropped connection only
-        when resend: an upload's chunk is resent by the upload, from what the server has)."""
+        when resend: an upload's chunk is resent by the upload, from what the server has). With
+        sink, a successful answer's body is streamed to that file instead of held in memory."""
         backoff = outages.Backoff(first=1.0, most=OUTAGE_MOST_SECONDS)
         while True:
             try:
-                response = self.http.request(method, path, **kwargs)
+                response = self._send(self.http.build_request(method, path, **kwargs), sink)
             except httpx.TransportError as err:
                 if not resend or give_up():
                     raise Unavailable(f"{method} {path}: {outages.describe(err)}") from err
@@ -135,6 +148,19 @@ class ServerClient:
             if response.is_success:
                 return response
             raise _refusal(response)
+
+    def _send(self, request: httpx.Request, sink: Path | None) -> httpx.Response:
+        response = self.http.send(request, stream=True)
+        try:
+            if sink is not None and response.is_success:
+                with sink.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+            else:
+                response.read()
+        finally:
+            response.close()
+        return response
 
     def close(self) -> None:
         self.http.close()
@@ -194,8 +220,9 @@ class RemoteLease(LeaseKeeper):
     def beat(self, step: int | None, total: int | None, preview_step: int, stage: str | None) -> bool:
         where = f"/api/worker/jobs/{self.job.id}"
         try:
+            beat = {"lease_token": self.job.lease_token, "step": step, "total": total}
             answer = self.client.call("POST", f"{where}/heartbeat", give_up=_always, resend=False,
-                                      json={"lease_token": self.job.lease_token, "step": step, "total": total})
+                                      json=beat if stage is None else {**beat, "stage": stage})
             preview, self._preview = self._preview, None
             if preview is not None:
                 self.client.call("PUT", f"{where}/preview", give_up=_always, resend=False, content=preview,
@@ -206,6 +233,30 @@ class RemoteLease(LeaseKeeper):
         return bool(_body(answer).get("cancel"))
 
 
+class TrainingLease(RemoteLease):
+    """The lease keeper of a training run: each heartbeat is followed by the run's live view (new
+    loss lines, new samples); what does not get through goes with the next one."""
+
+    def __init__(self, client: ServerClient, job: Claim, live: LiveView):
+        super().__init__(client, job)
+        self.live = live
+
+    def beat(self, step: int | None, total: int | None, preview_step: int, stage: str | None) -> bool:
+        cancel = super().beat(step, total, preview_step, stage)
+        self.send_live_view()
+        return cancel
+
+    def send_live_view(self) -> None:
+        """Send the live view now; raises queue.LeaseLost when the job is no longer ours."""
+        try:
+            self.live.send(give_up=_always)
+        except TokenRefused:
+            self.revoked = True
+            raise queue.LeaseLost("the token was revoked") from None
+        except (ServerSaid, Unavailable) as err:
+            log.warning("%s: the live view waits for the next heartbeat (%s)", self.job.id, err)
+
+
 class RemoteWorker:
     def __init__(self, server: str, token: str, models: list[str], options: EngineOptions = EngineOptions(),
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], object] = time.sleep):
@@ -213,6 +264,7 @@ class RemoteWorker:
         self.models, self.options = models, options
         self.instance = secrets.token_hex(3)
         self.engines: dict[str, Engine] = {}
+        self.library = Storage(settings.home() / "work" / "remote" / "library")  # trained models fetched
         self.stopping = threading.Event()  # set to stop: a running job is handed back to the server
         self.idle = False  # waiting for a job, holding none
 
@@ -253,15 +305,27 @@ class RemoteWorker:
         if response.status_code == 204:
             return None
         job = Claim.of(response.json()["job"])
-        if job.kind != "video":  # not for this worker: handed straight back
+        if job.kind not in ("video", "training"):  # a kind of job this worker does not know: handed straight back
             self._release(job)
             return None
         return job
 
-    def engine(self, model_id: str) -> Engine:
-        return warm_engine(self.engines, model_id, model_id, lambda: get_engine(model_id, options=self.options))
+    def engine(self, job: Claim) -> Engine:
+        """The job's engine, warm if it was loaded before; a trained built-in model's files are
+        fetched first into this worker's own library (unchanged files are kept)."""
+        if job.model_files:
+            name = trained.name_of(job.model)
+            if name is None:
+                raise InvalidRequest("model", f"the server sent files for {job.model!r}, which is not builtin/NAME")
+            fetch_folder(self.client, job.model_files, {"lease_token": job.lease_token},
+                         trained.folder(self.library, name), self.stopping.is_set)
+        return warm_engine(self.engines, trained.cache_key(job.model, self.library), job.model,
+                           lambda: trained.engine(job.model, self.library, self.options))
 
     def run(self, job: Claim) -> None:
+        if job.kind == "training":
+            self.train(job)
+            return
         log.info("%s: %s (attempt %d)", job.id, job.model, job.attempts)
         folder = settings.home() / "work" / "remote" / job.id
         shutil.rmtree(folder, ignore_errors=True)  # of an earlier attempt here, killed
@@ -279,7 +343,7 @@ class RemoteWorker:
     def _run(self, job: Claim, keeper: RemoteLease, folder: Path) -> None:
         clip = folder / "clip.mp4"
         try:
-            engine = self.engine(job.model)
+            engine = self.engine(job)
             request = job_request(job.request, job.seed, lambda name, stored: self._input(job, name, stored, folder),
                                   lambda named: self._loras(job, named, folder))
             seconds_per_step = make_clip(
@@ -300,6 +364,48 @@ class RemoteWorker:
             return
         self._deliver(job, keeper, clip, seconds_per_step)
 
+    def train(self, job: Claim) -> None:
+        """Run a training run as a local worker does (training.make), in a folder of its own keyed by
+        the run's id, and deliver its result; the folder stays while the run may come back here to
+        resume (handed back, cancelled, failed with attempts left)."""
+        log.info("%s: training %s (attempt %d)", job.id, job.model, job.attempts)
+        if job.model != "builtin":  # the open model's pipeline needs the memory a warm engine holds
+            unload_open_engines(self.engines)
+        run = LocalRun.taking_over(job, settings.home() / "work" / "remote")
+        keeper = TrainingLease(self.client, job, LiveView(self.client, job, run.log_path))
+        keeper.start()
+        try:
+            over = self._train(job, keeper, run)
+        finally:
+            keeper.finish()
+        if over:
+            run.remove()
+        if keeper.revoked:
+            raise TokenRefused("the server refused this worker's token (revoked while it held a job)")
+
+    def _train(self, job: Claim, keeper: TrainingLease, run: LocalRun) -> bool:
+        """Fetch, train and deliver; whether the run is over for this worker (its files may go)."""
+        pace = TrainingPace()
+        try:
+            run.fetch(self.client, self.stopping.is_set)
+            training.make(run.training, run.storage, pace.around(keeper.progress), keeper.entered,
+                          lambda: keeper.should_stop() or self.stopping.is_set(), keeper.live.hand_sample)
+            keeper.send_live_view()  # the last loss lines, before the result
+            package = run.pack()
+        except (TokenRefused, Paused):
+            raise
+        except (TrainingCancelled, queue.LeaseLost, Unavailable):
+            self._stopped(job, keeper)
+            return False
+        except UngatedError as err:  # the dataset or the setup is wrong: another try will not help
+            self._fail(job, "invalid_request", str(err), retry=False)
+            return True
+        except Exception as err:  # out of memory, a bug, a dropped download: worth another attempt, from here
+            log.exception("%s failed", job.id)
+            self._fail(job, "training_failed", f"{type(err).__name__}: {err}", retry=True)
+            return False
+        return self._deliver(job, keeper, package, pace.seconds_per_step()) in ("completed", "refused")
+
     def _input(self, job: Claim, name: str, stored: str, folder: Path) -> Path:
         url = job.inputs.get(name)
         if url is None:
@@ -319,9 +425,8 @@ class RemoteWorker:
         return files
 
     def _fetch(self, job: Claim, url: str, path: Path) -> Path:
-        response = self.client.call("GET", url, params={"lease_token": job.lease_token}, give_up=self.stopping.is_set)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(response.content)
+        self.client.call("GET", url, params={"lease_token": job.lease_token}, give_up=self.stopping.is_set, sink=path)
         return path
 
     def _preview(self, keeper: RemoteLease, frame, folder: Path) -> None:
@@ -329,34 +434,36 @@ class RemoteWorker:
         save_preview(frame, path)
         keeper.hand_preview(path.read_bytes())
 
-    def _deliver(self, job: Claim, keeper: RemoteLease, clip: Path, seconds_per_step: float) -> None:
-        """Upload the clip and complete the job; the keeper renews the lease meanwhile."""
+    def _deliver(self, job: Claim, keeper: RemoteLease, result: Path, seconds_per_step: float | None) -> str:
+        """Upload the result (a clip, a training run's zip) and complete the job; the keeper renews
+        the lease meanwhile. Returns how it ended: completed, refused, stopped or failed."""
         try:
-            digest = self._upload(job, clip)
+            digest = self._upload(job, result)
             self.client.call("POST", f"/api/worker/jobs/{job.id}/complete", give_up=self.stopping.is_set,
-                             json={"lease_token": job.lease_token, "sha256": digest, "size": clip.stat().st_size,
+                             json={"lease_token": job.lease_token, "sha256": digest, "size": result.stat().st_size,
                                    "seconds_per_step": seconds_per_step})
         except (TokenRefused, Paused):
             raise
         except ResultRefused as refused:
-            log.warning("%s: the server refused the clip: %s (it goes back to the queue)", job.id, refused)
-            return
+            log.warning("%s: the server refused the result: %s (it goes back to the queue)", job.id, refused)
+            return "refused"
         except (queue.LeaseLost, Unavailable):
             self._stopped(job, keeper)
-            return
+            return "stopped"
         except ServerSaid as err:
-            log.warning("%s: could not deliver the clip: %s", job.id, err)
+            log.warning("%s: could not deliver the result: %s", job.id, err)
             self._fail(job, "upload_failed", str(err), retry=True)
-            return
+            return "failed"
         log.info("%s: completed", job.id)
+        return "completed"
 
-    def _upload(self, job: Claim, clip: Path) -> str:
-        """Send the clip in chunks, each from what the server already has: after a dropped
+    def _upload(self, job: Claim, result: Path) -> str:
+        """Send the result in chunks, each from what the server already has: after a dropped
         connection the server says how much it received and the upload goes on from there."""
         where, lease = f"/api/worker/jobs/{job.id}/result", {"lease_token": job.lease_token}
-        size, offset, dropped = clip.stat().st_size, 0, 0
+        size, offset, dropped = result.stat().st_size, 0, 0
         backoff = outages.Backoff(first=1.0, most=OUTAGE_MOST_SECONDS)
-        with clip.open("rb") as file:
+        with result.open("rb") as file:
             while offset < size:
                 file.seek(offset)
                 chunk = file.read(CHUNK_BYTES)
@@ -381,8 +488,8 @@ class RemoteWorker:
                     offset = int(self.client.call("GET", where, params=lease, give_up=self.stopping.is_set)
                                  .json()["received"])
                 if offset > size:
-                    raise ServerSaid(f"the server holds {offset} bytes of a {size}-byte clip")
-        return _sha256(clip)
+                    raise ServerSaid(f"the server holds {offset} bytes of a {size}-byte result")
+        return _sha256(result)
 
     def _stopped(self, job: Claim, keeper: RemoteLease) -> None:
         """A job stopped between steps: handed back (the worker is going away), cancelled, or no

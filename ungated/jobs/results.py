@@ -1,8 +1,9 @@
 """Accepting a clip a remote worker made (api/workers.py): the server keeps the trust. The bytes
 must be the ones the worker hashed; the MP4 must decode whole, at the job's planned size, frame
-count and frame rate, and carry the job's invisible watermark (unless the artist turned it off).
-Only then does the server draw its thumbnail and spritesheet and sign it with its own C2PA key,
-which never leaves the server, and move it into place as the attempt's clip."""
+count and frame rate, and carry the job's invisible watermark (unless the artist turned it off,
+or its frames are too small to carry one). Only then does the server draw its thumbnail and
+spritesheet and sign it with its own C2PA key, which never leaves the server, and move it into
+place as the attempt's clip."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from ..media.pipeline import placed_together
 from ..media.previews import PreviewCollector
 from ..provenance import c2pa_manifest, credentials, watermark
 from ..request import Plan, plan
-from .schema import Video
+from . import queue
+from .schema import Training, Video
 from .storage import Storage
 from .worker import job_request
 
@@ -25,11 +27,21 @@ class Refused(Exception):
     """A result that fails a check; the message says which, in words for the worker's owner."""
 
 
-def upload_path(storage: Storage, video_id: str, lease_token: str) -> Path:
-    """Where one attempt's upload collects (a hidden .part file: remove_leftovers clears old ones)."""
-    folder = storage.root / "videos" / video_id
+def upload_path(storage: Storage, job_id: str, lease_token: str) -> Path:
+    """Where one attempt's upload collects: a hidden .part file in the job's folder (a video's, where
+    remove_leftovers clears old ones, or a training run's)."""
+    folder = storage.root / ("trainings" if queue.table_of(job_id) is Training else "videos") / job_id
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f".upload-{lease_token}.part"
+
+
+def check_upload(part: Path, sha256: str, size: int) -> None:
+    """Refused unless the upload at part is the size and SHA-256 the worker says it sent."""
+    received = part.stat().st_size if part.is_file() else 0
+    if received != size:
+        raise Refused(f"the server received {received} bytes; the worker said the result has {size}")
+    if _sha256(part) != sha256.lower():
+        raise Refused("the upload's SHA-256 does not match")
 
 
 def planned(storage: Storage, engine: Engine, video: Video) -> Plan:
@@ -45,11 +57,7 @@ def accept(storage: Storage, engine: Engine, video: Video, part: Path, sha256: s
     signed); returns the clip's path. Raises Refused naming the first check it fails; the part file
     is left for the caller to remove."""
     # 1. The bytes are the ones the worker made.
-    received = part.stat().st_size if part.is_file() else 0
-    if received != size:
-        raise Refused(f"the server received {received} bytes; the worker said the clip has {size}")
-    if _sha256(part) != sha256.lower():
-        raise Refused("the upload's SHA-256 does not match")
+    check_upload(part, sha256, size)
 
     # 2. It is the clip this job makes: decoded whole, at the planned size, length and rate.
     the_plan = planned(storage, engine, video)
@@ -61,7 +69,7 @@ def accept(storage: Storage, engine: Engine, video: Video, part: Path, sha256: s
         raise Refused(f"the clip has {frames} frames; this job makes {the_plan.total_frames}")
     if fps is None or abs(fps - the_plan.fps) > 0.01:
         raise Refused(f"the clip plays at {fps or 0:g} fps; this job makes {the_plan.fps}")
-    if the_plan.request.provenance.watermark:
+    if the_plan.request.provenance.watermark and watermark.markable(width, height):
         found = watermark.detect(part)
         if found.mark != watermark.mark_id(video.id):
             raise Refused("the clip does not carry this job's watermark")

@@ -6,6 +6,9 @@ taken over by another worker starts again from its last checkpoint there.
 The built-in model's result is the model folder out/model/, also copied into the server's model
 library (trained.py) as `builtin/NAME`; a LoRA's is out/NAME.safetensors, also added to the LoRA
 library. Either way the create form offers it at once.
+
+A remote worker (remote_trainer.py) runs the same `make` in a folder of its own and uploads out/;
+the server checks it (remote_runs.py) and publishes it as `run` does.
 """
 
 from __future__ import annotations
@@ -47,19 +50,29 @@ def _plan_options(options: dict, allowed: tuple[str, ...]) -> dict:
 
 def run(training: Training, storage: Storage, progress: Callable[[int, int], None],
         stage: Callable[[str], None], should_cancel: Callable[[], bool]) -> str:
-    """Prepare and train (resuming from a checkpoint if there is one); returns the result's path
-    under the storage root. Raises TrainingCancelled when should_cancel says so, InvalidRequest
-    naming the run's own fields and files (not the trainer's options and the server's folders)
-    when the dataset or a setting is wrong."""
+    """Train (resuming from a checkpoint if there is one) and place the result in the library;
+    returns the result's path under the storage root. Raises as `make` does."""
+    return publish(storage, training, make(training, storage, progress, stage, should_cancel))
+
+
+def make(training: Training, storage: Storage, progress: Callable[[int, int], None],
+         stage: Callable[[str], None], should_cancel: Callable[[], bool],
+         on_sample: Callable[[Path], None] = lambda _path: None) -> Path:
+    """Prepare and train (resuming from a checkpoint if there is one); returns the result (the
+    model folder or the LoRA file under trainings/ID/out/). Raises TrainingCancelled when
+    should_cancel says so, InvalidRequest naming the run's own fields and files (not the trainer's
+    options and the server's folders) when the dataset or a setting is wrong. A remote worker runs
+    this in a storage root of its own (remote_trainer.py) and the server publishes what it sends."""
     try:
-        return _run(training, storage, progress, stage, should_cancel)
+        return _make(training, storage, progress, stage, should_cancel, on_sample)
     except InvalidRequest as err:
         field = STUDIO_FIELDS.get(err.field, err.field.lstrip("-"))
         raise InvalidRequest(field, paths.in_member_terms(err.message, storage.root)) from None
 
 
-def _run(training: Training, storage: Storage, progress: Callable[[int, int], None],
-         stage: Callable[[str], None], should_cancel: Callable[[], bool]) -> str:
+def _make(training: Training, storage: Storage, progress: Callable[[int, int], None],
+          stage: Callable[[str], None], should_cancel: Callable[[], bool],
+          on_sample: Callable[[Path], None]) -> Path:
     root = folder(storage, training.id)
     data = dataset_folder(storage, training)
     if not data.is_dir():
@@ -67,13 +80,13 @@ def _run(training: Training, storage: Storage, progress: Callable[[int, int], No
     if training.model == BUILTIN:
         from ..train.clips import ClipTrainPlan, prepare, train
 
-        plan = ClipTrainPlan(data_dir=data, out_dir=root / "out" / "model", work_dir=root / "work",
+        plan = ClipTrainPlan(data_dir=data, out_dir=result_file(storage, training), work_dir=root / "work",
                              init=_start_from(storage, training.options.get("init")),
                              **_plan_options(training.options, CLIP_OPTIONS))
     else:
         from ..train.lora import LoraTrainPlan, prepare, train
 
-        plan = LoraTrainPlan(model_id=training.model, data_dir=data, out=root / "out" / f"{training.name}.safetensors",
+        plan = LoraTrainPlan(model_id=training.model, data_dir=data, out=result_file(storage, training),
                              work_dir=root / "work", **_plan_options(training.options, LORA_OPTIONS))
     stage("preparing")
     prepared = prepare(plan)
@@ -84,13 +97,35 @@ def _run(training: Training, storage: Storage, progress: Callable[[int, int], No
         if step == total:
             stage("finishing")  # the final sample and the loss curve
 
-    result = train(plan, prepared, on_step, should_cancel=should_cancel)
+    return train(plan, prepared, on_step, should_cancel=should_cancel, on_sample=on_sample)
+
+
+def result_file(storage: Storage, training: Training) -> Path:
+    """Where a run's result lives: the model folder out/model/, or the LoRA out/NAME.safetensors."""
+    out = folder(storage, training.id) / "out"
+    return out / "model" if training.model == BUILTIN else out / f"{training.name}.safetensors"
+
+
+def publish(storage: Storage, training: Training, result: Path) -> str:
+    """Add a finished run's result (under trainings/ID/out/) to the server's library, where the
+    create form offers it at once: a built-in model as builtin/NAME, a LoRA in the LoRA library.
+    Returns the result's path under the storage root."""
     made_by = {"uploaded_by": training.client, "training": training.id}
     if training.model == BUILTIN:
         trained.add(storage, training.name, result, made_by)
     else:
         _add_to_library(storage, training, result, made_by)
     return storage.relative(result)
+
+
+def unpublish(storage: Storage, training_id: str) -> None:
+    """Take out of the library what publish added for this run (its completion was not recorded)."""
+    for name in trained.names(storage):
+        if trained.about(storage, name).get("training") == training_id:
+            trained.remove(storage, name)
+    for entry in storage.loras():
+        if entry.get("training") == training_id:
+            storage.remove_lora(entry["name"])
 
 
 def _start_from(storage: Storage, model_id: str | None) -> Path | None:

@@ -110,7 +110,7 @@ class LeaseKeeper(threading.Thread):
             written, last_beat, failing = current, time.monotonic(), False
 
 
-class _Pace:
+class TrainingPace:
     """Seconds per step of a training run, timed from its first step this attempt (not counting
     the preparation before it, nor the steps a resumed run had already done)."""
 
@@ -237,7 +237,7 @@ class Worker:
             unload_open_engines(self.engines)
         keeper = LeaseKeeper(self.store, job, self.parent_pid)
         keeper.start()
-        pace = _Pace()
+        pace = TrainingPace()
         try:
             result = training.run(job, self.storage, pace.around(keeper.progress), keeper.entered,
                                   lambda: keeper.should_stop() or self.stopping.is_set())

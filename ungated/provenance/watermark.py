@@ -60,10 +60,15 @@ class Marker:
         self.encoder.set_watermark("bits", _bits(mark))
 
     def __call__(self, index: int, frame: np.ndarray) -> np.ndarray:
-        if index % MARK_EVERY or min(frame.shape[:2]) < MIN_SIDE:
+        if index % MARK_EVERY or not markable(frame.shape[1], frame.shape[0]):
             return frame
         bgr = np.ascontiguousarray(frame[..., ::-1])
         return np.ascontiguousarray(self.encoder.encode(bgr, METHOD, scales=SCALES)[..., ::-1])
+
+
+def markable(width: int, height: int) -> bool:
+    """Whether frames of this size carry the mark (smaller ones are left unmarked)."""
+    return min(width, height) >= MIN_SIDE
 
 
 @dataclass(frozen=True)
