@@ -197,3 +197,25 @@ def test_workers_are_added_listed_and_revoked_from_the_command_line(tmp_path):
     assert "revoked" in runner.invoke(app, ["workers", "list", *db]).stdout
     again = runner.invoke(app, ["workers", "revoke", "gpu-ada", *db])
     assert isinstance(again.exception, UngatedError) and "no live worker" in str(again.exception)
+
+
+def test_a_workers_reports_are_not_a_clients_writes_but_a_cancel_is(pool):
+    """Polls answer from the shared read unless the caller wrote since it began: a heartbeat from a
+    remote worker must not make every poll wait for a new read, a client's cancel must."""
+    from ungated.api.service import WRITES
+
+    api, worker, _store, _storage = pool
+    video = api.post("/api/videos", json={"prompt": "a red circle", "steps": 4}).json()["data"][0]["id"]
+    job = api.post("/api/worker/claim", json={"models": ["builtin"], "instance": "ab", "wait": 0},
+                   headers=worker).json()["job"]
+    before = WRITES.count
+    beat = api.post(f"/api/worker/jobs/{video}/heartbeat", json={"lease_token": job["lease_token"], "step": 2,
+                                                                  "total": 4}, headers=worker)
+    assert beat.status_code == 200 and WRITES.count == before
+    assert api.get(f"/v1/videos/{video}").json()["progress"] == 50  # seen within a read's tick all the same
+    waiting = api.post("/api/videos", json={"prompt": "a blue square", "steps": 4}).json()["data"][0]["id"]
+    assert api.get(f"/v1/videos/{waiting}").json()["status"] == "queued"
+    counted = WRITES.count
+    api.post(f"/api/videos/{waiting}/cancel")
+    assert WRITES.count > counted
+    assert api.get(f"/api/videos/{waiting}").json()["status"] == "cancelled"  # the caller's own write, at once

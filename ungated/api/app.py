@@ -43,6 +43,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.add_middleware(BodyLimit, routes={("PUT", "/api/loras/"): MAX_LORA_BYTES,
                                           ("PUT", "/api/datasets/"): MAX_DATASET_BYTES,
                                           ("PUT", "/api/worker/jobs/"): MAX_RESULT_BYTES})
+    app.add_middleware(workers.WorkerCalls)
     app.add_middleware(CleanUrls)
     app.include_router(openai.router)
     app.include_router(studio.router)

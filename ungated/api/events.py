@@ -99,32 +99,33 @@ class Seen:
 
     video: Video | None  # None: deleted
     outlook: queue.Outlook | None
-    asked: frozenset[str]  # the clients whose favourites this read looked up
+    asked: frozenset[str]  # the clients whose favourites this read looked up (for every video it read)
     favourite_of: frozenset[str]  # those of them who marked it a favourite
     generation: int  # WRITES.count when the read began
     read_at: float  # time.monotonic() when the read began
 
 
-def read_seen(studio: Studio, askers: dict[str, set[str]], generation: int) -> dict[str, Seen]:
-    """Each video of askers ({id: clients whose favourites to look up}) as it is now, in one
-    transaction: a few queries for them all."""
-    read_at, ids = time.monotonic(), list(askers)
+def read_seen(studio: Studio, ids: list[str], askers: frozenset[str], generation: int) -> dict[str, Seen]:
+    """Each video of ids as it is now, with which of askers (clients who want their favourite flag)
+    marked it, in one transaction: a few queries for them all."""
+    read_at, clients = time.monotonic(), sorted(askers)
     with studio.store.read() as session:
         videos = [video for start in range(0, len(ids), CHUNK)
                   for video in session.scalars(select(Video).where(Video.id.in_(ids[start:start + CHUNK])))]
         outlooks = studio.outlooks(session, videos)
         favourites: set[tuple[str, str]] = set()
-        wanted = [video_id for video_id, clients in askers.items() if clients]
-        for start in range(0, len(wanted), CHUNK):
-            favourites.update((video_id, client) for video_id, client in session.execute(
-                select(Favourite.video_id, Favourite.client).where(Favourite.video_id.in_(wanted[start:start + CHUNK]))))
+        for start in range(0, len(ids) if clients else 0, CHUNK):
+            for first in range(0, len(clients), CHUNK):
+                favourites.update((video_id, client) for video_id, client in session.execute(
+                    select(Favourite.video_id, Favourite.client).where(
+                        Favourite.video_id.in_(ids[start:start + CHUNK]),
+                        Favourite.client.in_(clients[first:first + CHUNK]))))
     found = {video.id: video for video in videos}
     seen = {}
-    for video_id, clients in askers.items():
+    for video_id in ids:
         video = found.get(video_id)
-        asked = frozenset(clients)
-        seen[video_id] = Seen(video, outlooks[video_id] if video else None, asked,
-                              frozenset(client for client in asked if (video_id, client) in favourites),
+        seen[video_id] = Seen(video, outlooks[video_id] if video else None, askers,
+                              frozenset(client for client in askers if (video_id, client) in favourites),
                               generation, read_at)
     return seen
 
@@ -153,10 +154,12 @@ class VideoView(ProgressHub):
         super().__init__(lambda ids: {})
         self.studio = studio
         self.polled: dict[str, float] = {}  # video id -> when a client last polled it
-        self.askers: dict[str, set[str]] = {}  # video id -> clients who want their favourite flag
+        # client -> when it last asked for its favourite flags: a read looks them up for every
+        # video it reads, so a client's first poll of another video needs no read of its own.
+        self.askers: dict[str, float] = {}
         self.seen: dict[str, Seen] = {}
         self._reading: asyncio.Task | None = None
-        self._reading_covers: tuple[int, dict[str, set[str]]] = (-1, {})
+        self._reading_covers: tuple[int, frozenset[str], frozenset[str]] = (-1, frozenset(), frozenset())
         # Threads of their own, so a read never queues behind the claims' writes in asyncio's pool.
         self._threads = ThreadPoolExecutor(2, thread_name_prefix="ungated-progress")
 
@@ -166,18 +169,18 @@ class VideoView(ProgressHub):
         since = WRITES.count
         self.polled[video_id] = time.monotonic()
         if favourite and client is not None:
-            self.askers.setdefault(video_id, set()).add(client)
+            self.askers[client] = time.monotonic()
         self._ensure_running()
         for _ in range(3):
             seen = self.seen.get(video_id)
             if seen is not None and self._answers(seen, since, client, favourite):
                 return seen
             reading = self._reading
-            generation, covered = self._reading_covers
+            generation, covered, asked = self._reading_covers
             if reading is None or reading.done():
                 reading = self._read()
             elif not (generation >= since and video_id in covered
-                      and (not favourite or client is None or client in covered[video_id])):
+                      and (not favourite or client is None or client in asked)):
                 await asyncio.shield(reading)  # then a read of its own, if still needed
                 continue
             await asyncio.shield(reading)
@@ -195,15 +198,15 @@ class VideoView(ProgressHub):
     def _read(self) -> asyncio.Task:
         """Start a read of every followed video; the task sets self.seen and tells SSE watchers."""
         ids = self.watchers.keys() | self.polled.keys()
-        askers = {video_id: set(self.askers.get(video_id, ())) for video_id in ids}
+        askers = frozenset(self.askers)
         generation = WRITES.count
-        self._reading_covers = (generation, askers)
-        self._reading = asyncio.create_task(self._read_into(askers, generation))
+        self._reading_covers = (generation, frozenset(ids), askers)
+        self._reading = asyncio.create_task(self._read_into(sorted(ids), askers, generation))
         return self._reading
 
-    async def _read_into(self, askers: dict[str, set[str]], generation: int) -> None:
+    async def _read_into(self, ids: list[str], askers: frozenset[str], generation: int) -> None:
         try:
-            seen = await asyncio.get_running_loop().run_in_executor(self._threads, read_seen, self.studio, askers,
+            seen = await asyncio.get_running_loop().run_in_executor(self._threads, read_seen, self.studio, ids, askers,
                                                                     generation)
         except Exception as err:  # the store is briefly unavailable: polls read it themselves, watchers wait
             if outages.classify(err) is None:
@@ -228,7 +231,8 @@ class VideoView(ProgressHub):
             forgotten = time.monotonic() - FORGET_SECONDS
             for video_id in [video_id for video_id, at in self.polled.items() if at < forgotten]:
                 del self.polled[video_id]
-                self.askers.pop(video_id, None)
+            for client in [client for client, at in self.askers.items() if at < forgotten]:
+                del self.askers[client]
             for video_id in [video_id for video_id in self.seen if video_id not in self.polled
                              and video_id not in self.watchers]:
                 del self.seen[video_id]

@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -56,10 +57,17 @@ class ServiceConfig:
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
+# Set while the server answers a remote worker's call (api/workers.py): what it writes is no
+# client's own doing, so no poll need wait for a read after it; it shows within one read's tick,
+# as what `serve --workers N` and the CLI write in their own processes does.
+WORKER_CALL: ContextVar[bool] = ContextVar("ungated_worker_call", default=False)
+
+
 class Writes:
-    """Counts the commits, made in this process, that may change what a video's status shows (its
-    row, its favourites, the model's measured speed, the set of live workers). A status read after
-    the count was N has seen every such commit counted in N (events.VideoView keys its reads by it)."""
+    """Counts the commits, made in this process for clients (not WORKER_CALL's), that may change
+    what a video's status shows (its row, its favourites, the model's measured speed, the set of
+    live workers). A status read after the count was N has seen every such commit counted in N
+    (events.VideoView keys its reads by it), so a client always sees its own writes."""
 
     TABLES = frozenset({"videos", "trainings", "favourites", "model_stats"})
     ROWS_ONLY = frozenset({"workers"})  # a worker joining or leaving counts; one seen again does not
@@ -72,6 +80,8 @@ class Writes:
         event.listen(Session, "after_commit", self._committed)
 
     def _executed(self, state) -> None:
+        if WORKER_CALL.get():
+            return
         table = getattr(state.statement, "table", None)
         name = getattr(table, "name", None)
         if name in self.TABLES or (name in self.ROWS_ONLY and not state.is_update):
@@ -79,6 +89,8 @@ class Writes:
                 state.session.info["ungated_wrote"] = True
 
     def _flushed(self, session: Session, _context) -> None:
+        if WORKER_CALL.get():
+            return
         changed = [*session.new, *session.deleted]
         changed += [row for row in session.dirty if row.__tablename__ not in self.ROWS_ONLY]
         if any(row.__tablename__ in self.TABLES | self.ROWS_ONLY for row in changed):

@@ -34,7 +34,7 @@ from ..media.pipeline import companion_paths
 from ..request import INPUT_FIELDS
 from .access import Caller, caller, studio
 from .errors import TYPES, ApiError
-from .service import Studio
+from .service import WORKER_CALL, Studio
 
 log = logging.getLogger("ungated.api")
 router = APIRouter(prefix="/api")
@@ -83,6 +83,25 @@ def admin(who: Caller = Depends(caller)) -> Caller:
     if not who.admin:
         raise ApiError(403, "only an admin may manage remote workers", code="not_admin")
     return who
+
+
+class WorkerCalls:
+    """ASGI: marks the worker protocol's calls (/api/worker/...) as WORKER_CALL for their whole
+    handling, so clients' polls do not wait on a read after each heartbeat (service.Writes)."""
+
+    PREFIX = "/api/worker/"
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.PREFIX):
+            return await self.app(scope, receive, send)
+        marked = WORKER_CALL.set(True)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            WORKER_CALL.reset(marked)
 
 
 # 2. Claiming: a long-poll, with one shared look at the queue for all waiting workers.
