@@ -7,6 +7,7 @@ of the run it holds; an untrusted token is never given a run."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import threading
@@ -96,6 +97,22 @@ def bearer(secret: str) -> dict:
     return {"authorization": f"Bearer {secret}"}
 
 
+@contextlib.contextmanager
+def training_in_background(api, runner: remote.RemoteWorker, job: remote.Claim):
+    """runner runs job in a thread; the block runs once the server shows two points of the run's
+    loss curve (sent live by the worker), and the thread is joined after it."""
+    thread = threading.Thread(target=runner.run, args=(job,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(api.get(f"/api/trainings/{job.id}").json()["losses"]) < 2:
+            assert time.monotonic() < deadline and thread.is_alive()
+            time.sleep(0.05)
+        yield
+    finally:
+        thread.join(60)
+
+
 def run_row(store, run_id: str) -> Training:
     with store.read() as session:
         return session.get(Training, run_id)
@@ -160,17 +177,9 @@ def test_a_cancel_stops_a_remote_run_which_keeps_its_checkpoint(pool):
     _, secret = token(store, "gpu-ada")
     runner = volunteer(api, secret)
     job = runner.claim()
-    training = threading.Thread(target=runner.run, args=(job,))
-    training.start()
-    try:
-        deadline = time.monotonic() + 60
-        while len(api.get(f"/api/trainings/{run_id}").json()["losses"]) < 2:  # live, from the worker
-            assert time.monotonic() < deadline and training.is_alive()
-            time.sleep(0.05)
+    with training_in_background(api, runner, job):
         assert api.get(f"/api/trainings/{run_id}").json()["stage"] == "training"
         api.post(f"/api/trainings/{run_id}/cancel")
-    finally:
-        training.join(60)
     state = api.get(f"/api/trainings/{run_id}").json()
     assert state["status"] == "cancelled" and state["error"]["code"] == "cancelled", state
     assert 2 <= state["step"] < 500
@@ -185,16 +194,8 @@ def test_a_run_handed_back_resumes_from_the_checkpoint_on_the_same_worker(pool):
     _, secret = token(store, "gpu-ada")
     runner = volunteer(api, secret)
     job = runner.claim()
-    training = threading.Thread(target=runner.run, args=(job,))
-    training.start()
-    try:
-        deadline = time.monotonic() + 60
-        while len(api.get(f"/api/trainings/{run_id}").json()["losses"]) < 2:
-            assert time.monotonic() < deadline and training.is_alive()
-            time.sleep(0.05)
+    with training_in_background(api, runner, job):
         runner.stopping.set()  # what SIGTERM does: the run is handed back at its next step
-    finally:
-        training.join(60)
     handed_back = run_row(store, run_id)
     assert (handed_back.status, handed_back.attempts) == ("queued", 0)
     stopped_at = len(api.get(f"/api/trainings/{run_id}").json()["losses"])

@@ -45,23 +45,11 @@ class Refused(results.Refused):
 
 # 1. What the run fetches.
 
-def init_folder(storage: Storage, run: Training) -> Path | None:
-    """The trained model a fine-tune starts from, None for a run from scratch; InvalidRequest
-    (naming `init`) when it has left the library since the run was queued."""
-    model_id = run.options.get("init")
-    if model_id is None:
-        return None
-    name = trained.find(storage, model_id)
-    if name is None:
-        raise InvalidRequest("init", f"{model_id} is no longer in the model library; start a new run")
-    return trained.folder(storage, name)
-
-
 def trained_folder(storage: Storage, job: Video | Training) -> Path | None:
     """The trained built-in model a job needs (a video's `builtin/NAME`, a fine-tune's starting
     model), or None for a job that needs none."""
     if isinstance(job, Training):
-        return init_folder(storage, job)
+        return training.start_from(storage, job)
     name = trained.find(storage, job.model)
     return None if name is None else trained.folder(storage, name)
 
@@ -227,7 +215,7 @@ def _check_model(storage: Storage, run: Training, folder: Path) -> None:
         config = ClipConfig.from_json((folder / "config.json").read_text())
     except (ValueError, TypeError, KeyError, UnicodeDecodeError):
         raise Refused("model/config.json is not a clip model's config") from None
-    start = init_folder(storage, run)
+    start = training.start_from(storage, run)
     if start is not None:
         expected = ClipConfig.from_json((start / "config.json").read_text())
     else:

@@ -81,7 +81,7 @@ def _make(training: Training, storage: Storage, progress: Callable[[int, int], N
         from ..train.clips import ClipTrainPlan, prepare, train
 
         plan = ClipTrainPlan(data_dir=data, out_dir=result_file(storage, training), work_dir=root / "work",
-                             init=_start_from(storage, training.options.get("init")),
+                             init=start_from(storage, training),
                              **_plan_options(training.options, CLIP_OPTIONS))
     else:
         from ..train.lora import LoraTrainPlan, prepare, train
@@ -128,8 +128,10 @@ def unpublish(storage: Storage, training_id: str) -> None:
             storage.remove_lora(entry["name"])
 
 
-def _start_from(storage: Storage, model_id: str | None) -> Path | None:
-    """The folder of the trained model (builtin/NAME) a run fine-tunes, or None to start from scratch."""
+def start_from(storage: Storage, training: Training) -> Path | None:
+    """The folder of the trained model (`init: builtin/NAME`) a run fine-tunes, or None to start
+    from scratch; InvalidRequest naming `init` when it has left the library since the run was queued."""
+    model_id = training.options.get("init")
     if model_id is None:
         return None
     name = trained.find(storage, model_id)
