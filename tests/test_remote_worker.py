@@ -321,3 +321,12 @@ def test_a_remote_worker_makes_a_video_for_a_real_server(tmp_path):
                 volunteer.kill()
         server.stop()
         log.close()
+
+
+@pytest.mark.parametrize("address", ["ftp://studio.example.org", "studio.example.org", "http://host:port"])
+def test_the_cli_refuses_an_address_that_is_no_web_server_in_one_line(address, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "ungated", "worker", "--server", address, "--token", "ugw_x"],
+                          env={**__import__("os").environ, "UNGATED_HOME": str(tmp_path)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: --server:"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "https://" in done.stderr

@@ -180,6 +180,9 @@ def worker(
     if server is not None and not token:
         raise UngatedError("--server: needs --token (or UNGATED_WORKER_TOKEN), a worker token from "
                            "`ungated workers add`")
+    if server is not None and not _is_web_address(server):
+        raise UngatedError(f"--server: {server!r} is not a server's address; give it as https://HOST "
+                           "(or http://HOST:PORT on a trusted network)")
 
     _logging()
     served = _models(models)
@@ -257,6 +260,17 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (from `u
     if not keys.revoke(store, key_id):
         raise UngatedError(f"KEY_ID: no live key {key_id!r}; see `ungated keys list`")
     typer.echo(f"revoked {key_id}", err=True)
+
+
+def _is_web_address(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:  # a port that is not a number, a broken IPv6 address
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 workers_app = typer.Typer(help="Worker tokens for the community GPU pool: workers anywhere that join this server "
