@@ -89,6 +89,22 @@ def test_the_watermark_survives_a_reencode(clip, tmp_path):
     assert watermark.detect(again).mark == watermark.mark_id(VIDEO_ID)  # ... the watermark stays
 
 
+def test_a_flat_background_carries_the_same_mark_in_every_frame():
+    """No shimmer: a still, flat frame comes out the same in every frame, each carrying the mark
+    (the embedding runs on every MARK_EVERY-th frame; the others carry its residual)."""
+    from imwatermark import WatermarkDecoder
+
+    marker, mark = watermark.Marker(0x1234ABCD), 0x1234ABCD
+    flat = np.full((256, 320, 3), (90, 40, 160), np.uint8)
+    out = [marker(index, flat.copy()) for index in range(2 * watermark.MARK_EVERY)]
+    assert np.abs(out[0].astype(int) - flat).max() > 0  # it is marked
+    assert all(np.array_equal(frame, out[0]) for frame in out[1:])
+    decoder = WatermarkDecoder("bits", watermark.ID_BITS + watermark.CRC_BITS)
+    for frame in out[1:watermark.MARK_EVERY]:  # frames the embedding did not run on
+        bits = decoder.decode(np.ascontiguousarray(frame[..., ::-1]), watermark.METHOD, scales=watermark.SCALES)
+        assert watermark._mark_of(list(bits)) == mark
+
+
 def test_an_unmarked_clip_has_no_watermark(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "plain.mp4"
