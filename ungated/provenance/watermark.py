@@ -102,8 +102,8 @@ def _sizes(width: int, height: int) -> list[tuple[int, int]]:
 
 def detect(path: Path, max_frames: int = 64) -> Detection:
     """Look for the mark in the first max_frames frames of a video, at each size in turn. Found when
-    two frames decode to the same id, or when the bitwise majority of every MARK_EVERY-th frame
-    (for each of the possible offsets) carries a valid CRC."""
+    two frames decode to the same id, or when the bitwise majority of all frames, or of every
+    MARK_EVERY-th frame (for each of the possible offsets), carries a valid CRC."""
     import av
     import cv2
     from imwatermark import WatermarkDecoder
@@ -129,8 +129,10 @@ def detect(path: Path, max_frames: int = 64) -> Detection:
         if votes and max(votes.values()) >= 2:
             found = max(votes, key=votes.get)
             return Detection(found, votes[found], len(frames))
-        for offset in range(min(MARK_EVERY, len(decoded))):
-            group = decoded[offset::MARK_EVERY]
+        # The bitwise majority of all frames (each carries the mark), then of every MARK_EVERY-th
+        # frame for each offset (clips marked before the residual was carried between frames).
+        groups = [decoded, *(decoded[offset::MARK_EVERY] for offset in range(min(MARK_EVERY, len(decoded))))]
+        for group in groups:
             if len(group) >= 2:
                 mark = _mark_of(list((np.mean(group, axis=0) > 0.5).astype(int)))
                 if mark is not None:
