@@ -50,7 +50,7 @@ def generate_clips(engine: Engine, plan: Plan, outputs: list[Path], on_progress:
         )
         written.append(write_clip(
             frames, path, width=plan.out_width, height=plan.out_height, fps=plan.fps,
-            total_frames=plan.total_frames, metadata=clip_metadata(plan, seed, engine.id, artist),
+            total_frames=plan.total_frames, metadata=clip_metadata(plan, seed, engine.id, artist) | engine.clip_tags(plan, seed),
             transform=stamp.frame, finish=stamp.finish if sign else None,
         ))
     return written

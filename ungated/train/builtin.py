@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..engines.builtin import tracks, world
+from ..engines.builtin import motion, tracks, world
 from ..errors import InvalidRequest
 from ..engines.builtin.net import BuiltinConfig, ShapePainter, TrackNet, Tokenizer
 from ..engines.builtin.weights import BuiltinModel, save_model
@@ -28,6 +28,7 @@ from .common import LOG_FILE, cosine_lr, flow_times, optimise, save_atomic, upda
 from .curve import plot_losses
 
 CHECKPOINT_FILE = "checkpoint.pt"
+PAINTER_CLIP_FRAMES, PAINTER_CLIP_FPS = 16, 8  # the clips the painter's frames are picked from
 STAGES = ("painter", "tracks")
 
 
@@ -57,10 +58,12 @@ class TrainPlan:
 ProgressFn = Callable[[str, int, int, float], None]
 
 
-def _scenes(plan: TrainPlan, stage: str, step: int, clips: int) -> tuple[list[world.Scene], int]:
+def _scenes(plan: TrainPlan, stage: str, step: int, clips: int) -> tuple[list[world.Scene], list[float], int]:
+    """A batch of scenes, each laid out for its own frame aspect, and the seed that places them."""
     seed = zlib.crc32(f"{plan.seed}:{stage}:{step}".encode())  # hash() of a str varies per process
     rng = random.Random(seed)
-    return [world.sample_scene(rng) for _ in range(clips)], seed
+    aspects = [world.sample_aspect(rng) for _ in range(clips)]
+    return [world.sample_scene(rng, aspect=aspect) for aspect in aspects], aspects, seed
 
 
 class _State:
@@ -94,15 +97,18 @@ class _State:
 
 def _painter_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer) -> float:
     cfg = state.config
-    scenes, seed = _scenes(plan, "painter", step, plan.painter_clips)
-    clips = world.render(scenes, cfg.frames, cfg.size, seed)
+    scenes, aspects, seed = _scenes(plan, "painter", step, plan.painter_clips)
+    aspect = aspects[0]  # one frame shape per batch: the clips are rendered together
+    width, height = (round(cfg.size * aspect), cfg.size) if aspect >= 1 else (cfg.size, round(cfg.size / aspect))
+    clips = world.render(scenes, PAINTER_CLIP_FRAMES, width, height, seed, PAINTER_CLIP_FPS)
     gen = torch.Generator().manual_seed(seed)
-    pick = torch.randperm(cfg.frames, generator=gen)[: plan.painter_frames]
-    true = tracks.true_paths(scenes, cfg.frames, cfg.max_objects, seed)
-    true = {k: v[:, :, pick] if k in tracks.PER_FRAME else v for k, v in true.items()}
+    pick = torch.randperm(PAINTER_CLIP_FRAMES, generator=gen)[: plan.painter_frames]
+    true = tracks.true_params(scenes, [width / height] * len(scenes), cfg.max_objects, seed)
+    times = world.frame_times(PAINTER_CLIP_FRAMES, PAINTER_CLIP_FPS)[pick]
+    paths = motion.simulate(true, true["shape"], times, PAINTER_CLIP_FRAMES / PAINTER_CLIP_FPS, width / height)
     # Soft edges first: a wrong outline several pixels off still gets a gradient.
     sharpness = 1 + 3 * min(1.0, 2 * step / plan.painter_steps)
-    painted = state.painter.paint(true, cfg.size, sharpness)
+    painted = state.painter(true, paths, width, height, sharpness)
     loss = (painted - clips[:, pick]).square().mean()
     optimise(state.painter_opt, state.painter.parameters(), loss, cosine_lr(plan.painter_lr, step, plan.painter_steps))
     return loss.item()
@@ -110,8 +116,8 @@ def _painter_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenize
 
 def _track_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer) -> float:
     cfg = state.config
-    scenes, seed = _scenes(plan, "tracks", step, plan.track_clips)
-    target = tracks.encode(scenes, cfg.frames, cfg.max_objects, seed)
+    scenes, aspects, seed = _scenes(plan, "tracks", step, plan.track_clips)
+    target = tracks.encode(scenes, aspects, cfg.max_objects, seed)
     mask = tracks.value_mask(cfg.max_objects)
     gen = torch.Generator().manual_seed(seed)
     word_ids = tokenizer([s.caption() for s in scenes])
@@ -120,7 +126,8 @@ def _track_step(plan: TrainPlan, state: _State, step: int, tokenizer: Tokenizer)
     noise = torch.randn(target.shape, generator=gen) * mask
     tb = t[:, None, None]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        velocity = state.tracks((1 - tb) * target + tb * noise, t, state.tracks.text(word_ids)).float()
+        velocity = state.tracks((1 - tb) * target + tb * noise, t, state.tracks.text(word_ids),
+                                torch.tensor(aspects)).float()
     loss = ((velocity - (noise - target)).square() * mask).sum() / (mask.sum() * len(scenes))
     optimise(state.tracks_opt, state.tracks.parameters(), loss, cosine_lr(plan.track_lr, step, plan.track_steps))
     update_ema(state.ema, state.tracks, step, plan.ema_decay)
@@ -157,7 +164,7 @@ def train(plan: TrainPlan, progress: ProgressFn = lambda *a: None) -> BuiltinMod
 
 
 def write_sample(model_dir: Path, prompt: str, path: Path, seed: int = 0) -> Path:
-    """The clip the model in model_dir makes from prompt, as `ungated generate` would (480x480),
+    """The clip the model in model_dir makes from prompt, as `ungated generate` would (its default size and length),
     without the provenance steps."""
     from ..engines.builtin.engine import BuiltinEngine
     from ..media.encode import Mp4Writer

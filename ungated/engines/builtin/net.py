@@ -21,15 +21,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import world
-from .tracks import decode, track_dims
+from .tracks import track_dims
 
 
 @dataclass(frozen=True)
 class BuiltinConfig:
     vocabulary: tuple[str, ...]
-    frames: int = 16
-    fps: int = 8
-    size: int = 64
+    size: int = 64  # shorter side of the frames the painter learns from
     max_objects: int = 2
     width: int = 128  # track transformer width and its text encoder's
     depth: int = 4
@@ -139,9 +137,10 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 class TrackNet(nn.Module):
     """Predicts the flow velocity of noisy tracks [B, rows, dims] (one row per object slot plus
-    the background; see tracks.py) at flow time t [B], given the caption encoded by its own text
-    encoder (`self.text(word_ids)`): a sampler calls it many times per caption and encodes the
-    caption once.
+    the background; see tracks.py) at flow time t [B] for a frame of aspect width / height [B],
+    given the caption encoded by its own text encoder (`self.text(word_ids)`): a sampler calls it
+    many times per caption and encodes the caption once. The aspect matters because the scene is
+    laid out on the frame: what fits side by side in 16:9 may not in 9:16.
 
     Each row is one token, read together with the caption's words in one attention: a row's
     whole path is one vector, so "moving right" becomes a straight ramp in its x numbers without
@@ -154,6 +153,7 @@ class TrackNet(nn.Module):
         dims = track_dims()
         self.text = TextEncoder(cfg, d)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.aspect_mlp = nn.Sequential(nn.Linear(1, d), nn.SiLU(), nn.Linear(d, d))
         self.rows_in = nn.Linear(dims, d)
         self.row_embedding = nn.Parameter(torch.randn(cfg.max_objects + 1, d) * 0.02)  # which slot
         # One modulation layer shared by all blocks (adaLN-single); each block adds its own bias.
@@ -166,9 +166,10 @@ class TrackNet(nn.Module):
         nn.init.zeros_(self.rows_out.weight)
         nn.init.zeros_(self.rows_out.bias)
 
-    def forward(self, noisy: torch.Tensor, t: torch.Tensor, text: Text) -> torch.Tensor:
+    def forward(self, noisy: torch.Tensor, t: torch.Tensor, text: Text, aspect: torch.Tensor) -> torch.Tensor:
         words, keep, pooled = text
         emb = self.time_mlp(timestep_embedding(t, words.shape[-1])) + pooled
+        emb = emb + self.aspect_mlp(aspect.float().log()[:, None])
         rows = self.rows_in(noisy) + self.row_embedding
         seq = torch.cat([words, rows], dim=1)
         mask = torch.cat([keep, torch.ones(rows.shape[:2], dtype=torch.bool, device=rows.device)], 1)[:, None, None]
@@ -183,17 +184,17 @@ class TrackNet(nn.Module):
 
 
 class ShapePainter(nn.Module):
-    """Paints clips [B, frames, 3, size, size] in [-1, 1] from tracks [B, rows, dims].
+    """Paints frames [B, F, 3, height, width] in [-1, 1] from objects' paths (motion.simulate).
 
-    Each object is drawn in its own frame of reference: centred on its track, turned back by its
+    Each object is drawn in its own frame of reference: centred on its path, turned back by its
     angle and scaled by its radius. There a small network gives the signed distance to the
     outline of the object's shape (negative inside, in radii), which sets how much of each pixel
     the object covers; objects are laid over the background in row order. Placing, turning and
     layering are fixed geometry. What each outline looks like is learned from rendered pixels,
-    and any size renders from the same network.
+    and any size and aspect renders from the same network.
     """
 
-    FIELD_SIZE = 128
+    TABLE_SIZE = 512  # draw() looks outlines up in a table of this many points across four radii
 
     def __init__(self, cfg: BuiltinConfig):
         super().__init__()
@@ -204,6 +205,7 @@ class ShapePainter(nn.Module):
         self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w), nn.SiLU(), nn.Linear(w, 1))
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
+        self._table: torch.Tensor | None = None
 
     def distance(self, local: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
         """Signed distance (radii) of points local [N, P, 2] to the outlines of shapes [N]: the
@@ -220,30 +222,144 @@ class ShapePainter(nn.Module):
         h = self.coords(features) + self.shapes(which)
         return out.masked_scatter(near, out[near] + self.mlp(h)[..., 0])
 
-    def forward(self, tracks: torch.Tensor, frames: int, size: int, sharpness: float = 4.0) -> torch.Tensor:
-        return self.paint(decode(tracks, frames), size, sharpness)
+    def outline_table(self) -> torch.Tensor:
+        """distance() over the square of two radii around the centre, TABLE_SIZE points across,
+        per shape [shapes, 1, TABLE_SIZE, TABLE_SIZE]; made once and kept until training."""
+        if self._table is None:
+            with torch.inference_mode():
+                side = torch.linspace(-2, 2, self.TABLE_SIZE)
+                gy, gx = torch.meshgrid(side, side, indexing="ij")
+                points = torch.stack([gx, gy], -1).reshape(1, -1, 2).expand(len(world.SHAPES), -1, -1)
+                table = self.distance(points, torch.arange(len(world.SHAPES)))
+                self._table = table.reshape(len(world.SHAPES), 1, self.TABLE_SIZE, self.TABLE_SIZE)
+        return self._table
 
-    def paint(self, t: dict[str, torch.Tensor], size: int, sharpness: float = 4.0) -> torch.Tensor:
-        """paint() of decoded tracks (tracks.decode), which may hold any subset of the frames."""
-        batch, objects, frames = t["x"].shape
-        # Outline distances are smooth: above FIELD_SIZE pixels they are computed at FIELD_SIZE
-        # and interpolated, which keeps a 1080p clip as cheap as a 128 px one and its edges sharp.
-        field = min(size, self.FIELD_SIZE)
-        coords = (torch.arange(field, dtype=torch.float32, device=t["x"].device) + 0.5) / field
-        gy, gx = torch.meshgrid(coords, coords, indexing="ij")
-        canvas = t["background"][:, None, :, None, None].expand(batch, frames, 3, size, size)
-        for k in range(objects):
-            rx = gx.flatten() - t["x"][:, k, :, None]  # [B, T, P]
-            ry = gy.flatten() - t["y"][:, k, :, None]
-            cos, sin = t["angle"][:, k, :, None].cos(), t["angle"][:, k, :, None].sin()
-            radius = t["radius"][:, k, :, None]
-            local = torch.stack([cos * rx + sin * ry, cos * ry - sin * rx], dim=-1) / radius[..., None]
-            shape = t["shape"][:, k].repeat_interleave(frames)
-            frame_units = self.distance(local.flatten(0, 1), shape).unflatten(0, (batch, frames)) * radius
-            frame_units = frame_units.unflatten(-1, (field, field))
-            if field != size:
-                frame_units = F.interpolate(frame_units, size=(size, size), mode="bilinear", align_corners=False)
-            # Coverage from the distance in pixels: half at the outline, about one pixel of ramp.
-            alpha = torch.sigmoid(-sharpness * size * frame_units) * t["present"][:, k, None, None, None]
-            canvas = canvas * (1 - alpha[:, :, None]) + t["color"][:, k, None, :, None, None] * alpha[:, :, None]
+    def train(self, mode: bool = True) -> "ShapePainter":
+        self._table = None  # the outlines are about to change
+        return super().train(mode)
+
+    def forward(self, scene: dict[str, torch.Tensor], paths: dict[str, torch.Tensor], width: int, height: int,
+                sharpness: float = 4.0, wraps: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Frames [B, F, 3, height, width] in [-1, 1] of the scene's objects (shape, color,
+        present [B, K]; background [B, 3]) along paths (x, y, radius, angle [B, K, F]); wraps:
+        which objects [B, K] a loop wraps around horizontally and vertically (drawn on both sides
+        of the edge they cross). Differentiable: what training compares with rendered frames."""
+        batch, _, frames = paths["x"].shape
+        canvas = scene["background"][:, None, :, None, None].expand(batch, frames, 3, height, width)
+        for k, alpha, (top, left) in self._coverages(scene, paths, width, height, sharpness, wraps, self.distance):
+            alpha = F.pad(alpha, (left, width - left - alpha.shape[-1], top, height - top - alpha.shape[-2]))
+            canvas = canvas + (scene["color"][:, k, None, :, None, None] - canvas) * alpha[:, :, None]
         return canvas
+
+    @torch.inference_mode()
+    def draw(self, scene: dict[str, torch.Tensor], paths: dict[str, torch.Tensor], width: int, height: int,
+             wraps: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
+        """The first clip's frames as uint8 [F, height, width, 3], as forward() paints them, but
+        fast enough for long 1080p clips: a shape's outline only turns and scales from frame to
+        frame, so its distance is looked up (bilinear) in outline_table() rather than asked of the
+        network per pixel, and each object is blended only over the pixels it can reach."""
+        frames = paths["x"].shape[2]
+        short = min(width, height)
+        background = to_uint8(scene["background"][:1, :, None, None])[0]  # [1, 1, 3]
+        canvas = np.empty((frames, height, width, 3), dtype=np.uint8)
+        canvas[0] = background
+        canvas[1:] = canvas[0]  # whole frames at a time: a plain memory copy
+        canvas = torch.from_numpy(canvas)
+        table = self.outline_table()
+        for k in range(paths["x"].shape[1]):
+            if not scene["present"][0, k]:
+                continue
+            color = (scene["color"][0, k].clamp(-1, 1) + 1) * 127.5
+            copies = [(0.0, 0.0)]
+            if wraps is not None:  # a looping move is also drawn a frame's width (height) to either side
+                along = (float(wraps[0][0, k]) * width, float(wraps[1][0, k]) * height)
+                copies += [along, (-along[0], -along[1])] if any(along) else []
+            for f in range(frames):
+                x, y = float(paths["x"][0, k, f]) * width, float(paths["y"][0, k, f]) * height
+                radius = float(paths["radius"][0, k, f]) * short  # pixels
+                angle = float(paths["angle"][0, k, f])
+                for dx, dy in copies:
+                    self._blend(canvas[f], table[int(scene["shape"][0, k])], x + dx, y + dy, radius, angle, color)
+        return canvas.numpy()
+
+    @staticmethod
+    def _blend(frame: torch.Tensor, table: torch.Tensor, x: float, y: float, radius: float, angle: float,
+               color: torch.Tensor) -> None:
+        """Lay one object (centre x, y and radius in pixels) over frame [H, W, 3] uint8, in place."""
+        height, width = frame.shape[:2]
+        reach = DRAW_REACH * radius + 2
+        left, right = max(0, math.floor(x - reach)), min(width, math.ceil(x + reach))
+        top, bottom = max(0, math.floor(y - reach)), min(height, math.ceil(y + reach))
+        if right - left < 2 or bottom - top < 2:
+            return
+        # The crop's pixel centres (align_corners: -1 and 1 are the first and last) mapped to the
+        # table's coordinates (two radii to a side), turned back by the object's angle.
+        cos, sin = math.cos(angle), math.sin(angle)
+        half_w, half_h = (right - left - 1) / 2, (bottom - top - 1) / 2
+        mid_x, mid_y = left + 0.5 + half_w - x, top + 0.5 + half_h - y  # crop centre from the object's
+        unit = 1 / (2 * radius)
+        theta = torch.tensor([[[cos * half_w * unit, sin * half_h * unit, (cos * mid_x + sin * mid_y) * unit],
+                               [-sin * half_w * unit, cos * half_h * unit, (cos * mid_y - sin * mid_x) * unit]]])
+        grid = F.affine_grid(theta, [1, 1, bottom - top, right - left], align_corners=True)
+        distance = F.grid_sample(table[None], grid, mode="bilinear", padding_mode="border", align_corners=True)
+        alpha = torch.sigmoid(distance[0, 0] * (-4.0 * radius))[..., None]  # radii -> pixels; as forward()
+        region = frame[top:bottom, left:right].float()
+        region += (color - region) * alpha
+        frame[top:bottom, left:right] = region.round_().to(torch.uint8)
+
+    def _coverages(self, scene, paths, width: int, height: int, sharpness: float, wraps, distance):
+        """Per present object k: how much of each pixel it covers [B, F, h, w] over the crop of
+        the frame it can reach in these frames, and the crop's (top, left); outlines from
+        distance (one of the two above)."""
+        batch, objects, frames = paths["x"].shape
+        short = min(width, height)
+        for k in range(objects):
+            if not scene["present"][:, k].any():
+                continue
+            wrapping = wraps is not None and bool(wraps[0][:, k].any() or wraps[1][:, k].any())
+            top, bottom, left, right = (0, height, 0, width) if wrapping else _reach(paths, k, width, height)
+            if bottom <= top or right <= left:
+                continue  # wholly outside the frame
+            # Pixel centres of the crop, in shorter-side units.
+            ys = (torch.arange(top, bottom, dtype=torch.float32) + 0.5) / short
+            xs = (torch.arange(left, right, dtype=torch.float32) + 0.5) / short
+            gy, gx = (g.flatten() for g in torch.meshgrid(ys, xs, indexing="ij"))
+            cos, sin = paths["angle"][:, k, :, None].cos(), paths["angle"][:, k, :, None].sin()
+            radius = paths["radius"][:, k, :, None]
+            shape = scene["shape"][:, k].repeat_interleave(frames)
+            units = None
+            for dx, dy in self._copies(wraps, k, width / short, height / short):
+                rx = gx - paths["x"][:, k, :, None] * (width / short) + dx  # [B, F, P]
+                ry = gy - paths["y"][:, k, :, None] * (height / short) + dy
+                local = torch.stack([cos * rx + sin * ry, cos * ry - sin * rx], dim=-1) / radius[..., None]
+                copy = distance(local.flatten(0, 1), shape).unflatten(0, (batch, frames)) * radius
+                units = copy if units is None else torch.minimum(units, copy)
+            # Coverage from the distance in pixels: half at the outline, about one pixel of ramp.
+            alpha = torch.sigmoid(-sharpness * short * units) * scene["present"][:, k, None, None]
+            yield k, alpha.unflatten(-1, (bottom - top, right - left)), (top, left)
+
+    @staticmethod
+    def _copies(wraps, k: int, extent_x: float, extent_y: float) -> list[tuple[torch.Tensor | float, torch.Tensor | float]]:
+        """Offsets (shorter-side units, [B, 1, 1] or 0) at which object k is drawn: itself, and
+        for a wrapped move one frame's width or height to either side."""
+        if wraps is None or not (wraps[0][:, k].any() or wraps[1][:, k].any()):
+            return [(0.0, 0.0)]
+        along_x = wraps[0][:, k, None, None].float() * extent_x
+        along_y = wraps[1][:, k, None, None].float() * extent_y
+        return [(0.0, 0.0), (along_x, along_y), (-along_x, -along_y)]
+
+
+DRAW_REACH = 1.6  # radii around its centre that draw() blends an object over (outlines reach 1.3)
+
+
+def _reach(paths: dict[str, torch.Tensor], k: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """The pixel rows and columns (top, bottom, left, right; clipped to the frame) that object k
+    can cover in these frames: its centre's range, widened by the painter's reach of two radii
+    and a pixel of antialiasing."""
+    short = min(width, height)
+    reach = 2 * float(paths["radius"][:, k].max()) * short + 2
+    xs, ys = paths["x"][:, k] * width, paths["y"][:, k] * height
+    left, right = math.floor(float(xs.min()) - reach), math.ceil(float(xs.max()) + reach)
+    top, bottom = math.floor(float(ys.min()) - reach), math.ceil(float(ys.max()) + reach)
+    return max(0, top), min(height, bottom), max(0, left), min(width, right)
+

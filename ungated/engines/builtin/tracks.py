@@ -1,39 +1,41 @@
-"""Object tracks: the built-in model's compact description of a clip.
+"""Object tracks: the built-in model's compact description of a clip, the numbers its track
+network samples.
 
 A clip's tracks are a tensor [B, max_objects + 1, track_dims]. Row k < max_objects is object k
-(in caption order): its centre x, centre y, radius and angle over the clip, then its color, its
-shape (one number per shape, +1 for the object's and -1 for the others) and a presence flag (+1
-present, -1 no such object). The last row holds the background color in its first three numbers.
-Every number is scaled to roughly [-1, 1], the range the flow-matching noise lives in. Numbers
-that carry nothing (the background row past its color) are masked out by `value_mask`.
+(in caption order): its motion numbers (motion.PARAMS: where it starts, its size, how it moves;
+the bounce's phase as the cosine and sine of twice its angle), then its color, its shape (one
+number per shape, +1 for the object's and -1 for the others) and a presence flag (+1 present, -1
+no such object). The last row holds the background color in its first three numbers. Every
+number is scaled to roughly [-1, 1], the range the flow-matching noise lives in; numbers that
+carry nothing (the background row past its color) are masked out by `value_mask`.
 
-Each quantity over the clip is held as the amplitudes of its first few cosines in time (the
-first is its mean), not frame by frame: the world's paths need no more (a ramp, a bounce, a
-steady turn), and a sampled path cannot wobble from one frame to the next.
+A whole path is a dozen numbers and motion.simulate draws it at any length and frame rate, so a
+sampled path cannot wobble from one frame to the next, and "moving right quickly" is one number.
 """
 
 from __future__ import annotations
 
-import math
 import random
 
 import torch
 
-from . import world
+from . import motion, world
 
-PER_FRAME = ("x", "y", "radius", "angle")  # the quantities a track holds for every frame
-RADIUS_MID, RADIUS_SPAN = 0.15, 0.1  # radius (frame units) = RADIUS_MID + RADIUS_SPAN * value
-COSINES = 8  # per quantity; tests/test_world.py checks the world's paths survive them
+# (offset, scale): a row holds (value - offset) / scale. The phase is held as two numbers.
+_SCALING = {"x": (0.5, 0.5), "y": (0.5, 0.5), "radius": (0.155, 0.045), "scale": (0.9, 0.4), "growth": (0.0, 0.8),
+            "angle": (0.0, 3.14159), "vx": (0.0, 0.5), "vy": (0.0, 0.5), "spin": (0.5, 0.5), "bounce": (0.5, 0.5)}
+NUMBERS = (*_SCALING, "phase_cos", "phase_sin")
+GROWTH_SNAP = 0.1  # sampled growth smaller than this is none (a still object must not creep)
 
 
 def track_dims() -> int:
-    return len(PER_FRAME) * COSINES + 3 + len(world.SHAPES) + 1  # paths; RGB; shape; presence
+    return len(NUMBERS) + 3 + len(world.SHAPES) + 1  # motion; RGB; shape; presence
 
 
 def fields() -> dict[str, slice]:
     """Where each quantity sits in an object row (presence is the last number)."""
-    out = {name: slice(i * COSINES, (i + 1) * COSINES) for i, name in enumerate(PER_FRAME)}
-    colors = len(PER_FRAME) * COSINES
+    out = {name: slice(i, i + 1) for i, name in enumerate(NUMBERS)}
+    colors = len(NUMBERS)
     return {**out, "color": slice(colors, colors + 3), "shape": slice(colors + 3, colors + 3 + len(world.SHAPES))}
 
 
@@ -45,67 +47,44 @@ def value_mask(max_objects: int) -> torch.Tensor:
     return mask
 
 
-def _cosines(frames: int) -> torch.Tensor:
-    """[COSINES, frames]: cos(pi k (n + 1/2) / frames), the first row all ones."""
-    k, n = torch.arange(COSINES, dtype=torch.float32)[:, None], torch.arange(frames, dtype=torch.float32)
-    return torch.cos(math.pi * k * (n + 0.5) / frames)
+def true_params(scenes: list[world.Scene], aspects: list[float], max_objects: int, seed: int) -> dict[str, torch.Tensor]:
+    """The scenes' exact numbers (world.as_tensors), drawn from seed exactly as world.render draws them."""
+    return world.as_tensors(scenes, world.scene_params(scenes, aspects, random.Random(seed)), max_objects)
 
 
-def _color_values(rgb: tuple[int, int, int]) -> torch.Tensor:
-    return torch.tensor(rgb, dtype=torch.float32) / 127.5 - 1
-
-
-def true_paths(scenes: list[world.Scene], frames: int, max_objects: int, seed: int) -> dict[str, torch.Tensor]:
-    """The scenes' exact tracks as decode() gives them (frame by frame, no cosines), positions
-    drawn from seed exactly as world.render draws them."""
-    paths = world.paths(scenes, frames, random.Random(seed))
-    batch = len(scenes)
-    out = {name: torch.zeros(batch, max_objects, frames) for name in PER_FRAME}
-    out["radius"] += 1.0  # absent objects: any size will do
-    out |= {"color": torch.zeros(batch, max_objects, 3), "shape": torch.zeros(batch, max_objects, dtype=torch.long),
-            "present": torch.zeros(batch, max_objects, dtype=torch.bool), "background": torch.zeros(batch, 3)}
-    for b, (scene, scene_paths) in enumerate(zip(scenes, paths)):
-        for k, (spec, path) in enumerate(zip(scene.objects, scene_paths)):
-            for name, values in zip(PER_FRAME, torch.tensor(path).T):
-                out[name][b, k] = values
-            out["color"][b, k] = _color_values(world.COLORS[spec.color])
-            out["shape"][b, k] = world.SHAPES.index(spec.shape)
-            out["present"][b, k] = True
-        out["background"][b] = _color_values(world.BACKGROUNDS[scene.background])
-    return out
-
-
-def encode(scenes: list[world.Scene], frames: int, max_objects: int, seed: int) -> torch.Tensor:
-    """The scenes' tracks [B, max_objects + 1, track_dims], paths as in true_paths()."""
-    true = true_paths(scenes, frames, max_objects, seed)
-    scaled = {"x": 2 * true["x"] - 1, "y": 2 * true["y"] - 1,
-              "radius": (true["radius"] - RADIUS_MID) / RADIUS_SPAN, "angle": true["angle"] / math.pi}
-    to_cosines = torch.linalg.pinv(_cosines(frames))  # [frames, COSINES]: the least-squares fit
-    tracks = torch.zeros(len(scenes), max_objects + 1, track_dims())
+def encode_params(p: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Numbers (world.as_tensors' layout) -> tracks [B, max_objects + 1, track_dims]."""
+    batch, max_objects = p["present"].shape
+    tracks = torch.zeros(batch, max_objects + 1, track_dims())
     field = fields()
-    present = true["present"][..., None].float()
-    for name in PER_FRAME:
-        tracks[:, :max_objects, field[name]] = (scaled[name] @ to_cosines) * present
-    tracks[:, :max_objects, field["color"]] = true["color"]
-    one_hot = torch.nn.functional.one_hot(true["shape"], len(world.SHAPES)).float()
-    tracks[:, :max_objects, field["shape"]] = (2 * one_hot - 1) * present
-    tracks[:, :max_objects, -1] = 2 * present[..., 0] - 1
-    tracks[:, max_objects, :3] = true["background"]
+    present = p["present"].float()
+    for name, (offset, scale) in _SCALING.items():
+        tracks[:, :max_objects, field[name].start] = (p[name] - offset) / scale * present
+    tracks[:, :max_objects, field["phase_cos"].start] = torch.cos(2 * p["phase"]) * present
+    tracks[:, :max_objects, field["phase_sin"].start] = torch.sin(2 * p["phase"]) * present
+    tracks[:, :max_objects, field["color"]] = p["color"] * present[..., None]
+    one_hot = torch.nn.functional.one_hot(p["shape"], len(world.SHAPES)).float()
+    tracks[:, :max_objects, field["shape"]] = (2 * one_hot - 1) * present[..., None]
+    tracks[:, :max_objects, -1] = 2 * present - 1
+    tracks[:, max_objects, :3] = p["background"]
     return tracks
 
 
-def decode(tracks: torch.Tensor, frames: int) -> dict[str, torch.Tensor]:
-    """Tracks [B, rows, dims] in frame units: per object x, y, radius, angle [B, objects, frames],
-    color [B, objects, 3] in [-1, 1], shape index and presence [B, objects]; background [B, 3]."""
+def encode(scenes: list[world.Scene], aspects: list[float], max_objects: int, seed: int) -> torch.Tensor:
+    """The scenes' tracks, numbers as in true_params()."""
+    return encode_params(true_params(scenes, aspects, max_objects, seed))
+
+
+def decode(tracks: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Tracks [B, rows, dims] -> numbers in world.as_tensors' layout."""
     field = fields()
     objects = tracks[:, :-1]
-    cosines = _cosines(frames).to(tracks.device)
-    path = {name: objects[..., field[name]] @ cosines for name in PER_FRAME}
-    return {
-        "x": (path["x"] + 1) / 2,
-        "y": (path["y"] + 1) / 2,
-        "radius": (RADIUS_MID + RADIUS_SPAN * path["radius"]).clamp(min=1e-3),
-        "angle": path["angle"] * math.pi,
+    out = {name: objects[..., field[name].start] * scale + offset for name, (offset, scale) in _SCALING.items()}
+    out["growth"] = torch.where(out["growth"].abs() < GROWTH_SNAP, 0.0, out["growth"])
+    out["radius"] = out["radius"].clamp(min=0.02)
+    out["scale"] = out["scale"].clamp(*motion.GROW_RANGE)
+    out["phase"] = torch.atan2(objects[..., field["phase_sin"].start], objects[..., field["phase_cos"].start]) / 2
+    return out | {
         "color": objects[..., field["color"]].clamp(-1, 1),
         "shape": objects[..., field["shape"]].argmax(-1),
         "present": objects[..., -1] > 0,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import motion
+
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
     "orange": (245, 140, 20),
@@ -46,8 +48,6 @@ MOTIONS = (
 MOVES = MOTIONS[:4]  # the motions a speed word can qualify
 SPEEDS: dict[str, float] = {"slowly": 0.2, "": 0.35, "quickly": 0.5}  # travel over one clip, frame units
 RELATIONS = ("left of", "right of", "above", "below")  # the first object's place relative to the second
-BOUNCE_HEIGHT = 0.4
-GROW_RANGE = (0.5, 1.3)  # scale at the start and end of "growing"; reversed for "shrinking"
 PAIR_GAP = 0.03  # the least space between two objects' outer circles, frame units
 RELATION_OFFSET = 0.2  # the least centre distance along a relation's axis, frame units
 
@@ -137,9 +137,10 @@ def sample_object(rng: random.Random, background: str, held_out: bool = False, m
             return spec
 
 
-def sample_pair(rng: random.Random, background: str, held_out: bool = False) -> Scene:
-    """A two-object scene of a random wording whose objects fit the frame without touching; with
-    held_out the first object is a combination training never draws (the second never is)."""
+def sample_pair(rng: random.Random, background: str, held_out: bool = False, aspect: float | None = None) -> Scene:
+    """A two-object scene of a random wording whose objects fit a frame of the given aspect (by
+    default each of ASPECTS) without touching; with held_out the first object is a combination
+    training never draws (the second never is)."""
     while True:
         wording = rng.choice(("own", "own", "shared", "relation"))
         if wording == "relation":
@@ -158,79 +159,145 @@ def sample_pair(rng: random.Random, background: str, held_out: bool = False) -> 
         # Keep only pairs that fit often (2 or more of 20 random placements), so that the
         # placement render makes all but never fails.
         trials = random.Random(rng.random())
-        if sum(_place(scene, 16, trials, tries=1) is not None for _ in range(20)) >= 2:
+        if all(sum(_place(scene, shape, trials, tries=1) is not None for _ in range(20)) >= 2
+               for shape in ([aspect] if aspect else ASPECTS)):
             return scene
 
 
-def sample_scene(rng: random.Random, two_object_prob: float = 0.5) -> Scene:
-    """A training scene."""
+def sample_scene(rng: random.Random, two_object_prob: float = 0.5, aspect: float | None = None) -> Scene:
+    """A training scene, laid out to fit a frame of the given aspect (by default each of ASPECTS)."""
     background = rng.choice(list(BACKGROUNDS))
     if rng.random() < two_object_prob:
-        return sample_pair(rng, background)
+        return sample_pair(rng, background, aspect=aspect)
     return Scene((sample_object(rng, background),), background)
 
 
 # ---------------------------------------------------------------------------------------------
-# Trajectories: per object, per frame centre (x, y), radius and angle, in frame units (0..1).
+# Motion: each object's numbers (motion.PARAMS), drawn so that the clip shows its words exactly.
 
-ObjectPath = list[tuple[float, float, float, float]]
+ObjectParams = dict[str, float]
+ASPECTS = (16 / 9, 9 / 16, 1.0)  # the frames a training scene is laid out on, besides random ones
+EDGE_GAP = 0.02  # the least space between a placed object's circle and the frame's edge (shorter side)
 
 
-def _trajectory(spec: ShapeSpec, frames: int, rng: random.Random) -> ObjectPath:
+def sample_aspect(rng: random.Random) -> float:
+    """Width / height of a training frame: half the time 16:9, 9:16 or square, else any between."""
+    if rng.random() < 0.5:
+        return rng.choice(ASPECTS)
+    return math.exp(rng.uniform(math.log(9 / 16), math.log(16 / 9)))
+
+
+def _object_params(spec: ShapeSpec, aspect: float, rng: random.Random) -> ObjectParams:
+    grows = spec.motion in ("growing", "shrinking")
+    low, high = motion.GROW_RANGE
+    scale = {"growing": low, "shrinking": high}.get(spec.motion, 1.0)
+    growth = {"growing": high - low, "shrinking": low - high}.get(spec.motion, 0.0)
     radius = SIZES[spec.size]
-    max_scale = GROW_RANGE[1] if spec.motion in ("growing", "shrinking") else 1.0
-    margin = radius * max_scale * 1.15 + 0.02
-    lo, hi = margin, 1.0 - margin
+    reach = radius * (high if grows else 1.0) * motion.EDGE_REACH + EDGE_GAP
+    width, height = motion.extents(aspect)
+    (x_lo, x_hi), (y_lo, y_hi) = ((reach / side, 1 - reach / side) for side in (width, height))
     travel = SPEEDS[spec.speed]
-    x0, y0 = rng.uniform(lo, hi), rng.uniform(lo, hi)
-    start = rng.uniform(lo, max(lo, hi - travel))  # where a moving object starts along its path
-    bounce_phase = rng.uniform(0, math.pi)
+    p = dict.fromkeys(motion.PARAMS, 0.0) | {"radius": radius, "scale": scale, "growth": growth,
+                                             "x": rng.uniform(x_lo, x_hi), "y": rng.uniform(y_lo, y_hi)}
+    if spec.motion == "moving right":
+        p |= {"x": rng.uniform(x_lo, max(x_lo, x_hi - travel)), "vx": travel}
+    elif spec.motion == "moving left":
+        p |= {"x": rng.uniform(min(x_hi, x_lo + travel), x_hi), "vx": -travel}
+    elif spec.motion == "moving down":
+        p |= {"y": rng.uniform(y_lo, max(y_lo, y_hi - travel)), "vy": travel}
+    elif spec.motion == "moving up":
+        p |= {"y": rng.uniform(min(y_hi, y_lo + travel), y_hi), "vy": -travel}
+    elif spec.motion == "bouncing":
+        p |= {"y": y_hi, "bounce": 1.0, "phase": rng.uniform(0, math.pi)}
+    elif spec.motion == "spinning":
+        p |= {"spin": 1.0}  # always from upright
+    return p
+
+
+def _sweep(shape: str, p: ObjectParams, aspect: float, steps: int = 17) -> list[tuple[float, float, float, float]]:
+    """Where an object can be over its clip, in units of the frame's shorter side: per moment the
+    centre's x, the top and bottom of the range its centre's y covers (a bounce covers its whole
+    height at any moment, whatever the clip's length) and its outer radius."""
+    width, height = motion.extents(aspect)
     out = []
-    for i in range(frames):
-        t = i / max(frames - 1, 1)
-        x, y, scale, angle = x0, y0, 1.0, 0.0
-        if spec.motion == "moving right":
-            x = start + travel * t
-        elif spec.motion == "moving left":
-            x = 1.0 - start - travel * t
-        elif spec.motion == "moving down":
-            y = start + travel * t
-        elif spec.motion == "moving up":
-            y = 1.0 - start - travel * t
-        elif spec.motion == "bouncing":
-            y = hi - BOUNCE_HEIGHT * abs(math.sin(2 * math.pi * t + bounce_phase))
-        elif spec.motion == "spinning":
-            angle = math.pi * t  # always from upright
-        elif spec.motion == "growing":
-            scale = GROW_RANGE[0] + (GROW_RANGE[1] - GROW_RANGE[0]) * t
-        elif spec.motion == "shrinking":
-            scale = GROW_RANGE[1] - (GROW_RANGE[1] - GROW_RANGE[0]) * t
-        out.append((x, y, scale * radius, angle))
+    for i in range(steps):
+        t = i / (steps - 1)
+        x, y = p["x"] + p["vx"] * t, p["y"] + p["vy"] * t
+        scale = p["scale"] + p["growth"] * t
+        top = y - motion.BOUNCE_HEIGHT * (p["bounce"] > 0.5)
+        out.append((x * width, top * height, y * height, OUTER_RADIUS[shape] * p["radius"] * scale))
     return out
 
 
-def _fits(scene: Scene, first: ObjectPath, second: ObjectPath) -> bool:
-    """Whether two paths keep the objects apart in every frame, and where a relation is named,
-    the first object clearly on that side of the second."""
-    a, b = (OUTER_RADIUS[o.shape] for o in scene.objects)
-    for (x1, y1, r1, _), (x2, y2, r2, _) in zip(first, second):
-        if math.hypot(x2 - x1, y2 - y1) < a * r1 + b * r2 + PAIR_GAP:
-            return False
+def apart(shapes: list[str], params: list[ObjectParams], aspect: float) -> bool:
+    """Whether objects stay PAIR_GAP apart over their whole clip, whatever its length."""
+    sweeps = [_sweep(shape, p, aspect) for shape, p in zip(shapes, params)]
+    for i, one in enumerate(sweeps):
+        for two in sweeps[i + 1:]:
+            for (x1, top1, bottom1, r1), (x2, top2, bottom2, r2) in zip(one, two):
+                dy = max(0.0, top2 - bottom1, top1 - bottom2)
+                if math.hypot(x2 - x1, dy) < r1 + r2 + PAIR_GAP:
+                    return False
+    return True
+
+
+def _fits(scene: Scene, first: ObjectParams, second: ObjectParams, aspect: float) -> bool:
+    """Whether two objects stay apart over the whole clip, and where a relation is named, the
+    first clearly on that side of the second."""
+    if not apart([o.shape for o in scene.objects], [first, second], aspect):
+        return False
     if scene.relation:
-        dx, dy = second[0][0] - first[0][0], second[0][1] - first[0][1]  # relation scenes stand still
+        width, height = motion.extents(aspect)
+        dx, dy = (second["x"] - first["x"]) * width, (second["y"] - first["y"]) * height  # both stand still
         offsets = {"left of": (dx, dy), "right of": (-dx, dy), "above": (dy, dx), "below": (-dy, dx)}
         along, across = offsets[scene.relation]
         return along >= RELATION_OFFSET and abs(across) < along
     return True
 
 
-def _place(scene: Scene, frames: int, rng: random.Random, tries: int = 1000) -> list[ObjectPath] | None:
-    """Paths for a scene's objects that fit (see _fits), or None when none was found."""
+def _place(scene: Scene, aspect: float, rng: random.Random, tries: int = 1000) -> list[ObjectParams] | None:
+    """Numbers for a scene's objects that fit (see _fits), or None when none were found."""
     for _ in range(tries):
-        placed = [_trajectory(o, frames, rng) for o in scene.objects]
-        if len(placed) == 1 or _fits(scene, *placed):
+        placed = [_object_params(o, aspect, rng) for o in scene.objects]
+        if len(placed) == 1 or _fits(scene, *placed, aspect):
             return placed
     return None
+
+
+def scene_params(scenes: list[Scene], aspects: list[float], rng: random.Random) -> list[list[ObjectParams]]:
+    """Per scene, per object: its motion.PARAMS, the scene laid out on a frame of its aspect.
+    render() and tracks.encode() call this with the same seed, so they agree on every number."""
+    out = []
+    for scene, aspect in zip(scenes, aspects):
+        placed = _place(scene, aspect, rng)
+        # The scene samplers only make pairs that fit; a hand-made one that does not is drawn anyway.
+        out.append(placed or [_object_params(o, aspect, rng) for o in scene.objects])
+    return out
+
+
+def as_tensors(scenes: list[Scene], params: list[list[ObjectParams]], max_objects: int) -> dict[str, torch.Tensor]:
+    """Scenes and their numbers as the batch tensors motion.simulate and the painters take: each
+    PARAMS entry, shape (index), color (RGB in [-1, 1]) and present [B, max_objects], background [B, 3]."""
+    batch = len(scenes)
+    out = {name: torch.zeros(batch, max_objects) for name in motion.PARAMS}
+    out["radius"] += 0.1  # absent objects: any size will do
+    out["scale"] += 1.0
+    out |= {"color": torch.zeros(batch, max_objects, 3), "shape": torch.zeros(batch, max_objects, dtype=torch.long),
+            "present": torch.zeros(batch, max_objects, dtype=torch.bool), "background": torch.zeros(batch, 3)}
+    for b, (scene, scene_params_) in enumerate(zip(scenes, params)):
+        for k, (spec, p) in enumerate(zip(scene.objects, scene_params_)):
+            for name in motion.PARAMS:
+                out[name][b, k] = p[name]
+            out["color"][b, k] = color_values(COLORS[spec.color])
+            out["shape"][b, k] = SHAPES.index(spec.shape)
+            out["present"][b, k] = True
+        out["background"][b] = color_values(BACKGROUNDS[scene.background])
+    return out
+
+
+def color_values(rgb: tuple[int, int, int]) -> torch.Tensor:
+    """A palette color in [-1, 1], as clips and tracks hold it."""
+    return torch.tensor(rgb, dtype=torch.float32) / 127.5 - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,44 +358,36 @@ def _shape_distance(local: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tenso
     return torch.where(is_circle, circle, poly)
 
 
-def paths(scenes: list[Scene], frames: int, rng: random.Random) -> list[list[ObjectPath]]:
-    """Per scene, per object, per frame: centre x, centre y, radius and angle (frame units).
-    render() and tracks.encode() call this with the same seed, so they agree on every path."""
-    out = []
-    for scene in scenes:
-        placed = _place(scene, frames, rng)
-        # The scene samplers only make pairs that fit; a hand-made one that does not is drawn anyway.
-        out.append(placed or [_trajectory(o, frames, rng) for o in scene.objects])
-    return out
+def frame_times(frames: int, fps: int) -> torch.Tensor:
+    """The moments (seconds from the start) a clip's frames show."""
+    return torch.arange(frames, dtype=torch.float32) / fps
 
 
-def render(scenes: list[Scene], frames: int, size: int, seed: int) -> torch.Tensor:
-    """Render scenes to clips [B, T, 3, size, size] in [-1, 1]; positions drawn from seed."""
-    scene_paths = paths(scenes, frames, random.Random(seed))
-    batch = len(scenes)
-    canvas = torch.empty(batch, frames, 3, size, size)
-    for b, scene in enumerate(scenes):
-        canvas[b] = torch.tensor(BACKGROUNDS[scene.background], dtype=torch.float32)[None, :, None, None]
-
-    coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
-    gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+def render(scenes: list[Scene], frames: int, width: int, height: int, seed: int, fps: int = 8) -> torch.Tensor:
+    """Render scenes to clips [B, T, 3, height, width] in [-1, 1], each object's numbers drawn
+    from seed; a clip of `frames` frames at fps."""
+    aspect = width / height
+    params = as_tensors(scenes, scene_params(scenes, [aspect] * len(scenes), random.Random(seed)),
+                        max(len(s.objects) for s in scenes))
+    paths = motion.simulate(params, params["shape"], frame_times(frames, fps), frames / fps, aspect)
+    short = min(width, height)
+    canvas = params["background"][:, None, :, None, None].expand(len(scenes), frames, 3, height, width)
+    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / short  # pixel centres, shorter-side units
+    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / short
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     pixels = torch.stack([gx, gy], -1).reshape(1, -1, 2)  # [1, P, 2]
-
-    for k in range(max(len(s.objects) for s in scenes)):
-        rows = [b for b, s in enumerate(scenes) if len(s.objects) > k]
-        params = torch.tensor([scene_paths[b][k] for b in rows])  # [R, T, 4]
-        shape_ids = torch.tensor([SHAPES.index(scenes[b].objects[k].shape) for b in rows])
-        centre, radius, angle = params[..., :2], params[..., 2], params[..., 3]
-        cos, sin = torch.cos(angle), torch.sin(angle)
+    scale_x, scale_y = width / short, height / short
+    for k in range(params["present"].shape[1]):
+        centre = torch.stack([paths["x"][:, k] * scale_x, paths["y"][:, k] * scale_y], -1)  # [B, T, 2]
+        radius, angle = paths["radius"][:, k], paths["angle"][:, k]
         # Into each object's own frame: translate, rotate by -angle, divide by radius.
-        rel = pixels - centre.reshape(-1, 1, 2)  # [R*T, P, 2]
-        c, s = cos.reshape(-1, 1), sin.reshape(-1, 1)
+        rel = pixels - centre.reshape(-1, 1, 2)  # [B*T, P, 2]
+        c, s = angle.cos().reshape(-1, 1), angle.sin().reshape(-1, 1)
         local = torch.stack([c * rel[..., 0] + s * rel[..., 1], -s * rel[..., 0] + c * rel[..., 1]], -1)
         local = local / radius.reshape(-1, 1, 1)
-        ids = shape_ids.repeat_interleave(frames)
-        dist = _shape_distance(local, ids) * radius.reshape(-1, 1) * size  # in pixels
-        alpha = (0.5 - dist).clamp(0, 1).reshape(len(rows), frames, 1, size, size)
-        color = torch.tensor([COLORS[scenes[b].objects[k].color] for b in rows], dtype=torch.float32)
-        color = color[:, None, :, None, None]
-        canvas[rows] = canvas[rows] * (1 - alpha) + color * alpha
-    return canvas / 127.5 - 1.0
+        ids = params["shape"][:, k].repeat_interleave(frames)
+        dist = _shape_distance(local, ids) * radius.reshape(-1, 1) * short  # in pixels
+        alpha = (0.5 - dist).clamp(0, 1).reshape(len(scenes), frames, 1, height, width)
+        alpha = alpha * params["present"][:, k, None, None, None, None]
+        canvas = canvas * (1 - alpha) + params["color"][:, k, None, :, None, None] * alpha
+    return canvas
