@@ -26,6 +26,7 @@ def ungated(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
         (["-o", "missing/clip.mp4"], "error: --output: folder 'missing' does not exist"),
         (["--frobnicate"], "error: No such option: --frobnicate"),
         (["--model-path", "nowhere"], "error: --model-path: folder 'nowhere' does not exist"),
+        (["--model", "ltx-video", "--loop"], "error: --loop: model ltx-video does not make loops"),
     ],
 )
 def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, args, expected):
@@ -38,10 +39,33 @@ def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, args, expect
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_loop_that_extends_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "before.mp4").write_bytes(b"a clip")
+    result = ungated("generate", "a red circle", "--loop", "--extend", "before.mp4", cwd=tmp_path)
+    assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.strip().startswith("error: --loop: a loop is one whole clip that returns to its first "
+                                            "frame; it cannot continue a clip (extend)"), result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["before.mp4"]
+
+
+def test_generate_help_offers_loop(tmp_path):
+    result = ungated("generate", "--help", cwd=tmp_path)
+    assert "Make a seamless loop: the last frame flows into the first (models that loop)" in " ".join(
+        result.stdout.split())
+
+
 def test_missing_prompt_is_one_line(tmp_path):
     result = ungated("generate", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: Missing argument 'prompt'."
+
+
+def builtin_plan(**fields):
+    """What the built-in model makes of a request, as `generate` plans it."""
+    from ungated.engines.builtin.engine import BuiltinEngine
+    from ungated.request import Request, plan
+
+    return plan(Request.build(prompt="x", **fields), BuiltinEngine().capabilities, "builtin")
 
 
 def test_generate_writes_a_playable_mp4_and_names_it(tmp_path):
@@ -49,17 +73,20 @@ def test_generate_writes_a_playable_mp4_and_names_it(tmp_path):
                      "--seed", "1", "--steps", "4", "--resolution", "360p", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith("wrote clip.mp4 (360x360, 2 s at 8 fps, seed 1)")
+    made = builtin_plan(resolution="360p")
+    assert last.startswith(f"wrote clip.mp4 ({made.out_width}x{made.out_height}, {made.seconds:g} s at {made.fps} "
+                           "fps, seed 1)")
     with av.open(str(tmp_path / "clip.mp4")) as container:
-        assert sum(1 for _ in container.decode(video=0)) == 16
+        assert sum(1 for _ in container.decode(video=0)) == made.total_frames
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip.sprites.jpg", "clip.thumb.jpg"]
 
 
 def test_variants_and_adjustments_are_reported(tmp_path):
     result = ungated("generate", "a red star spinning on a white background", "-o", "v.mp4", "--variants", "2",
-                     "--aspect", "16:9", "--steps", "2", "--seed", "9", cwd=tmp_path)
+                     "--aspect", "16:9", "--fps", "60", "--steps", "2", "--seed", "9", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "note: size 854x480 -> 480x480" in result.stderr
+    notes = builtin_plan(aspect="16:9", fps=60).adjustments
+    assert notes and all(f"note: {note}" in result.stderr for note in notes)  # fps 60 is past every model's
     assert "seed 9, 10" in result.stdout
     assert {"v-1.mp4", "v-2.mp4"} <= {p.name for p in tmp_path.iterdir()}
 
@@ -79,9 +106,14 @@ def test_model_path_reads_weights_from_a_folder(tmp_path, tiny_model_dir):
 
 
 def test_models_lists_the_builtin_with_weights_present(tmp_path):
+    from ungated.engines.builtin.engine import BuiltinEngine
+
     result = ungated("models", cwd=tmp_path)
     assert result.returncode == 0
     assert "builtin" in result.stdout and "present" in result.stdout
+    caps = BuiltinEngine().capabilities
+    if caps.seconds_range:  # lengths and rates as ranges, e.g. "2-20s @8-30", never 23 rates one by one
+        assert f"{caps.describe_seconds().replace(' ', '')} @{caps.describe_fps()}" in result.stdout
 
 
 def test_train_help_states_the_recipe_defaults(tmp_path):
@@ -90,30 +122,6 @@ def test_train_help_states_the_recipe_defaults(tmp_path):
     help_text = " ".join(ungated("train", "builtin", "--help", cwd=tmp_path).stdout.split())
     assert f"[default: {TrainPlan.painter_steps}]" in help_text
     assert f"[default: {TrainPlan.track_steps}]" in help_text
-
-
-def test_eval_builtin_scores_a_model_and_both_baselines_as_json(tmp_path, tiny_model_dir):
-    import json
-
-    done = ungated("eval", "builtin", "--model-path", str(tiny_model_dir), "--prompts", "4", "--json", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    scores = json.loads(done.stdout)["scores"]
-    assert set(scores) == {"model", "shuffled captions", "untrained model"}
-    for table in scores.values():
-        assert {"background", "single color", "single motion", "single exact", "stability"} <= set(table)
-        assert all(0 <= v <= 1 for v in table.values())
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["--prompts", "2"], "error: --prompts: must be between 4 and 512 (got 2)"),
-        (["--model-path", "nowhere"], "error: --model-path: folder 'nowhere' does not exist"),
-    ],
-)
-def test_eval_builtin_bad_input_is_one_line(tmp_path, args, expected):
-    done = ungated("eval", "builtin", *args, cwd=tmp_path)
-    assert done.returncode != 0 and done.stderr.strip() == expected and not list(tmp_path.iterdir())
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+from fractions import Fraction
 
 import av
 import httpx
 import openai
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
+from .fake_engines import ANY_ASPECT, ONE_SIZE, app_serving
 from .service import Server
 
 PROMPT = "a small red circle moving right on a blue background"
+OPENAI_SIZES = ("1280x720", "720x1280", "1024x1792", "1792x1024")
+OPENAI_SECONDS = ("4", "8", "12")
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +43,13 @@ def client(server) -> openai.OpenAI:
 def test_create_poll_download_remix_delete(client, server):
     video = client.videos.create_and_poll(prompt=PROMPT, seconds="4", size="1280x720", poll_interval_ms=200)
     assert video.status == "completed" and video.progress == 100 and video.error is None
-    assert video.model == "sora-2" and video.size == "720x720" and video.seconds == "2"  # the builtin: square, 2 s
+    assert video.model == "sora-2"
     mp4 = client.videos.download_content(video.id).read()
-    with av.open(io.BytesIO(mp4)) as container:
+    with av.open(io.BytesIO(mp4)) as container:  # the object says what was made
         stream = container.streams.video[0]
         frames = sum(1 for _ in container.decode(stream))
-        assert (stream.width, stream.height, frames) == (720, 720, 16)
+        assert f"{stream.width}x{stream.height}" == video.size
+        assert float(frames / stream.average_rate) == pytest.approx(float(video.seconds), abs=1e-3)
     for variant in ("thumbnail", "spritesheet"):
         picture = Image.open(io.BytesIO(client.videos.download_content(video.id, variant=variant).read()))
         assert picture.format == "JPEG"
@@ -57,6 +63,57 @@ def test_create_poll_download_remix_delete(client, server):
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve(video.id)
     assert [v.id for v in client.videos.list()] == [remix.id]
+
+
+def in_process_client(http: TestClient) -> openai.OpenAI:
+    base = str(http.base_url).rstrip("/")
+    return openai.OpenAI(base_url=f"{base}/v1", api_key="not-needed-locally", http_client=http, max_retries=0)
+
+
+def test_sora_on_a_model_that_draws_any_size_and_length_is_made_exactly_as_asked(tmp_path):
+    """sora-2 and sora-2-pro on a model with any_aspect and a seconds range: every size and length
+    OpenAI offers is what the job makes and what the video object says, with nothing adjusted."""
+    with TestClient(app_serving(tmp_path, ANY_ASPECT)) as http:
+        client = in_process_client(http)
+        for model in ("sora-2", "sora-2-pro"):
+            for size in OPENAI_SIZES:
+                for seconds in OPENAI_SECONDS:
+                    video = client.videos.create(prompt=PROMPT, model=model, size=size, seconds=seconds)
+                    assert (video.model, video.size, video.seconds) == (model, size, seconds)
+                    again = client.videos.retrieve(video.id)
+                    assert (again.size, again.seconds) == (size, seconds)
+                    planned = http.post("/api/plan", json={"prompt": PROMPT, "model": model, "size": size,
+                                                           "seconds": float(seconds)}).json()
+                    assert planned["size"] == planned["native_size"] == size and planned["adjustments"] == []
+                    assert planned["frames"] == int(seconds) * 24 and planned["seconds"] == int(seconds)
+        default = client.videos.create(prompt=PROMPT)
+        assert (default.size, default.seconds) == ("1280x720", "5")  # the model's defaults: 16:9 720p, 5 s
+
+
+def test_sora_on_a_model_with_native_sizes_reports_what_it_makes(tmp_path):
+    with TestClient(app_serving(tmp_path, ONE_SIZE)) as http:
+        video = in_process_client(http).videos.create(prompt=PROMPT, size="1280x720", seconds="4")
+        assert (video.size, video.seconds) == ("720x720", "2")  # square, 16 frames at 8 fps
+
+
+@pytest.mark.parametrize(("size", "seconds"), [("1280x720", "4"), ("720x1280", "8")])
+def test_the_builtin_model_makes_exactly_the_size_and_seconds_openai_asks(tmp_path, size, seconds):
+    """End to end on the built-in model, which draws any size and length (issue 28): the MP4 is the
+    size asked and plays for exactly the seconds asked."""
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'store.db'}").start()
+    try:
+        client = client_for(server)
+        video = client.videos.create_and_poll(prompt=PROMPT, size=size, seconds=seconds, extra_body={"steps": 4},
+                                              poll_interval_ms=200)
+        assert video.status == "completed", video.error
+        assert (video.size, video.seconds) == (size, seconds)
+        with av.open(io.BytesIO(client.videos.download_content(video.id).read())) as container:
+            stream = container.streams.video[0]
+            frames = sum(1 for _ in container.decode(stream))
+            assert f"{stream.width}x{stream.height}" == size
+            assert Fraction(frames) / stream.average_rate == Fraction(seconds)
+    finally:
+        server.stop()
 
 
 def test_list_pages_with_after_limit_and_order(client):

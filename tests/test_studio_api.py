@@ -11,6 +11,9 @@ import sys
 
 import httpx
 
+from ungated.api.studio import capabilities
+from ungated.engines.builtin.engine import BuiltinEngine
+
 from .service import Server
 
 PROMPT = "a small red circle moving right on a blue background"
@@ -36,7 +39,7 @@ def test_variants_feed_favourites_credit_and_sharing(server):
     api = httpx.Client(base_url=server.base, timeout=30)
     models = {m["id"]: m for m in api.get("/api/models").json()["data"]}
     assert models["builtin"]["served"] and models["builtin"]["weights_present"]
-    assert models["builtin"]["capabilities"]["sizes"] == ["64x64"]
+    assert models["builtin"]["capabilities"] == capabilities(BuiltinEngine().capabilities)  # the engine's own
 
     assert api.put("/api/me", json={"artist": "Ada"}).json()["artist"] == "Ada"
     made = api.post("/api/videos", json={"prompt": PROMPT, "variants": 2, "seed": 41, "steps": 12}).json()
@@ -63,9 +66,14 @@ def test_variants_feed_favourites_credit_and_sharing(server):
     api.delete(f"/api/videos/{second['id']}/favourite")
     assert api.get("/api/me/favourites").json()["data"] == []
 
-    refused = api.post(f"/api/videos/{first['id']}/extend", json={"seconds": 2})
-    assert refused.status_code == 400 and refused.json()["error"]["param"] == "extend"
-    assert "does not continue clips" in refused.json()["error"]["message"]
+    extended = api.post(f"/api/videos/{first['id']}/extend", json={"seconds": 2})
+    if models["builtin"]["capabilities"]["extend_input"]:  # a new video, from its own copy of the clip
+        extension = extended.json()["data"][0]
+        assert extension["remixed_from"] == first["id"] and extension["inputs"] == ["extend"]
+        assert api.delete(f"/api/videos/{extension['id']}").json()["deleted"]
+    else:
+        assert extended.status_code == 400 and extended.json()["error"]["param"] == "extend"
+        assert "does not continue clips" in extended.json()["error"]["message"]
 
     remix = api.post(f"/api/videos/{first['id']}/remix", json={"prompt": "a green star spinning",
                                                                "guidance": 3.0}).json()["data"][0]

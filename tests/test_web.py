@@ -85,10 +85,11 @@ def test_make_watch_play_find_and_share(page, browser, server):
 
     job.locator(".job-open").click()
     until(page, "document.querySelector('#player').readyState >= 3")
-    assert page.evaluate("document.querySelector('#player').duration") == pytest.approx(2.0, abs=0.1)
     share = page.url
+    made = httpx.get(f"{server.base}/api/videos/{share.rpartition('/')[2]}").json()
+    assert page.evaluate("document.querySelector('#player').duration") == pytest.approx(made["seconds"], abs=0.1)
     facts = page.locator("#video-facts").inner_text()
-    assert "builtin" in facts and "480x480" in facts
+    assert "builtin" in facts and made["size"] in facts
     page.locator("#video-facts dd[data-verdict=signed]").wait_for()  # the provenance badge
     assert "made with an AI model" in page.locator("#video-facts dd[data-verdict=signed]").inner_text()
 
@@ -294,3 +295,94 @@ def test_an_admin_makes_watches_unpauses_and_revokes_gpu_workers(page, server):
     refused = httpx.post(f"{server.base}/api/worker/claim", headers={"Authorization": f"Bearer {secret}"},
                          json={"models": [BUILTIN], "instance": "ab12", "wait": 0}, timeout=10)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "worker_revoked"
+
+
+@pytest.fixture
+def looping_server(tmp_path):
+    """The API in-process, with `builtin` answered by a model that draws any size and length and
+    loops (capabilities only, and no worker: videos stay queued unless a test finishes them)."""
+    import threading
+
+    import uvicorn
+
+    from .fake_engines import ANY_ASPECT, app_serving
+    from .service import free_port
+
+    app = app_serving(tmp_path, ANY_ASPECT)
+    port = free_port()
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield app, f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+def finish_with_a_clip(app, video_id: str) -> None:
+    """Make a queued video completed, with a small real clip and thumbnail as its files."""
+    import numpy as np
+    from PIL import Image
+    from sqlalchemy import update
+
+    from ungated.jobs import queue
+    from ungated.jobs.schema import Video
+    from ungated.media.encode import Mp4Writer
+    from ungated.media.pipeline import companion_paths
+
+    storage, store = app.state.studio.storage, app.state.studio.store
+    files = companion_paths(storage.root / "videos" / video_id / "clip.mp4")
+    files.video.parent.mkdir(parents=True)
+    with Mp4Writer(files.video, 64, 64, 8, {}) as writer:
+        for i in range(16):
+            writer.write(np.full((64, 64, 3), i * 8, np.uint8))
+    Image.new("RGB", (64, 64), "gray").save(files.thumbnail)
+    with store.write() as session:
+        session.execute(update(Video).where(Video.id == video_id).values(status=queue.COMPLETED,
+                                                                          result=storage.relative(files.video)))
+
+
+def test_loop_is_offered_for_a_model_that_loops_and_draws_any_size(browser, looping_server):
+    app, base = looping_server
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    api = httpx.Client(base_url=base, timeout=30)
+
+    # The create form: every aspect at every resolution, 2-20 s, and a Loop checkbox.
+    page.goto("/")
+    page.wait_for_selector("#model option", state="attached")
+    until(page, "!document.querySelector('#loop-field').hidden")
+    info = page.locator("#model-info").inner_text()
+    assert "any size" in info and "8-30 fps" in info and "2-20 s" in info and "loops" in info
+    page.check("input[name=aspect][value='9:16']")
+    page.select_option("#resolution", "1080p")
+    page.check("#loop")
+    page.fill("#prompt", "a red circle orbiting a blue square")
+    until(page, "document.querySelector('#plan').textContent.includes('Makes 1080x1920, 5.0 s (120 frames at 24 fps)')")
+    page.press("#prompt", "Control+Enter")
+    job_for(page, "red circle orbiting")
+    made = api.get("/api/me/videos").json()["data"][0]
+    assert made["request"]["loop"] is True and (made["size"], made["seconds"]) == ("1080x1920", 5)
+
+    # The video page's Loop: a looping version of a finished video, as a new video; not offered for a loop.
+    plain = api.post("/api/videos", json={"prompt": "a blue square sliding", "seed": 3, "seconds": 2,
+                                          "size": "640x360"}).json()["data"][0]
+    finish_with_a_clip(app, plain["id"])
+    page.goto(f"/v/{plain['id']}")
+    page.locator("#make-loop").wait_for()
+    page.click("#make-loop")
+    job_for(page, "blue square sliding")
+    looped = api.get("/api/me/videos").json()["data"][0]
+    assert looped["remixed_from"] == plain["id"] and looped["request"]["loop"] is True
+    assert (looped["seed"], looped["size"], looped["seconds"]) == (3, "640x360", 2)
+    finish_with_a_clip(app, looped["id"])
+    page.goto(f"/v/{looped['id']}")
+    page.locator("#video-facts dt", has_text="Loop").wait_for()
+    assert page.locator("#make-loop").is_hidden() and page.locator("#remix").is_visible()
+    context.close()
+    assert not problems, problems

@@ -37,8 +37,8 @@ console = Console(stderr=True, soft_wrap=True)
 FLAGS = {
     "prompt": "PROMPT", "negative_prompt": "--negative", "seconds": "--seconds", "aspect": "--aspect",
     "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
-    "model": "--model", "image": "--image", "video": "--video", "extend": "--extend", "steps": "--steps",
-    "guidance": "--guidance", "loras": "--lora", "provenance.mark_text": "--mark",
+    "model": "--model", "image": "--image", "video": "--video", "extend": "--extend", "loop": "--loop",
+    "steps": "--steps", "guidance": "--guidance", "loras": "--lora", "provenance.mark_text": "--mark",
     "provenance.mark_corner": "--mark-corner",
     "provenance.mark_opacity": "--mark-opacity",
 }
@@ -146,6 +146,8 @@ def generate(
     video: Annotated[Optional[Path], typer.Option(help="Restyle this video (video-to-video models).")] = None,
     extend: Annotated[Optional[Path], typer.Option(
         help="Continue this clip: the result is it followed by --seconds more (models that extend).")] = None,
+    loop: Annotated[bool, typer.Option(
+        "--loop", help="Make a seamless loop: the last frame flows into the first (models that loop).")] = False,
     lora: Annotated[Optional[list[str]], typer.Option(
         help="Apply a LoRA: PATH or PATH:WEIGHT (1 as trained); repeat for several (open models).")] = None,
     artist: Annotated[Optional[str], typer.Option(
@@ -183,7 +185,7 @@ def generate(
         request = Request.build(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
             variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance, image=image,
-            video=video, extend=extend, loras=tuple(_lora_choice(text) for text in lora or ()),
+            video=video, extend=extend, loop=loop, loras=tuple(_lora_choice(text) for text in lora or ()),
             provenance={"publish_prompt": not private_prompt, "watermark": watermark, "mark_text": mark,
                         "mark_corner": mark_corner, "mark_opacity": mark_opacity},
         )
@@ -245,11 +247,12 @@ def models(context: typer.Context) -> None:
                                            ("video", caps.video_input)) if takes]
         width, height = caps.sizes[0]
         more = f" +{len(caps.sizes) - 1}" if len(caps.sizes) > 1 else ""
+        length = (f"{caps.describe_seconds().replace(' ', '')} @{caps.describe_fps()}" if caps.seconds_range
+                  else f"{caps.describe_frames().split()[0]} @{caps.default_fps} ≤{caps.max_seconds:.1f}s")
         if engine.licence_restrictions:
             restricted.append(f"{model_id}: {engine.licence}: {engine.licence_restrictions}")
         table.add_row(
-            model_id, "+".join(inputs), f"{width}x{height}{more}",
-            f"{caps.describe_frames().split()[0]} @{caps.default_fps} ≤{caps.max_seconds:.1f}s",
+            model_id, "+".join(inputs), "any" if caps.any_aspect else f"{width}x{height}{more}", length,
             "built in" if engine.download_gb is None else f"{engine.download_gb:.0f} GB",
             "/".join(f"{gb:.0f}" for gb in engine.memory_estimates().values()) or "-",
             engine.licence.split(" License")[0].removeprefix("Tencent ")
@@ -462,14 +465,21 @@ def eval_builtin(
     model_path: Annotated[
         Optional[Path], typer.Option(help="A built-in model folder (default: the shipped weights).")
     ] = None,
+    sets: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="A set of clips to judge (repeat for several): 1:1 (64x64, 2 s at 8 fps), "
+                                   "16:9 (256x144, 10 s at 24 fps) or 9:16 (144x256, 10 s at 24 fps). "
+                                   "[default: all three]"),
+    ] = None,
     prompts: Annotated[
-        int, typer.Option(help="How many held-out prompts to generate (4-512); every third has two objects.")
+        int, typer.Option(help="How many held-out prompts to generate per set (4-512); every third has two objects.")
     ] = 96,
-    seed: Annotated[int, typer.Option(help="Seed for the prompt set and the clips.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the prompt sets and the clips.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON, per set.")] = False,
 ) -> None:
-    """Score the built-in model on prompts it never saw, judged from the pixels; also score
-    shuffled captions and an untrained model, which should fail."""
+    """Score the built-in model on prompts it never saw, judged from the pixels, per set of clips
+    (square 2 s ones and long 16:9 and 9:16 ones); also score shuffled captions and an untrained
+    model, which should fail."""
     import json
     import tempfile
 
@@ -477,36 +487,45 @@ def eval_builtin(
     from .engines.builtin.engine import BuiltinEngine
     from .engines.builtin.weights import save_model, untrained_model
 
+    chosen = list(dict.fromkeys(sets or evaluate.SETS))
+    for name in chosen:
+        if name not in evaluate.SETS:
+            raise InvalidRequest("--set", f"must be one of {', '.join(evaluate.SETS)} (got {name!r})")
     if not 4 <= prompts <= 512:
         raise InvalidRequest("--prompts", f"must be between 4 and 512 (got {prompts})")
     _check_model_path(model_path)
     engine = BuiltinEngine(model_path)
     engine.load()
-    scenes = evaluate.held_out_scenes(prompts, seed)
+    results = {}
     with tempfile.TemporaryDirectory() as scratch, _progress_bar() as bar:
-        config = engine.model.config
-        save_model(untrained_model(config), Path(scratch))
+        save_model(untrained_model(engine.model.config), Path(scratch))
         untrained = BuiltinEngine(Path(scratch))
-        results = {}
-        for name, candidate in (("model", engine), ("untrained model", untrained)):
-            task = bar.add_task(name, total=len(scenes), info="")
-            judged = evaluate.generate_and_judge(
-                candidate, scenes, seed, lambda done, total, task=task: bar.update(task, completed=done)
-            )
-            results[name] = evaluate.score(scenes, judged)
-            if name == "model":
-                results["shuffled captions"] = evaluate.score(evaluate.shuffled(scenes, seed), judged)
+        for name in chosen:
+            clips = evaluate.SETS[name]
+            tasks = {which: bar.add_task(f"{name} {which}", total=prompts, info=clips.describe())
+                     for which in ("model", "untrained model")}
+            results[name] = evaluate.evaluate_set(
+                engine, untrained, clips, prompts, seed,
+                lambda which, done, total, tasks=tasks: bar.update(tasks[which], completed=done))
     if as_json:
-        print(json.dumps({"prompts": prompts, "seed": seed, "scores": results}, indent=2))
+        print(json.dumps({"prompts": prompts, "seed": seed, "sets": {
+            name: {"width": evaluate.SETS[name].width, "height": evaluate.SETS[name].height,
+                   "seconds": evaluate.SETS[name].seconds, "fps": evaluate.SETS[name].fps, "scores": scores}
+            for name, scores in results.items()}}, indent=2))
         return
-    table = Table(title=f"built-in model on {prompts} held-out prompts (judged from pixels)")
-    columns = list(results)
-    table.add_column("attribute")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for metric in results["model"]:
-        table.add_row(metric, *(f"{results[c].get(metric, float('nan')):.0%}" for c in columns))
-    Console().print(table)
+    out = Console()
+    for name, scores in results.items():
+        clips = evaluate.SETS[name]
+        table = Table(title=f"{name}: built-in model on {prompts} held-out prompts, {clips.describe()} "
+                            "(judged from pixels)")
+        table.add_column("attribute")
+        for column in scores:
+            table.add_column(column, justify="right")
+        for metric in scores["model"]:
+            table.add_row(metric, *(f"{scores[c].get(metric, float('nan')):.0%}" for c in scores))
+        out.print(table)
+    for name, scores in results.items():
+        print(evaluate.summary(evaluate.SETS[name], prompts, scores))
 
 
 @dataset_app.command("check")

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .engines.base import Capabilities
 from .errors import InvalidRequest
-from .media.inputs import count_frames
+from .media.inputs import count_frames, video_format
 from .provenance.choices import ProvenanceChoices
 
 Aspect = Literal["16:9", "9:16", "1:1"]
@@ -108,6 +108,7 @@ class Request(BaseModel):
     image: Path | None = None
     video: Path | None = None
     extend: Path | None = None  # a clip to continue: the result is it followed by `seconds` more
+    loop: bool = False  # a seamless loop: the last frame flows into the first (models that loop)
     steps: int | None = Field(default=None, ge=1, le=500)
     guidance: float | None = Field(default=None, ge=0, le=30)
     loras: tuple[LoraChoice, ...] = Field(default=(), max_length=MAX_LORAS)
@@ -193,12 +194,17 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
     notes: list[str] = []
 
     # 1. Inputs the model cannot take are an error, not an adjustment.
+    if request.loop and request.extend:
+        raise InvalidRequest("loop", "a loop is one whole clip that returns to its first frame; it cannot continue "
+                                     "a clip (extend): ask for one or the other")
     if request.image and not caps.image_input:
         raise InvalidRequest("image", f"model {model_id} does not take an input image")
     if request.video and not caps.video_input:
         raise InvalidRequest("video", f"model {model_id} does not take an input video")
     if request.extend and not caps.extend_input:
         raise InvalidRequest("extend", f"model {model_id} does not continue clips")
+    if request.loop and not caps.loop:
+        raise InvalidRequest("loop", f"model {model_id} does not make loops")
     if caps.image_required and not request.image:
         raise InvalidRequest("image", f"model {model_id} makes a video from an image; give one")
     if request.loras and not caps.loras:
@@ -206,18 +212,23 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
     if request.steps is not None and request.steps > caps.max_steps:
         raise InvalidRequest("steps", f"must be at most {caps.max_steps} for model {model_id} (got {request.steps})")
 
-    # 2. Size: what was asked, the native size nearest to it, and what gets written.
+    # 2. Size: what was asked, the native size nearest to it (or the size asked, for any_aspect), and what
+    #    gets written.
+    # An extension keeps the clip's own size and frame rate unless others are asked for.
+    source = video_format(request.extend) if request.extend else None
     if request.size:
         target = parse_size(request.size)
+    elif source and not (request.aspect or request.resolution):
+        target = source[:2]
     else:
         target = output_size(request.aspect or caps.default_aspect, request.resolution or caps.default_resolution)
-    width, height = nearest_size(caps, *target)
-    if caps.any_output_size:
-        short = min(target)
-        scale = short / min(width, height)
-        out_w, out_h = 2 * round(width * scale / 2), 2 * round(height * scale / 2)
+    if caps.any_aspect:  # drawn natively at exactly the size asked
+        width, height = out_w, out_h = target
     else:
-        out_w, out_h = width, height
+        width, height = out_w, out_h = nearest_size(caps, *target)
+        if caps.any_output_size:
+            scale = min(target) / min(width, height)
+            out_w, out_h = 2 * round(width * scale / 2), 2 * round(height * scale / 2)
     asked_explicitly = request.size or request.aspect or request.resolution
     if asked_explicitly and (out_w, out_h) != target:
         why = f"{model_id} makes {_aspect_name(width, height)} clips at {width}x{height}"
@@ -225,13 +236,13 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
             why += ", drawn at the size asked for"
         notes.append(f"size {target[0]}x{target[1]} -> {out_w}x{out_h} ({why})")
 
-    # 3. Time: fps, then the frame count the model's frame rule allows.
-    fps = request.fps or caps.default_fps
+    # 3. Time: fps, then the frame count the model's length rule allows.
+    wanted_fps = fps = request.fps or (source[2] if source else caps.default_fps)
     if fps not in caps.fps:
         fps = min(caps.fps, key=lambda f: abs(f - fps))
-        notes.append(f"fps {request.fps} -> {fps} ({model_id} makes {', '.join(map(str, caps.fps))} fps)")
+        notes.append(f"fps {wanted_fps} -> {fps} ({model_id} makes {caps.describe_fps()} fps)")
     seconds = request.seconds or caps.default_seconds
-    frames = caps.nearest_frames(round(seconds * fps))
+    frames = caps.nearest_frames(round(seconds * fps), fps)
     kept = 0
     if request.extend:
         kept = count_frames(request.extend, fps)
@@ -239,10 +250,9 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
             raise InvalidRequest("extend", f"the clip is {kept / fps:.1f} s; with {frames / fps:.1f} s more it would "
                                            f"pass the {MAX_SECONDS:g} s limit")
     if request.seconds is not None and abs(frames / fps - request.seconds) > 0.5 / fps:
-        notes.append(
-            f"seconds {request.seconds:g} -> {frames / fps:.2f} ({model_id} makes "
-            f"{caps.describe_frames()} frames, at most {caps.max_seconds:g} s)"
-        )
+        rule = f"clips of {caps.describe_seconds()}" if caps.seconds_range else (
+            f"{caps.describe_frames()} frames, at most {caps.max_seconds:g} s")
+        notes.append(f"seconds {request.seconds:g} -> {frames / fps:.2f} ({model_id} makes {rule})")
 
     # 4. Sampling settings and one seed per variant.
     base_seed = request.seed if request.seed is not None else random.randrange(MAX_SEED - 4)

@@ -3,7 +3,9 @@ clients written for it (the official `openai` package included) work unchanged a
 
 `model` takes ungated model ids, and `sora-2` / `sora-2-pro` mean the server's configured
 defaults. `seconds` and `size` take OpenAI's values ("4", "8", "12"; "1280x720", ...) and any
-others ungated allows; the video object reports what is actually made. Fields beyond OpenAI's
+others ungated allows; the video object reports what is actually made: exactly what was asked on a
+model that draws any size and length (Capabilities.any_aspect, seconds_range), the nearest it makes
+on others. Fields beyond OpenAI's
 (seed, negative_prompt, steps, guidance, fps, variants, ...) may be sent too (`extra_body`).
 """
 

@@ -206,7 +206,9 @@ class Studio:
             resolved = {name: self.storage.resolve(relative) for name, relative in written.items()}
             request = Request.build(**{**fields, **resolved, **self._lora_files(fields)}, model=model_id)
             the_plan = plan(request, engine.capabilities, engine.id)
-            stored = request.model_dump(mode="json", exclude_none=True, exclude={"seed", "variants", "model"})
+            # loop only when asked: the stored requests of others stay as workers of older versions read them
+            stored = request.model_dump(mode="json", exclude_none=True,
+                                        exclude={"seed", "variants", "model", *(() if request.loop else ("loop",))})
             stored |= written  # kept relative to the storage root, which workers elsewhere mount
             if request.loras:  # by library name: the worker finds the file under its own mount
                 stored["loras"] = [{"name": Path(c.path).stem, "weight": c.weight} for c in request.loras]

@@ -117,14 +117,19 @@ def page_of(studio: Studio, who: Caller, videos: list[Video], more: bool) -> dic
 
 
 def capabilities(caps: Capabilities) -> dict:
+    """What a model makes, for clients to fit their controls to: `any_aspect`, any size asked (else
+    the native `sizes`); `seconds_range` [lo, hi], any length in it at any of `fps` (else the
+    `frames` rule); `loop` and `extend_input`, whether the studio offers Loop and Extend."""
     return {
-        "sizes": [f"{w}x{h}" for w, h in caps.sizes], "fps": list(caps.fps), "default_fps": caps.default_fps,
+        "sizes": [f"{w}x{h}" for w, h in caps.sizes], "any_aspect": caps.any_aspect,
+        "fps": list(caps.fps), "default_fps": caps.default_fps,
         "frames": {"min": caps.frames_min, "max": caps.frames_max, "step": caps.frames_step},
+        "seconds_range": list(caps.seconds_range) if caps.seconds_range else None,
         "max_seconds": caps.max_seconds, "default_seconds": caps.default_seconds,
         "default_aspect": caps.default_aspect, "default_resolution": caps.default_resolution,
         "default_steps": caps.default_steps, "max_steps": caps.max_steps, "default_guidance": caps.default_guidance,
         "image_input": caps.image_input, "video_input": caps.video_input, "extend_input": caps.extend_input,
-        "image_required": caps.image_required,
+        "image_required": caps.image_required, "loop": caps.loop,
         "any_output_size": caps.any_output_size, "loras": caps.loras,
     }
 
@@ -326,7 +331,7 @@ def retry_video(video_id: str, studio: Studio = Depends(studio), who: Caller = D
 async def remix_video(video_id: str, request: Request, studio: Studio = Depends(studio),
                       who: Caller = Depends(signed_in)) -> dict:
     """A new video from this one's request and seed, with the fields given changed (any request
-    field, and artist / public)."""
+    field, and artist / public): {"loop": true} makes a looping version (the studio's Loop)."""
     source = studio.get(video_id)
     changes, _ = await read_body(request, ())
     options = pop_extras(changes)
@@ -357,6 +362,7 @@ def extend_video(video_id: str, body: Extension, studio: Studio = Depends(studio
                        "video_id", "not_ready")
     fields = studio.inherited(source, who.sees_prompt_of(source), body.prompt)
     fields |= {"prompt": body.prompt or fields["prompt"], "seconds": body.seconds}
+    fields.pop("loop", None)  # what follows a loop goes on from its last frame; it does not loop back
     clip = NewInput.copy_of(studio.storage.resolve(source.result))  # the new video's own copy
     videos = studio.create(fields, who.client, body.model or source.requested_model, {"extend": clip},
                            remixed_from=source.id, public=body.public, limits=who.limits)

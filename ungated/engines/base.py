@@ -7,6 +7,7 @@ the media pipeline encodes as frames arrive and never holds the whole clip.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,40 +24,97 @@ ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Capabilities:
-    sizes: tuple[tuple[int, int], ...]  # native (width, height)
-    fps: tuple[int, ...]
+    """What a model makes, as data. Sizes: an engine with `any_aspect` draws whatever size is asked
+    (within request.MIN_SIDE..MAX_SIDE); others draw their native `sizes`, and plan() picks the one
+    nearest the request. Length: an engine with `seconds_range` makes any whole number of frames
+    from lo to hi seconds at any of its `fps`; others make the counts their frame rule allows."""
+
+    sizes: tuple[tuple[int, int], ...]  # native (width, height); for any_aspect, the sizes it is shown as
+    fps: tuple[int, ...]  # every rate it makes, e.g. tuple(range(8, 31))
     default_fps: int
-    frames_min: int
-    frames_max: int
-    frames_step: int  # frame counts allowed: frames_min + k * frames_step, up to frames_max
+    frames_min: int = 0  # derived from seconds_range when that is given
+    frames_max: int = 0
+    frames_step: int = 1  # frame counts allowed: frames_min + k * frames_step, up to frames_max
+    seconds_range: tuple[float, float] | None = None  # (lo, hi): any length from lo to hi seconds
     default_seconds: float
     default_aspect: str
     default_resolution: str
     default_steps: int
     default_guidance: float
     max_steps: int = 200
+    any_aspect: bool = False  # draws the size asked natively: no native size, no letterbox, no rescale
     image_input: bool = False
     video_input: bool = False
     extend_input: bool = False  # continues a finished clip (the request's `extend`) from its last frames
     image_required: bool = False  # image-to-video models that cannot start from text alone
     any_output_size: bool = False  # written at the requested size (drawn at it) rather than the native one
     loras: bool = False  # applies the request's LoRAs
+    loop: bool = False  # makes seamless loops (the request's `loop`): the last frame flows into the first
+
+    def __post_init__(self) -> None:
+        if self.seconds_range is None:
+            return
+        lo, hi = self.seconds_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"seconds_range must be (lo, hi) with 0 < lo <= hi (got {self.seconds_range})")
+        if not self.frames_max:  # the frame counts for code that reads them: the range at the slowest and fastest fps
+            object.__setattr__(self, "frames_min", self.frames_between(min(self.fps))[0])
+            object.__setattr__(self, "frames_max", self.frames_between(max(self.fps))[1])
+            object.__setattr__(self, "frames_step", 1)
 
     @property
     def max_seconds(self) -> float:
+        if self.seconds_range is not None:
+            return float(self.seconds_range[1])
         return self.frames_max / max(self.fps)
 
-    def nearest_frames(self, wanted: int) -> int:
+    def frames_between(self, fps: int) -> tuple[int, int]:
+        """The fewest and most frames allowed at fps: whole frames inside the seconds_range, or the frame rule's."""
+        if self.seconds_range is None:
+            return self.frames_min, self.frames_max
+        lo, hi = self.seconds_range
+        return math.ceil(lo * fps - 1e-9), math.floor(hi * fps + 1e-9)
+
+    def nearest_frames(self, wanted: int, fps: int | None = None) -> int:
+        """The allowed frame count nearest to wanted (at fps: a seconds_range allows different counts at each)."""
+        if self.seconds_range is not None:
+            fewest, most = self.frames_between(fps) if fps else (self.frames_min, self.frames_max)
+            return min(max(wanted, fewest), most)
         k = round((wanted - self.frames_min) / self.frames_step)
         return min(max(self.frames_min + k * self.frames_step, self.frames_min), self.frames_max)
 
     def describe_frames(self) -> str:
+        """The frame counts it makes, e.g. "4N+1 (5-81)", or "any for 2-20 s" for a seconds_range."""
+        if self.seconds_range is not None:
+            return f"any for {self.describe_seconds()}"
         if self.frames_min == self.frames_max:
             return str(self.frames_min)
         rule = f"{self.frames_step}N+{self.frames_min % self.frames_step}" if self.frames_step > 1 else "any"
         return f"{rule} ({self.frames_min}-{self.frames_max})"
+
+    def describe_seconds(self) -> str:
+        """The lengths it makes, e.g. "2-20 s" or "up to 5.1 s"."""
+        if self.seconds_range is not None:
+            lo, hi = self.seconds_range
+            return f"{lo:g} s" if lo == hi else f"{lo:g}-{hi:g} s"
+        return f"up to {self.max_seconds:.1f} s"
+
+    def describe_fps(self) -> str:
+        """Its rates, a run of consecutive ones as a range: "8-30", "16" or "8, 16, 24"."""
+        return describe_numbers(self.fps)
+
+
+def describe_numbers(numbers: tuple[int, ...]) -> str:
+    """Sorted numbers, each run of consecutive ones as "lo-hi": (8, 9, ..., 30) -> "8-30"."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs)
 
 
 @dataclass(frozen=True)
@@ -111,3 +169,8 @@ class Engine(ABC):
     def prompt_notes(self, prompt: str) -> list[str]:
         """Warnings about a prompt this model will not fully follow (shown, never fatal)."""
         return []
+
+    def clip_tags(self, plan: Plan, seed: int) -> dict[str, str]:
+        """Tags the engine adds to the MP4 of the clip for plan and seed (e.g. what continuing
+        it needs); called before generate() with the same plan and seed."""
+        return {}

@@ -54,6 +54,17 @@ def read_video(path: Path, width: int, height: int, fps: int, frames: int) -> li
                          f"({frames / fps:.2f} s)")
 
 
+def video_format(path: Path) -> tuple[int, int, int]:
+    """A video's (width, height, frames per second, rounded): what an extension of it keeps."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return stream.codec_context.width, stream.codec_context.height, round(float(stream.average_rate or 24))
+    except (av.error.FFmpegError, OSError, IndexError):
+        raise InvalidRequest("extend", "the clip to extend is not a video ungated can read (MP4, WebM, MOV, ...)"
+                             ) from None
+
+
 def count_frames(path: Path, fps: int) -> int:
     """How many frames a video has when resampled to fps (its duration times fps)."""
     try:

@@ -104,6 +104,17 @@ function nativeSizes(caps) {
   return caps.sizes.map((size) => size.split("x").map(Number));
 }
 
+// Numbers as a person reads them, each run of consecutive ones as a range: [8, 9, …, 30] -> "8-30".
+function runs(numbers) {
+  const parts = [];
+  for (const n of [...new Set(numbers)].sort((a, b) => a - b)) {
+    const last = parts.at(-1);
+    if (last && n === last.at(-1) + 1) last.push(n);
+    else parts.push([n]);
+  }
+  return parts.map((run) => (run.length > 2 ? `${run[0]}-${run.at(-1)}` : run.join(", "))).join(", ");
+}
+
 // A model as a choice, with why it cannot be picked here (no weights, no worker serving it).
 function modelOption(m, label) {
   const option = new Option(label + (m.weights_present ? "" : " (weights not downloaded)") +
@@ -128,7 +139,8 @@ function fitControls() {
   if (!m) return;
   const caps = m.capabilities;
   const sizes = nativeSizes(caps);
-  const aspects = caps.any_output_size ? Object.keys(ASPECTS).filter((a) => sizes.some((s) => aspectOf(s) === a))
+  const aspects = caps.any_aspect ? Object.keys(ASPECTS)
+    : caps.any_output_size ? Object.keys(ASPECTS).filter((a) => sizes.some((s) => aspectOf(s) === a))
     : [...new Set(sizes.map(aspectOf))];
   const chosen = form.aspect?.value;
   const box = $("#aspect-options");
@@ -142,19 +154,28 @@ function fitControls() {
   }));
   fillResolutions();
   const seconds = $("#seconds");
-  const step = caps.frames.step / Math.max(...caps.fps);
-  Object.assign(seconds, { min: caps.frames.min / Math.max(...caps.fps), max: caps.max_seconds, step });
+  if (caps.seconds_range) {
+    const [lo, hi] = caps.seconds_range;
+    Object.assign(seconds, { min: lo, max: hi, step: 0.5 });
+    seconds.disabled = lo === hi;
+  } else {
+    const step = caps.frames.step / Math.max(...caps.fps);
+    Object.assign(seconds, { min: caps.frames.min / Math.max(...caps.fps), max: caps.max_seconds, step });
+    seconds.disabled = caps.frames.min === caps.frames.max;
+  }
   seconds.value = caps.default_seconds;
-  seconds.disabled = caps.frames.min === caps.frames.max;
   showSeconds();
+  $("#loop-field").hidden = !caps.loop;
   Object.assign($("#steps"), { max: caps.max_steps, placeholder: caps.default_steps });
   $("#guidance").placeholder = caps.default_guidance;
   $("#image-field").hidden = !caps.image_input;
   fillLoras();
   $("#model-info").textContent = [
-    `native ${caps.sizes.join(", ")}`, `${caps.fps.join("/")} fps`, `up to ${caps.max_seconds.toFixed(1)} s`,
+    caps.any_aspect ? "any size" : `native ${caps.sizes.join(", ")}`, `${runs(caps.fps)} fps`,
+    caps.seconds_range ? `${caps.seconds_range.join("-")} s` : `up to ${caps.max_seconds.toFixed(1)} s`,
     caps.image_input ? (caps.image_required ? "needs an image" : "takes an image") : "text only",
-    caps.any_output_size ? "drawn at the size you choose" : "",
+    caps.any_output_size && !caps.any_aspect ? "drawn at the size you choose" : "",
+    caps.loop ? "loops" : "",
     `licence ${m.licence}`,
   ].filter(Boolean).join(" · ");
   planSoon();
@@ -196,7 +217,7 @@ function fillResolutions() {
   const select = $("#resolution");
   const previous = select.value;
   select.replaceChildren();
-  if (caps.any_output_size) {
+  if (caps.any_output_size || caps.any_aspect) {
     for (const r of RESOLUTIONS) select.add(new Option(`${r}p`, `${r}p`));
     select.value = RESOLUTIONS.includes(parseInt(previous)) ? previous : caps.default_resolution;
   } else {
@@ -217,9 +238,11 @@ function randomSeed() {
 function requestFields() {
   const caps = model().capabilities;
   const fields = { prompt: $("#prompt").value, model: $("#model").value, variants: Number($("#variants").value) };
-  if (caps.any_output_size) Object.assign(fields, { aspect: form.aspect.value, resolution: $("#resolution").value });
-  else fields.size = $("#resolution").value;
+  if (caps.any_output_size || caps.any_aspect) {
+    Object.assign(fields, { aspect: form.aspect.value, resolution: $("#resolution").value });
+  } else fields.size = $("#resolution").value;
   if (!$("#seconds").disabled) fields.seconds = Number($("#seconds").value);
+  if (!$("#loop-field").hidden && $("#loop").checked) fields.loop = true;
   if ($("#seed").value !== "") fields.seed = Number($("#seed").value);
   if ($("#negative").value.trim()) fields.negative_prompt = $("#negative").value;
   if ($("#steps").value) fields.steps = Number($("#steps").value);
@@ -309,6 +332,7 @@ function prefill(video) {
   }
   if (request.resolution || request.size) $("#resolution").value = request.resolution || request.size;
   if (request.seconds) { $("#seconds").value = request.seconds; showSeconds(); }
+  $("#loop").checked = Boolean(request.loop);
   $("#seed").value = video.seed ?? "";
   $("#seed-lock").checked = video.seed != null;
   $("#negative").value = request.negative_prompt || "";
@@ -466,6 +490,7 @@ async function showVideo(id) {
     ["Provenance", done ? "checking…" : "made when the clip is done"],
     ["Listed in feed", video.public ? "yes" : "no (open by link)"],
   ];
+  if (video.request.loop) facts.push(["Loop", "yes: the last frame flows into the first"]);
   if (video.remixed_from) facts.push(["Remix of", video.remixed_from]);
   $("#video-facts").replaceChildren(...facts.flatMap(([name, value]) => {
     const dt = document.createElement("dt");
@@ -491,11 +516,21 @@ async function showVideo(id) {
     prefill(video);
     $("#prompt").focus();
   };
-  const extendable = state.models.find((m) => m.id === video.model)?.capabilities.extend_input;
-  $("#extend").hidden = !(done && extendable && state.me?.client);
+  const caps = state.models.find((m) => m.id === video.model)?.capabilities;
+  $("#extend").hidden = !(done && caps?.extend_input && state.me?.client);
   $("#extend").onclick = async () => {
     try {
       const made = await api(`/api/videos/${video.id}/extend`, { method: "POST", json: {} });
+      go("/");
+      made.data.forEach((v) => watch(v, true));
+    } catch (error) { $("#video-state").textContent = error.message; }
+  };
+  // A looping version: the same request and seed as a new video (a remix with loop on).
+  const loopable = caps?.loop && !video.request.loop && !video.inputs.includes("extend");
+  $("#make-loop").hidden = !(done && loopable && state.me?.client);
+  $("#make-loop").onclick = async () => {
+    try {
+      const made = await api(`/api/videos/${video.id}/remix`, { method: "POST", json: { loop: true } });
       go("/");
       made.data.forEach((v) => watch(v, true));
     } catch (error) { $("#video-state").textContent = error.message; }
