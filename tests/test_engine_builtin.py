@@ -23,7 +23,7 @@ def test_frames_come_at_native_size_after_the_sampler_steps(tiny_engine):
     calls = []
     frames = list(tiny_engine.generate(p, 1, lambda step, total: calls.append((step, total)), lambda: False))
     assert len(frames) == 16 and all(f.shape == (64, 64, 3) and f.dtype == np.uint8 for f in frames)
-    assert calls == [(1, 2), (2, 2)]  # painting the whole clip takes milliseconds
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]  # the sampler's 2 steps, then 2 x 8 frames painted
 
 
 @pytest.mark.parametrize("fields, size", [

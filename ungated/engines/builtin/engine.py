@@ -104,19 +104,23 @@ class BuiltinEngine(Engine):
     @torch.inference_mode()
     def generate(self, plan, seed: int, on_progress: ProgressFn, should_cancel: CancelFn) -> Iterator[np.ndarray]:
         self.load()
-        scene, seconds = self._scene(plan, seed, on_progress, should_cancel)
+        # Progress counts the sampler's steps, then the frames painted (PAINT_FRAMES a step):
+        # a long 1080p clip spends most of its time painting (and being encoded as it goes).
+        chunks = world.frame_times(plan.kept_frames + plan.frames, plan.fps)[plan.kept_frames:].split(PAINT_FRAMES)
+        total = plan.steps + len(chunks)
+        scene, seconds = self._scene(plan, seed, lambda step, _: on_progress(step, total), should_cancel)
         self._scenes.pop(self._key(plan, seed), None)
         if plan.request.extend:
             for image in read_video(plan.request.extend, plan.width, plan.height, plan.fps, plan.kept_frames):
                 yield np.asarray(image.convert("RGB"))
-        times = world.frame_times(plan.kept_frames + plan.frames, plan.fps)[plan.kept_frames:]
         wraps = motion.wrapped(scene) if plan.request.loop else None
-        for chunk in times.split(PAINT_FRAMES):
+        for done, chunk in enumerate(chunks, start=plan.steps + 1):
             if should_cancel():
                 raise GenerationCancelled()
             paths = motion.simulate(scene, scene["shape"], chunk, seconds, plan.width / plan.height, plan.request.loop)
             # Painted at the size the clip is written at: outlines are drawn, not scaled up.
             yield from self.model.painter.draw(scene, paths, plan.width, plan.height, wraps=wraps)
+            on_progress(done, total)
 
     @staticmethod
     def _key(plan, seed: int) -> tuple:
