@@ -27,9 +27,11 @@ mark's change is largest): a residual carried over a moving edge shows there.
 
 Cost: the marker's own time per frame over a 240-frame clip (10 s at 24 fps) of two moving shapes
 at 1280x720 and 1920x1080, the clip's total, and the time for a frame whose every block changes
-(a textured frame panning by one pixel per frame: what a diffusion model's clip is like).
+(a textured frame panning by one pixel per frame: what a diffusion model's clip is like). And the
+time to read the mark from one 1920x1080 frame (what `detect` does to each frame it checks), with
+the library's decoder (before) and ungated's (now).
 
-    python benchmarks/bench_watermark.py [--clips 12] [--resolutions 720p,1080p]
+    python benchmarks/bench_watermark.py [--clips 12] [--resolutions 720p,1080p] [--skip cost,visibility]
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ungated.media.encode import Mp4Writer  # noqa: E402
-from ungated.provenance import watermark  # noqa: E402
+from ungated.media.encode import Mp4Writer
+from ungated.provenance import watermark
 
 FPS = 24
 SIZES = {"480p": (480, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
+# The built-in model's palette, copied so that this does not change with the model's code.
 COLORS = {"red": (220, 40, 40), "orange": (245, 140, 20), "yellow": (250, 215, 30), "green": (40, 170, 60),
           "blue": (40, 90, 220), "purple": (130, 50, 180), "pink": (240, 120, 180), "white": (245, 245, 245),
           "black": (20, 20, 20), "gray": (128, 128, 128)}
@@ -84,6 +87,8 @@ class LibraryEveryFourth:
 
 
 class OwnEveryFrame(watermark.Marker):
+    """Today's marker; embed marks one frame afresh (what the trail is measured against)."""
+
     def embed(self, frame: np.ndarray) -> np.ndarray:
         return watermark.Marker(self.mark)(0, frame)
 
@@ -279,6 +284,25 @@ def cost() -> None:
             busy, busy_count = timed(make(0x1234ABCD), panning(width, height, 24))
             print(f"| {name} | {width}x{height} | {total:.2f} s, {total / count * 1000:.1f} ms | "
                   f"{busy / busy_count * 1000:.0f} ms |", flush=True)
+    # Reading: what detect does to each frame it checks (up to 64 per size), the library's decoder
+    # (before) and ungated's (now).
+    from imwatermark import WatermarkDecoder
+
+    decoder = WatermarkDecoder("bits", watermark.ID_BITS + watermark.CRC_BITS)
+    frame = watermark.Marker(0x1234ABCD)(0, next(frames_of_scene(spec, 1920, 1080, 1)))
+    bgr = np.ascontiguousarray(frame[..., ::-1])
+    readers = {"library": lambda: decoder.decode(bgr, watermark.METHOD, scales=watermark.SCALES),
+               "own": lambda: watermark.read_bits(frame)}
+    print("reading a 1920x1080 frame: " + ", ".join(f"{name} {fastest(read) * 1000:.0f} ms" for name, read in readers.items()))
+
+
+def fastest(call: Callable[[], object], repeats: int = 3) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """An invisible watermark that ties a clip to its record: 32 bits of its id and a 16-bit CRC,
 embedded with invisible-watermark's DWT-DCT-SVD method, which survives H.264 at the default
-quality and a rescale to half size (docs/benchmarks.md has the measured rates).
+quality and, in a 1080p clip, a rescale to half size (docs/benchmarks.md has the measured rates).
 
 The library embeds a frame in a Python loop over its blocks (about 0.5 s per 1080p frame on a CPU
 core); ungated computes the same embedding and reading with numpy, all blocks at once, and embeds
@@ -134,7 +134,7 @@ class Marker:
     def __call__(self, index: int, frame: np.ndarray) -> np.ndarray:
         if not markable(frame.shape[1], frame.shape[0]):
             return frame
-        frame = np.ascontiguousarray(frame)  # OpenCV takes whole pixels only (not planes)
+        frame = np.ascontiguousarray(frame)  # OpenCV needs pixels in rows (a (3, H, W) tensor's are not)
         rows, cols = frame.shape[0] // 8, frame.shape[1] // 8
         height, width = rows * 8, cols * 8
         if self.previous is None or self.previous.shape != frame.shape:
@@ -169,22 +169,27 @@ class Marker:
 
 def _rgb_change(rgb: np.ndarray, u: np.ndarray, target: np.ndarray) -> np.ndarray:
     """A change to RGB pixels ((n, 3) in, int16 out, what is left of it after clipping) after which
-    OpenCV reads their U as target: along U_TO_RGB, then, where rounding missed, with blue a level or
-    two off."""
-    rgb = rgb.astype(np.int16)
-    change = np.rint((target.astype(np.int16) - u)[:, None] * U_TO_RGB).astype(np.int16)
+    OpenCV reads their U as target: along U_TO_RGB, then, where rounding missed, with blue nudged a
+    level or two towards it."""
+    rgb, levels = rgb.astype(np.int16), target.astype(np.int16) - u
+    change = np.zeros_like(rgb)
+    for channel in (1, 2):  # red stays
+        change[:, channel] = np.rint(levels * U_TO_RGB[channel])
 
-    def reads_target(pixels: np.ndarray, at: np.ndarray | slice) -> np.ndarray:
-        return _u_plane(np.clip(pixels, 0, 255).astype(np.uint8)[None])[0] == target[at]
+    def read(pixels: np.ndarray) -> np.ndarray:
+        return _u_plane(np.clip(pixels, 0, 255).astype(np.uint8)[None])[0].astype(np.int16)
 
-    missed = np.flatnonzero(~reads_target(rgb + change, slice(None)))
-    for blue in (1, -1, 2, -2):
+    off = read(rgb + change) - target
+    missed = np.flatnonzero(off)
+    towards = -np.sign(off[missed]).astype(np.int16)
+    for nudge in (1, 2):
         if not missed.size:
             break
-        trial = change[missed] + np.array([0, 0, blue], np.int16)
-        hit = reads_target(rgb[missed] + trial, missed)
+        trial = change[missed]
+        trial[:, 2] += nudge * towards
+        hit = read(rgb[missed] + trial) == target[missed]
         change[missed[hit]] = trial[hit]
-        missed = missed[~hit]
+        missed, towards = missed[~hit], towards[~hit]
     return np.clip(rgb + change, 0, 255) - rgb
 
 
