@@ -1,10 +1,12 @@
-"""Draw sample strips from the shipped built-in weights: six frames of each prompt, one row each.
+"""Draw sample strips from the shipped built-in weights: six frames of a 10 s 16:9 clip of each
+prompt, one row each (frames 1.9 s apart, so that a once-a-second hop or a quarter turn a second
+shows a different moment in each).
 
     python scripts/sample_strip.py                 # the README's strip: docs/images/samples.png
     python scripts/sample_strip.py --held-out 12   # held-out prompts, judged: docs/images/held-out.png
 
-With --held-out, the prompts are the first N of `ungated eval builtin`'s set (combinations the
-training world never draws), and each row says what the analytic judge read from the clip.
+With --held-out, the prompts are the first N of `ungated eval builtin`'s 16:9 set (combinations
+the training world never draws), and each row says what the analytic judge read from the clip.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ PROMPTS = [
     "a small purple circle and a large yellow triangle moving left slowly on a black background",
 ]
 FRAMES_SHOWN = 6
-TILE = 112
+SPACING_SECONDS = 1.9
+TILE_W, TILE_H = 192, 108
+CLIPS = evaluate.SETS["16:9"]
 TEXT_LINE = 18
 
 
@@ -48,26 +52,26 @@ def main() -> None:
     args = parser.parse_args()
     engine = BuiltinEngine(args.model_dir)
     engine.load()
-    scenes = evaluate.held_out_scenes(args.held_out, args.seed) if args.held_out else None
+    scenes = evaluate.held_out_scenes(args.held_out, args.seed, CLIPS.width / CLIPS.height) if args.held_out else None
     prompts = [s.caption() for s in scenes] if scenes else PROMPTS
     output = args.output or Path("docs/images") / ("held-out.png" if scenes else "samples.png")
     lines = 2 if scenes else 1
     font = ImageFont.load_default(size=14)
-    row_height = TILE + lines * TEXT_LINE + 6
-    sheet = Image.new("RGB", (FRAMES_SHOWN * TILE, len(prompts) * row_height), (24, 24, 28))
+    row_height = TILE_H + lines * TEXT_LINE + 6
+    sheet = Image.new("RGB", (FRAMES_SHOWN * (TILE_W + 4) - 4, len(prompts) * row_height), (24, 24, 28))
     draw = ImageDraw.Draw(sheet)
     for row, prompt in enumerate(prompts):
         # The seeds `ungated eval builtin` uses, so a row is the clip it judged.
         seed = args.seed + row if scenes else args.seed
-        clip = np.stack(list(evaluate.generate(engine, prompt, seed)))
+        clip = np.stack(list(evaluate.generate(engine, prompt, seed, CLIPS)))
         top = row * row_height
         draw.text((6, top + 4), f'"{prompt}"', fill=(230, 230, 230), font=font)
         if scenes:
             draw.text((6, top + 4 + TEXT_LINE), _verdict(scenes[row], clip), fill=(160, 200, 160), font=font)
-        picks = [round(i * (len(clip) - 1) / (FRAMES_SHOWN - 1)) for i in range(FRAMES_SHOWN)]
+        picks = [min(len(clip) - 1, round(i * SPACING_SECONDS * CLIPS.fps)) for i in range(FRAMES_SHOWN)]
         for col, index in enumerate(picks):
-            tile = Image.fromarray(clip[index]).resize((TILE, TILE), Image.LANCZOS)
-            sheet.paste(tile, (col * TILE, top + lines * TEXT_LINE + 6))
+            tile = Image.fromarray(clip[index]).resize((TILE_W, TILE_H), Image.LANCZOS)
+            sheet.paste(tile, (col * (TILE_W + 4), top + lines * TEXT_LINE + 6))
     output.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(output, optimize=True)
     print(f"wrote {output}")
