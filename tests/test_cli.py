@@ -172,7 +172,7 @@ def test_train_builtin_on_the_shapes_world_writes_what_its_help_says(tmp_path):
         "config.json", "loss.png", "model.safetensors", "sample.mp4", "work"]
     assert sorted(p.name for p in (tmp_path / "shapes" / "work").iterdir()) == ["checkpoint.pt", "loss.csv"]
     with av.open(str(tmp_path / "shapes" / "sample.mp4")) as container:
-        assert sum(1 for _ in container.decode(video=0)) == 16
+        assert sum(1 for _ in container.decode(video=0)) == 120  # the engine's default: 5 s at 24 fps
 
 
 CONFIG_WITH_MISTAKES = """

@@ -12,6 +12,7 @@ from ungated.media.encode import Mp4Writer
 from ungated.train.buckets import Bucket, plan_buckets
 from ungated.train.dataset import scan
 
+from .fake_engines import ONE_SIZE
 from .test_cli import ungated
 
 
@@ -116,8 +117,7 @@ def test_clips_are_planned_into_each_models_buckets(dataset, tmp_path):
     # good.mp4: 2 s at 16 fps is 32 frames; the longest 4N+1 count within them is 29.
     assert planned["good.mp4"] == Bucket(832, 480, 29, 16) and planned["seq"] == Bucket(832, 480, 17, 16)
     assert not unfit
-    builtin = get_engine("builtin").capabilities  # exactly 16 frames at 8 fps
-    buckets, unfit = plan_buckets(clips, builtin)
+    buckets, unfit = plan_buckets(clips, ONE_SIZE)  # exactly 16 frames at 8 fps
     assert {c.path for group in buckets.values() for c in group} == {"good.mp4", "from-csv.mp4"}
     assert {p.path for p in unfit} == {"anim.gif", "seq"} and all("too short" in p.what for p in unfit)
     result = ungated("dataset", "check", str(dataset), "--model", "wan2.1-t2v-1.3b", "--json", cwd=tmp_path)

@@ -31,8 +31,9 @@ from .weights import SHIPPED_DIR, BuiltinModel, is_model_dir, load_model
 SCENE_TAG = "ungated_scene"
 PAINT_FRAMES = 8  # frames painted at once: a 1080p clip is never held whole in memory
 SCENE_KEYS = (*motion.PARAMS, "shape", "color", "present")
-# Scenes whose objects the track network sends through each other (the world never does) are
-# sampled again from the seed's next noise, up to this many times in all.
+# Scenes the world never shows (objects passing through each other, or placed against the
+# relation the caption names) are sampled again from the seed's next noise, up to this many
+# times in all; the last is kept if none fits.
 RESAMPLES = 8
 
 
@@ -168,7 +169,7 @@ class BuiltinEngine(Engine):
                 noise = torch.randn((1, *mask.shape), generator=noise_source) * mask
                 report = on_progress if attempt == 0 else lambda step, total: None
                 scene = tracks.decode(sample_euler(guided, noise, shifted_times(plan.steps), report, should_cancel))
-                if _apart(scene, self._estimate_aspect):
+                if _fits(scene, self._estimate_aspect, plan.request.prompt):
                     break
         except Cancelled:
             raise GenerationCancelled() from None
@@ -177,12 +178,16 @@ class BuiltinEngine(Engine):
         return scene
 
 
-def _apart(scene: dict[str, torch.Tensor], aspect: float) -> bool:
-    """Whether a sampled scene's objects keep apart, as the world's always do."""
+def _fits(scene: dict[str, torch.Tensor], aspect: float, prompt: str) -> bool:
+    """Whether a sampled scene could be the world's: its objects keep apart, and where the
+    caption places the first relative to the second ("... left of ..."), they are so placed."""
     present = scene["present"][0].tolist()
     shapes = [world.SHAPES[i] for i, here in zip(scene["shape"][0].tolist(), present) if here]
     numbers = [{name: float(scene[name][0, k]) for name in motion.PARAMS} for k, here in enumerate(present) if here]
-    return world.apart(shapes, numbers, aspect)
+    if not world.apart(shapes, numbers, aspect):
+        return False
+    named = [r for r in world.RELATIONS if f" {r} " in f" {' '.join(Tokenizer.words(prompt))} "]
+    return len(named) != 1 or len(numbers) != 2 or world.placed(named[0], *numbers, aspect)
 
 
 def scene_of(clip: Path, aspect: float) -> tuple[dict[str, torch.Tensor], float]:

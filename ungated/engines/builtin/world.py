@@ -246,13 +246,17 @@ def _fits(scene: Scene, first: ObjectParams, second: ObjectParams, aspect: float
     first clearly on that side of the second."""
     if not apart([o.shape for o in scene.objects], [first, second], aspect):
         return False
-    if scene.relation:
-        width, height = motion.extents(aspect)
-        dx, dy = (second["x"] - first["x"]) * width, (second["y"] - first["y"]) * height  # both stand still
-        offsets = {"left of": (dx, dy), "right of": (-dx, dy), "above": (dy, dx), "below": (-dy, dx)}
-        along, across = offsets[scene.relation]
-        return along >= RELATION_OFFSET and abs(across) < along
-    return True
+    return not scene.relation or placed(scene.relation, first, second, aspect)
+
+
+def placed(relation: str, first: ObjectParams, second: ObjectParams, aspect: float) -> bool:
+    """Whether the first object stands clearly on the relation's side of the second: at least
+    RELATION_OFFSET away along its axis, and further along it than across."""
+    width, height = motion.extents(aspect)
+    dx, dy = (second["x"] - first["x"]) * width, (second["y"] - first["y"]) * height  # both stand still
+    offsets = {"left of": (dx, dy), "right of": (-dx, dy), "above": (dy, dx), "below": (-dy, dx)}
+    along, across = offsets[relation]
+    return along >= RELATION_OFFSET and abs(across) < along
 
 
 def _place(scene: Scene, aspect: float, rng: random.Random, tries: int = 1000) -> list[ObjectParams] | None:
