@@ -31,7 +31,7 @@ from ungated.jobs.store import Store
 from .postgres import TemporaryPostgres, binaries
 from .service import Server
 
-SHORT = {"steps": 40}  # under a second a clip on an idle CPU, a few seconds on a busy one
+SHORT = {"steps": 40, "seconds": 2, "fps": 8, "size": "480x480"}  # 16 frames: under a second a clip on an idle CPU
 KILLS = 20
 FIRST_JOBS = 30
 
