@@ -114,3 +114,16 @@ def test_a_clip_marked_frame_by_frame_is_found_after_a_reencode(tmp_path):
         for index, frame in enumerate(moving_shapes(480, 272, 12)):
             writer.write(marker(index, frame))
     assert watermark.detect(path).mark == MARK
+
+
+@pytest.mark.parametrize("color", [(255, 255, 255), (0, 254, 252), (0, 0, 0)])
+def test_white_and_saturated_backgrounds_carry_the_mark(tmp_path, color):
+    """Where a channel sits at 0 or 255 the change in blue is clipped; green and red make up
+    the rest, so a white background (the commonest there is) still carries every bit."""
+    marker, clip = watermark.Marker(watermark.mark_id("video_5eed1e55")), tmp_path / "flat.mp4"
+    with Mp4Writer(clip, 480, 480, 8) as writer:
+        for index in range(8):
+            frame = np.full((480, 480, 3), color, np.uint8)
+            frame[100:200, 100 + 5 * index:200 + 5 * index] = (220, 40, 40)
+            writer.write(marker(index, frame))
+    assert watermark.detect(clip).mark == watermark.mark_id("video_5eed1e55")

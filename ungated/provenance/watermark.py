@@ -179,6 +179,17 @@ def _rgb_change(rgb: np.ndarray, u: np.ndarray, target: np.ndarray) -> np.ndarra
     def read(pixels: np.ndarray) -> np.ndarray:
         return _u_plane(np.clip(pixels, 0, 255).astype(np.uint8)[None])[0].astype(np.int16)
 
+    # Where a channel is at 0 or 255 (white, saturated colors) clipping cuts the change short:
+    # make up the rest of it with green, then red, which move U the other way (U = 0.436 B -
+    # 0.289 G - 0.147 R), so that a white background carries the mark too.
+    for channel, slope in ((1, -0.289), (0, -0.147)):
+        change = np.clip(rgb + change, 0, 255) - rgb
+        off = read(rgb + change) - target
+        missed = np.flatnonzero(off)
+        if not missed.size:
+            break
+        change[missed, channel] -= np.rint(off[missed] / slope).astype(np.int16)
+    change = np.clip(rgb + change, 0, 255) - rgb
     off = read(rgb + change) - target
     missed = np.flatnonzero(off)
     towards = -np.sign(off[missed]).astype(np.int16)

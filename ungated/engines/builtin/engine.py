@@ -46,6 +46,7 @@ class BuiltinEngine(Engine):
         self.model: BuiltinModel | None = None
         self._estimate: torch.Tensor | None = None  # the clean tracks as the sampler sees them now
         self._estimate_aspect = 1.0
+        self._painted: np.ndarray | None = None  # the last frame painted, while painting
         self._scenes: dict[tuple, dict] = {}  # (plan, seed) -> the scene sampled for it, until drawn
         self.capabilities = Capabilities(
             sizes=((854, 480),),
@@ -87,8 +88,9 @@ class BuiltinEngine(Engine):
 
     @torch.inference_mode()
     def preview(self) -> np.ndarray | None:
+        """While sampling, the scene as the sampler sees it now; while painting, the last frame painted."""
         if self._estimate is None:
-            return None
+            return self._painted
         scene = tracks.decode(self._estimate)
         width, height = (round(160 * self._estimate_aspect), 160) if self._estimate_aspect < 1 else (160, round(160 / self._estimate_aspect))
         width, height = max(width, 2), max(height, 2)
@@ -120,8 +122,13 @@ class BuiltinEngine(Engine):
                 raise GenerationCancelled()
             paths = motion.simulate(scene, scene["shape"], chunk, seconds, plan.width / plan.height, plan.request.loop)
             # Painted at the size the clip is written at: outlines are drawn, not scaled up.
-            yield from self.model.painter.draw(scene, paths, plan.width, plan.height, wraps=wraps)
-            on_progress(done, total)
+            frames = self.model.painter.draw(scene, paths, plan.width, plan.height, wraps=wraps)
+            yield from frames
+            self._painted = frames[-1]
+            try:
+                on_progress(done, total)
+            finally:
+                self._painted = None
 
     @staticmethod
     def _key(plan, seed: int) -> tuple:
