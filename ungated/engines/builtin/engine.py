@@ -47,7 +47,8 @@ class BuiltinEngine(Engine):
         self._estimate: torch.Tensor | None = None  # the clean tracks as the sampler sees them now
         self._estimate_aspect = 1.0
         self._painted: np.ndarray | None = None  # the last frame painted, while painting
-        self._scenes: dict[tuple, dict] = {}  # (plan, seed) -> the scene sampled for it, until drawn
+        # (plan, seed) -> (scene, clip seconds) sampled for it, until drawn: clip_tags() asks first
+        self._scenes: dict[tuple, tuple[dict[str, torch.Tensor], float]] = {}
         self.capabilities = Capabilities(
             sizes=((854, 480),),
             fps=tuple(range(8, 31)),
