@@ -26,9 +26,15 @@ Resolution = Literal["360p", "480p", "720p", "1080p"]
 ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
 RESOLUTIONS: dict[str, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1080}
 MIN_SIDE, MAX_SIDE = 64, 1920
-MAX_SECONDS = 20.0
+MAX_SECONDS = 20.0  # of newly made frames in one clip
+MAX_TOTAL_SECONDS = 60.0  # of a clip with kept frames (an extension, a blend): what it keeps and what is new
 MAX_SEED = 2**32 - 1
-INPUT_FIELDS = ("image", "video", "extend")  # Request fields that name input files
+# Request fields that name input files. image: the first frame (image-to-video); video: a clip to
+# edit (video-to-video); extend: a clip to continue, written first; follows: a clip whose end this
+# one starts from, not written (a storyboard's shots); blend_into: a clip the new frames lead into,
+# written after them (a blend: extend + transition + blend_into).
+INPUT_FIELDS = ("image", "video", "extend", "follows", "blend_into")
+CHARACTER_MENTION = re.compile(r"@([^\W\d_][\w-]{0,39})")  # "@Name" in a prompt names a character
 
 
 def _without_nul(text: str) -> str:
@@ -90,6 +96,21 @@ class LoraChoice(BaseModel):
         return cls(path=Path(text))
 
 
+class CharacterObject(BaseModel):
+    """A character as the built-in model draws it: one object of its world, named in prompts as
+    "@name" (engines that take images get the character's image as the first frame instead)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[^\W\d_][\w-]{0,39}$")
+    shape: str
+    color: str
+    size: str
+
+    def noun(self) -> str:
+        return f"a {self.size} {self.color} {self.shape}"
+
+
 class Request(BaseModel):
     """What the user asked for. None means "the model's default"."""
 
@@ -108,6 +129,10 @@ class Request(BaseModel):
     image: Path | None = None
     video: Path | None = None
     extend: Path | None = None  # a clip to continue: the result is it followed by `seconds` more
+    extend_at: float | None = Field(default=None, gt=0, le=MAX_TOTAL_SECONDS)  # re-cut: continue from here
+    follows: Path | None = None  # a clip this one starts where it ends (its frames are not written)
+    blend_into: Path | None = None  # with extend: the new frames lead from extend's end into this clip's start
+    characters: tuple[CharacterObject, ...] = Field(default=(), max_length=4)
     loop: bool = False  # a seamless loop: the last frame flows into the first (models that loop)
     steps: int | None = Field(default=None, ge=1, le=500)
     guidance: float | None = Field(default=None, ge=0, le=30)
@@ -129,7 +154,7 @@ class Request(BaseModel):
         w, h = parse_size(size)
         return f"{w}x{h}"
 
-    @field_validator("image", "video", "extend")
+    @field_validator("image", "video", "extend", "follows", "blend_into")
     @classmethod
     def _input_exists(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
@@ -140,9 +165,19 @@ class Request(BaseModel):
     def _size_or_aspect(self) -> "Request":
         if self.size and (self.aspect or self.resolution):
             raise ValueError("give either size or aspect/resolution, not both")
-        if self.extend and (self.image or self.video):
-            raise ValueError("extend continues a clip; it does not combine with image or video")
+        if self.extend and (self.image or self.video or self.follows):
+            raise ValueError("extend continues a clip; it does not combine with image, video or follows")
+        if self.follows and (self.image or self.video):
+            raise ValueError("follows starts where a clip ends; it does not combine with image or video")
+        if self.extend_at is not None and not self.extend:
+            raise ValueError("extend_at is where in the extended clip to continue from; give extend too")
+        if self.blend_into and not self.extend:
+            raise ValueError("blend_into is the clip a blend leads into; give extend (the clip it leads from) too")
         return self
+
+    def plain_prompt(self) -> str:
+        """The prompt with each "@name" of a character as its bare name, for text encoders."""
+        return CHARACTER_MENTION.sub(lambda m: m[1], self.prompt)
 
     @classmethod
     def build(cls, **fields: object) -> "Request":
@@ -169,11 +204,12 @@ class Plan:
     seeds: tuple[int, ...]  # one per variant
     adjustments: tuple[str, ...]
     kept_frames: int = 0  # extend: frames of the clip being continued, written before the new ones
+    trailing_frames: int = 0  # blend_into: frames of the clip led into, written after the new ones
 
     @property
     def total_frames(self) -> int:
         """Frames in the written clip."""
-        return self.kept_frames + self.frames
+        return self.kept_frames + self.frames + self.trailing_frames
 
     @property
     def seconds(self) -> float:
@@ -203,8 +239,17 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         raise InvalidRequest("video", f"model {model_id} does not take an input video")
     if request.extend and not caps.extend_input:
         raise InvalidRequest("extend", f"model {model_id} does not continue clips")
+    if request.follows and not caps.extend_input:
+        raise InvalidRequest("follows", f"model {model_id} does not continue clips")
+    if request.blend_into and not caps.blend:
+        raise InvalidRequest("blend_into", f"model {model_id} does not make blends")
+    if request.characters and not caps.character_objects:
+        raise InvalidRequest("characters", f"model {model_id} does not draw characters by name")
     if request.loop and not caps.loop:
         raise InvalidRequest("loop", f"model {model_id} does not make loops")
+    if request.loop and caps.loop_needs_image and not request.image:
+        raise InvalidRequest("loop", f"model {model_id} loops from a first frame: give an image (the studio's Loop "
+                                     "uses the clip's first frame)")
     if caps.image_required and not request.image:
         raise InvalidRequest("image", f"model {model_id} makes a video from an image; give one")
     if request.loras and not caps.loras:
@@ -242,13 +287,24 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         fps = min(caps.fps, key=lambda f: abs(f - fps))
         notes.append(f"fps {wanted_fps} -> {fps} ({model_id} makes {caps.describe_fps()} fps)")
     seconds = request.seconds or caps.default_seconds
+    if request.video and request.seconds is None:  # an edit is as long as its clip, as far as the model goes
+        seconds = count_frames(request.video, fps, "video") / fps
     frames = caps.nearest_frames(round(seconds * fps), fps)
-    kept = 0
+    kept = trailing = 0
     if request.extend:
         kept = count_frames(request.extend, fps)
-        if (kept + frames) / fps > MAX_SECONDS:
-            raise InvalidRequest("extend", f"the clip is {kept / fps:.1f} s; with {frames / fps:.1f} s more it would "
-                                           f"pass the {MAX_SECONDS:g} s limit")
+        if request.extend_at is not None:  # re-cut: what follows the cut is made anew
+            cut = round(request.extend_at * fps)
+            if cut > kept:
+                raise InvalidRequest("extend_at", f"must be within the clip, at most {kept / fps:.2f} s "
+                                                  f"(got {request.extend_at:g})")
+            kept = max(cut, 1)
+    if request.blend_into:
+        trailing = count_frames(request.blend_into, fps, "blend_into")
+    if (kept + frames + trailing) / fps > MAX_TOTAL_SECONDS:
+        field = "extend" if request.extend else "blend_into"
+        raise InvalidRequest(field, f"the clips kept are {(kept + trailing) / fps:.1f} s; with {frames / fps:.1f} s "
+                                    f"more the result would pass the {MAX_TOTAL_SECONDS:g} s limit")
     if request.seconds is not None and abs(frames / fps - request.seconds) > 0.5 / fps:
         rule = f"clips of {caps.describe_seconds()}" if caps.seconds_range else (
             f"{caps.describe_frames()} frames, at most {caps.max_seconds:g} s")
@@ -262,5 +318,5 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         frames=frames, fps=fps,
         steps=request.steps or caps.default_steps,
         guidance=request.guidance if request.guidance is not None else caps.default_guidance,
-        seeds=seeds, adjustments=tuple(notes), kept_frames=kept,
+        seeds=seeds, adjustments=tuple(notes), kept_frames=kept, trailing_frames=trailing,
     )

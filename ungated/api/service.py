@@ -231,7 +231,7 @@ class Studio:
 
     def _checked_plan(self, fields: dict, inputs: dict[str, NewInput], model_id: str, engine: Engine) -> Plan:
         """The plan of a request as it would be queued, its inputs not yet written: a stored file to
-        copy stands for itself, an upload for a name never opened. (An uploaded clip to extend is
+        copy stands for itself, an uploaded image for a name never opened. (An uploaded clip is
         checked once written: its length needs the file.)"""
         sources = {}
         for name, new in inputs.items():
@@ -241,7 +241,7 @@ class Studio:
                 sources[name] = new.source
         request = Request.build(**{**fields, **sources, **self._lora_files(fields)}, model=model_id)
         uploads = {name: Path(f"<uploaded {name}>") for name, new in inputs.items()
-                   if new.data is not None and name != "extend"}
+                   if new.data is not None and name == "image"}
         return plan(request.model_copy(update=uploads), engine.capabilities, engine.id)
 
     def _check_limits(self, client: str, wanted: int, limits: queue.Limits) -> None:

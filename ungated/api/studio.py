@@ -119,7 +119,8 @@ def page_of(studio: Studio, who: Caller, videos: list[Video], more: bool) -> dic
 def capabilities(caps: Capabilities) -> dict:
     """What a model makes, for clients to fit their controls to: `any_aspect`, any size asked (else
     the native `sizes`); `seconds_range` [lo, hi], any length in it at any of `fps` (else the
-    `frames` rule); `loop` and `extend_input`, whether the studio offers Loop and Extend."""
+    `frames` rule); `verbs`, which directing tools it offers (Capabilities.verbs): the studio shows
+    only those."""
     return {
         "sizes": [f"{w}x{h}" for w, h in caps.sizes], "any_aspect": caps.any_aspect,
         "fps": list(caps.fps), "default_fps": caps.default_fps,
@@ -129,8 +130,9 @@ def capabilities(caps: Capabilities) -> dict:
         "default_aspect": caps.default_aspect, "default_resolution": caps.default_resolution,
         "default_steps": caps.default_steps, "max_steps": caps.max_steps, "default_guidance": caps.default_guidance,
         "image_input": caps.image_input, "video_input": caps.video_input, "extend_input": caps.extend_input,
-        "image_required": caps.image_required, "loop": caps.loop,
-        "any_output_size": caps.any_output_size, "loras": caps.loras,
+        "image_required": caps.image_required, "loop": caps.loop, "loop_needs_image": caps.loop_needs_image,
+        "blend": caps.blend, "character_objects": caps.character_objects,
+        "any_output_size": caps.any_output_size, "loras": caps.loras, "verbs": caps.verbs(),
     }
 
 

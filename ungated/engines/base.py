@@ -52,6 +52,18 @@ class Capabilities:
     any_output_size: bool = False  # written at the requested size (drawn at it) rather than the native one
     loras: bool = False  # applies the request's LoRAs
     loop: bool = False  # makes seamless loops (the request's `loop`): the last frame flows into the first
+    blend: bool = False  # makes a transition from one clip's end into another's start (`extend` + `blend_into`)
+    character_objects: bool = False  # draws characters named "@name" in the prompt as saved objects (built-in)
+    loop_needs_image: bool = False  # loops only from a first frame (`image`): it ends on the frame it began with
+
+    def verbs(self) -> dict[str, bool]:
+        """The directing tools it offers, by the names the studio and API use: extend (continue a
+        clip from its end), recut (continue from a chosen time, dropping what followed), edit (a new
+        version of a clip by prompt), loop, blend (A, a transition, B), continue (a storyboard shot
+        from the previous shot's last frames) and characters (a saved reference used by name)."""
+        return {"extend": self.extend_input, "recut": self.extend_input, "edit": self.video_input,
+                "loop": self.loop, "blend": self.blend, "continue": self.extend_input,
+                "characters": self.character_objects or self.image_input}
 
     def __post_init__(self) -> None:
         if self.seconds_range is None:

@@ -182,3 +182,46 @@ class WorkerToken(Base):
     @property
     def state(self) -> str:
         return "revoked" if self.revoked_at else "paused" if self.paused_at else "live"
+
+
+class Character(Base):
+    """A named reference a client keeps and uses by name ("@name") in prompts and storyboard shots:
+    an image (a still, or a frame chosen from a clip) and, where the built-in model can tell, the
+    object of its world it shows (shape, color, size)."""
+
+    __tablename__ = "characters"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "char_" + 128 random bits
+    client: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(40))  # unique per client, compared without case
+    image: Mapped[str] = mapped_column(String(200))  # a PNG under the storage root
+    object: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {"shape", "color", "size"}
+    source_video: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("characters_by_client", "client", "name", unique=True),)
+
+
+class Board(Base):
+    """A storyboard: shots made in order, each continuing from the one before where its model can,
+    stitched into one clip. `shots` is the timeline, in order: [{"id", "prompt", "seconds", "image"
+    (a path under the storage root, or absent), "character" (an id, or absent), "video" (the id of
+    its current take, or absent)}]. The stitched clip is a video of its own (`result_video`)."""
+
+    __tablename__ = "boards"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "board_" + 128 random bits
+    client: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(64))  # as the client named it
+    settings: Mapped[dict] = mapped_column(JSON)  # request fields every shot shares (size, fps, seed, ...)
+    shots: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft, making, completed, failed
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result_video: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    stitched_from: Mapped[list | None] = mapped_column(JSON, nullable=True)  # the takes the result is made of
+    busy_until: Mapped[float] = mapped_column(Float, default=0.0)  # one server process advances it at a time
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("boards_by_client", "client", "created_at"), Index("boards_status", "status"))

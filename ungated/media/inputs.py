@@ -61,12 +61,12 @@ def video_format(path: Path) -> tuple[int, int, int]:
             stream = container.streams.video[0]
             return stream.codec_context.width, stream.codec_context.height, round(float(stream.average_rate or 24))
     except (av.error.FFmpegError, OSError, IndexError):
-        raise InvalidRequest("extend", "the clip to extend is not a video ungated can read (MP4, WebM, MOV, ...)"
-                             ) from None
+        raise InvalidRequest(field, "not a video ungated can read (MP4, WebM, MOV, ...)") from None
 
 
-def count_frames(path: Path, fps: int) -> int:
-    """How many frames a video has when resampled to fps (its duration times fps)."""
+def count_frames(path: Path, fps: int, field: str = "extend") -> int:
+    """How many frames a video has when resampled to fps (its duration times fps); a file that is
+    not a video is the request's error in `field`."""
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -75,6 +75,5 @@ def count_frames(path: Path, fps: int) -> int:
             else:
                 seconds = sum(1 for _ in container.decode(stream)) / float(stream.average_rate or fps)
     except (av.error.FFmpegError, OSError, IndexError):
-        raise InvalidRequest("extend", "the clip to extend is not a video ungated can read (MP4, WebM, MOV, ...)"
-                             ) from None
+        raise InvalidRequest(field, "not a video ungated can read (MP4, WebM, MOV, ...)") from None
     return max(1, round(seconds * fps))
