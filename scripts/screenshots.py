@@ -1,6 +1,7 @@
 """Screenshots of the web studio for the README: the create page, the feed and a video page, on a
-desktop and on a phone, in Debian's Chromium against a fresh `ungated serve` with a few clips; and
-the admins' Workers view (docs/community.md) against a server whose GPU workers are elsewhere.
+desktop and on a phone, in Debian's Chromium against a fresh `ungated serve` with a few clips; a
+video page with its directing tools open (re-cut) and a storyboard made and stitched; and the
+admins' Workers view (docs/community.md) against a server whose GPU workers are elsewhere.
 
     python scripts/screenshots.py [--out docs/images]
 """
@@ -81,11 +82,53 @@ def main() -> None:
                 page.wait_for_selector(".card >> nth=5")
                 time.sleep(0.5)
                 page.screenshot(path=args.out / "studio-feed-dark.png")
+                directing_view(browser, server.base, ids[0], args.out / "studio-directing.png")
+                storyboard_view(browser, api, ids[0], args.out / "studio-storyboard.png")
                 workers_view(browser, home / "pool", args.out / "studio-workers.png")
                 browser.close()
         finally:
             server.stop()
-    print(f"wrote {len(SCREENS) * 3 + 2} screenshots to {args.out}")
+    print(f"wrote {len(SCREENS) * 3 + 4} screenshots to {args.out}")
+
+
+def until(page, expression: str) -> None:
+    """Poll a JavaScript expression until it is truthy (the page's CSP forbids Playwright's eval-based waits)."""
+    while not page.evaluate(expression):
+        time.sleep(0.1)
+
+
+def directing_view(browser, base: str, video_id: str, path: Path) -> None:
+    """A video page with its directing tools, the re-cut form open at a moment picked on the player."""
+    page = browser.new_context(base_url=base, viewport={"width": 1280, "height": 1140}).new_page()
+    page.goto(f"/v/{video_id}")
+    page.click("#recut")
+    until(page, "document.querySelector('#player').readyState >= 2")
+    page.evaluate("document.querySelector('#player').currentTime = 2.5")
+    until(page, "document.querySelector('#direct-at').textContent.startsWith('2.50')")
+    until(page, "!document.querySelector('#player').seeking && document.querySelector('#player').readyState >= 2")
+    page.fill("#direct-prompt", "a large yellow star moving right on a purple background")
+    page.evaluate("document.activeElement.blur(); scrollTo(0, 0)")
+    time.sleep(0.5)
+    page.screenshot(path=path)
+
+
+def storyboard_view(browser, api: httpx.Client, clip_id: str, path: Path) -> None:
+    """A three-shot storyboard made and stitched, one shot with a character made from a clip's frame."""
+    character = api.post("/api/characters", json={"name": "sunny", "video_id": clip_id, "at": 1.0}).json()
+    shots = [{"prompt": "@sunny moving right on a purple background", "seconds": 3, "character": character["id"]},
+             {"prompt": "a small red circle moving up on a purple background", "seconds": 2},
+             {"prompt": "a large white triangle spinning on a purple background", "seconds": 3}]
+    board = api.post("/api/boards", json={"title": "Sunny's chase", "model": "builtin",
+                                          "settings": {"size": "640x360", "seed": 7}, "shots": shots}).json()
+    api.post(f"/api/boards/{board['id']}/make")
+    while api.get(f"/api/boards/{board['id']}").json()["status"] != "completed":
+        time.sleep(0.5)
+    page = browser.new_context(base_url=str(api.base_url), viewport=SCREENS["desktop"]).new_page()
+    page.goto(f"/boards/{board['id']}")
+    until(page, "document.querySelector('#board-player').readyState >= 2")
+    page.evaluate("document.querySelector('#board-player').currentTime = 3.5")
+    time.sleep(1.0)
+    page.screenshot(path=path, full_page=True)
 
 
 def workers_view(browser, home: Path, path: Path) -> None:

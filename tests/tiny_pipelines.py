@@ -113,11 +113,12 @@ def ltx():
                        tokenizer=t5_tokenizer(), transformer=transformer)
 
 
-def wan(image_to_video: bool = False):
+def wan(image_to_video: bool = False, first_last_frame: bool = False):
     from diffusers import (AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline,
                            WanTransformer3DModel)
 
     extra = {}
+    image_to_video = image_to_video or first_last_frame
     if image_to_video:
         from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
@@ -130,6 +131,8 @@ def wan(image_to_video: bool = False):
         in_channels=36 if image_to_video else 16, out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32,
         num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=1024,
         image_dim=4 if image_to_video else None,
+        # First-last-frame: both images' CLIP tokens (64 patches + 1 each), told apart by a learned position.
+        pos_embed_seq_len=2 * 65 if first_last_frame else None,
     )
     vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                            temperal_downsample=[False, True, True])
@@ -174,6 +177,7 @@ BUILDERS: dict[str, Callable] = {
     "ltx": ltx,
     "wan": wan,
     "wan-i2v": lambda: wan(image_to_video=True),
+    "wan-flf2v": lambda: wan(first_last_frame=True),
     "hunyuan": hunyuan,
 }
 

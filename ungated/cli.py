@@ -38,6 +38,7 @@ FLAGS = {
     "prompt": "PROMPT", "negative_prompt": "--negative", "seconds": "--seconds", "aspect": "--aspect",
     "resolution": "--resolution", "size": "--size", "fps": "--fps", "seed": "--seed", "variants": "--variants",
     "model": "--model", "image": "--image", "video": "--video", "extend": "--extend", "loop": "--loop",
+    "extend_at": "--at", "follows": "--follows", "blend_into": "--blend-into", "characters": "--character",
     "steps": "--steps", "guidance": "--guidance", "loras": "--lora", "provenance.mark_text": "--mark",
     "provenance.mark_corner": "--mark-corner",
     "provenance.mark_opacity": "--mark-opacity",
@@ -143,9 +144,18 @@ def generate(
     steps: Annotated[Optional[int], typer.Option(help="Sampling steps (model default if unset).")] = None,
     guidance: Annotated[Optional[float], typer.Option(help="Guidance scale (model default if unset).")] = None,
     image: Annotated[Optional[Path], typer.Option(help="Start from this image (image-to-video models).")] = None,
-    video: Annotated[Optional[Path], typer.Option(help="Restyle this video (video-to-video models).")] = None,
+    video: Annotated[Optional[Path], typer.Option(
+        help="Edit this clip by prompt: the same motion, a new look (models that edit).")] = None,
     extend: Annotated[Optional[Path], typer.Option(
         help="Continue this clip: the result is it followed by --seconds more (models that extend).")] = None,
+    at: Annotated[Optional[float], typer.Option(
+        "--at", help="With --extend: re-cut, continuing from this second of the clip (what followed is dropped).")
+    ] = None,
+    follows: Annotated[Optional[Path], typer.Option(
+        help="Start where this clip ends, without including it (a next shot; models that extend).")] = None,
+    blend_into: Annotated[Optional[Path], typer.Option(
+        "--blend-into", help="With --extend A: a transition of --seconds from A's end into this clip's start; "
+                             "the result is A, the transition, then this clip (models that blend).")] = None,
     loop: Annotated[bool, typer.Option(
         "--loop", help="Make a seamless loop: the last frame flows into the first (models that loop).")] = False,
     lora: Annotated[Optional[list[str]], typer.Option(
@@ -185,7 +195,7 @@ def generate(
         request = Request.build(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
             variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance, image=image,
-            video=video, extend=extend, loop=loop, loras=tuple(_lora_choice(text) for text in lora or ()),
+            video=video, extend=extend, extend_at=at, follows=follows, blend_into=blend_into, loop=loop, loras=tuple(_lora_choice(text) for text in lora or ()),
             provenance={"publish_prompt": not private_prompt, "watermark": watermark, "mark_text": mark,
                         "mark_corner": mark_corner, "mark_opacity": mark_opacity},
         )
@@ -204,7 +214,8 @@ def generate(
     if not engine.weights_present():
         engine.load()  # raises the one-line "how to get them" error
     signing = credentials.load()  # a configured key that cannot sign stops here, before any frame is made
-    for note in [*the_plan.adjustments, *engine.prompt_notes(request.prompt), *engine.setup_notes()]:
+    notes = engine.prompt_notes(request.prompt, request.characters)
+    for note in [*the_plan.adjustments, *notes, *engine.setup_notes()]:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
 
     paths = _variant_paths(output, request.variants)
@@ -227,6 +238,9 @@ def generate(
                       "[provenance] artist in config.toml", highlight=False, markup=False)
 
 
+VERB_SHORT = {"extend": "ext", "recut": "cut", "continue": "cont", "characters": "char"}  # `ungated models`' verbs
+
+
 @models_app.callback()
 def models(context: typer.Context) -> None:
     """List models: what they make, their size and licence, and whether their weights are here."""
@@ -234,32 +248,35 @@ def models(context: typer.Context) -> None:
         return
     from .engines.catalog import get_engine, model_ids
 
-    table = Table(title="ungated models", caption="GPU GB: estimated peak per --offload mode none/model/group/"
-                  "sequential (see docs/open-models.md)")
+    table = Table(title="ungated models", caption="verbs: ext extend, cut re-cut, cont continue (a storyboard's next "
+                  "shot), char characters; GPU GB: estimated peak per --offload mode none/model/group/sequential "
+                  "(see docs/open-models.md)")
     table.add_column("id", no_wrap=True)
-    for column in ("from", "native size", "length", "download", "GPU GB", "licence", "weights"):
+    for column in ("from", "verbs", "native size", "length", "download", "GPU GB", "licence", "weights"):
         table.add_column(column)
     restricted = []
     for model_id in model_ids():
         engine = get_engine(model_id)
         caps = engine.capabilities
-        inputs = [name for name, takes in (("text", not caps.image_required), ("image", caps.image_input),
-                                           ("video", caps.video_input)) if takes]
+        inputs = [name for name, takes in (("text", not (caps.image_required or caps.ends_only)),
+                                           ("image", caps.image_input), ("video", caps.video_input),
+                                           ("first+last frame", caps.ends_only)) if takes]
         width, height = caps.sizes[0]
         more = f" +{len(caps.sizes) - 1}" if len(caps.sizes) > 1 else ""
         length = (f"{caps.describe_seconds().replace(' ', '')} @{caps.describe_fps()}" if caps.seconds_range
                   else f"{caps.describe_frames().split()[0]} @{caps.default_fps} ≤{caps.max_seconds:.1f}s")
         if engine.licence_restrictions:
             restricted.append(f"{model_id}: {engine.licence}: {engine.licence_restrictions}")
+        verbs = " ".join(VERB_SHORT.get(verb, verb) for verb, offered in caps.verbs().items() if offered)
         table.add_row(
-            model_id, "+".join(inputs), "any" if caps.any_aspect else f"{width}x{height}{more}", length,
+            model_id, "+".join(inputs), verbs or "-", "any" if caps.any_aspect else f"{width}x{height}{more}", length,
             "built in" if engine.download_gb is None else f"{engine.download_gb:.0f} GB",
             "/".join(f"{gb:.0f}" for gb in engine.memory_estimates().values()) or "-",
             engine.licence.split(" License")[0].removeprefix("Tencent ")
             + (" *" if engine.licence_restrictions else ""),
             "present" if engine.weights_present() else "missing",
         )
-    out = Console() if sys.stdout.isatty() else Console(width=160)  # piped: keep rows whole for grep
+    out = Console() if sys.stdout.isatty() else Console(width=180)  # piped: keep rows whole for grep
     out.print(table)
     for line in restricted:
         out.print(f"* {line}", highlight=False)

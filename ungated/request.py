@@ -233,11 +233,14 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
     if request.loop and request.extend:
         raise InvalidRequest("loop", "a loop is one whole clip that returns to its first frame; it cannot continue "
                                      "a clip (extend): ask for one or the other")
-    if request.image and not caps.image_input:
+    if caps.ends_only and not (request.loop or request.blend_into):
+        raise InvalidRequest("model", f"model {model_id} makes a clip only between a first and a last frame: a loop "
+                                      "(of an image) or a blend (from one clip into another)")
+    if request.image and not (caps.image_input or request.loop and caps.loop_needs_image):
         raise InvalidRequest("image", f"model {model_id} does not take an input image")
     if request.video and not caps.video_input:
         raise InvalidRequest("video", f"model {model_id} does not take an input video")
-    if request.extend and not caps.extend_input:
+    if request.extend and not (caps.extend_input or request.blend_into and caps.blend):
         raise InvalidRequest("extend", f"model {model_id} does not continue clips")
     if request.follows and not caps.extend_input:
         raise InvalidRequest("follows", f"model {model_id} does not continue clips")
@@ -250,7 +253,7 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
     if request.loop and caps.loop_needs_image and not request.image:
         raise InvalidRequest("loop", f"model {model_id} loops from a first frame: give an image (the studio's Loop "
                                      "uses the clip's first frame)")
-    if caps.image_required and not request.image:
+    if caps.image_required and not (request.image or request.extend or request.follows):  # those start from a frame
         raise InvalidRequest("image", f"model {model_id} makes a video from an image; give one")
     if request.loras and not caps.loras:
         raise InvalidRequest("loras", f"model {model_id} does not take LoRAs")
@@ -259,8 +262,10 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
 
     # 2. Size: what was asked, the native size nearest to it (or the size asked, for any_aspect), and what
     #    gets written.
-    # An extension keeps the clip's own size and frame rate unless others are asked for.
-    source = video_format(request.extend) if request.extend else None
+    # A clip made from another (an extension, an edit, a next shot) keeps its size and frame rate
+    # unless others are asked for.
+    clip_field = next((name for name in ("extend", "video", "follows") if getattr(request, name)), None)
+    source = video_format(getattr(request, clip_field), clip_field) if clip_field else None
     if request.size:
         target = parse_size(request.size)
     elif source and not (request.aspect or request.resolution):

@@ -95,7 +95,8 @@ def serve(
     store, files = _store(db), Storage(storage)
     aliases = {**ServiceConfig().aliases, **settings.config().get("openai", {}).get("models", {})}
     config = ServiceConfig(models=local if workers else served, aliases=aliases, public=public,
-                           own_workers=bool(workers and local), unavailable=missing)
+                           own_workers=bool(workers and local), unavailable=missing,
+                           fetch_image_urls=settings.fetch_image_urls())
     app = create_app(store, files, config)
     _reap_at_start(store)
     supervisor = Supervisor(workers if local else 0, store.url, str(files.root), local, worker_arguments(options))

@@ -1,6 +1,7 @@
 """Where ungated keeps its data, and the optional config file.
 
     UNGATED_HOME   the data directory (default ~/.ungated): config.toml, models.lock.json, ...
+    UNGATED_FETCH_IMAGE_URLS   true or false: [openai] fetch_image_urls, over what config.toml says
     HF_HOME        where downloaded open-model weights live (Hugging Face's standard cache)
 
 config.toml holds the settings in SETTINGS. A model id may point at a local folder, as
@@ -36,12 +37,15 @@ log = logging.getLogger("ungated.settings")
 SETTINGS = (
     ('models."ID"', "path", "a folder with that model's weights, used as --model-path is"),
     ("openai.models", "NAME", "an OpenAI model name the /v1 API answers with this ungated model id"),
+    ("openai", "fetch_image_urls", ("true: an input_reference image_url of another server is fetched (never from "
+                                    "an internal address); false (the default): only data URLs and this server's "
+                                    "files")),
     ("provenance", "artist", "the name credited in the signed manifest when --artist is not given"),
     ("provenance", "certificate", "a PEM file: your C2PA signing certificate, then its issuers"),
     ("provenance", "private_key", "a PEM file: that certificate's ES256 (EC P-256) private key"),
 )
 PROVENANCE_KEYS = tuple(key for table, key, _ in SETTINGS if table == "provenance")
-SECTIONS = '[models."ID"], [openai.models] and [provenance]'
+SECTIONS = '[models."ID"], [openai], [openai.models] and [provenance]'
 _reported: set[str] = set()
 
 
@@ -66,6 +70,14 @@ def config() -> dict:
             _reported.add(problem)
             log.warning(problem)
     return known
+
+
+def fetch_image_urls() -> bool:
+    """Whether /v1 may fetch an image_url from another server: UNGATED_FETCH_IMAGE_URLS, else config.toml."""
+    value = os.environ.get("UNGATED_FETCH_IMAGE_URLS")
+    if value is not None:
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return config().get("openai", {}).get("fetch_image_urls", False)
 
 
 def configured_model_path(model_id: str) -> Path | None:
@@ -143,12 +155,18 @@ def _models(models: dict, model_ids: Collection[str], problems: list[str]) -> di
     return kept
 
 
-def _openai(openai: dict, model_ids: Collection[str], problems: list[str]) -> dict[str, dict]:
-    aliases = {}
+def _openai(openai: dict, model_ids: Collection[str], problems: list[str]) -> dict:
+    aliases, known = {}, {}
     for key, value in openai.items():
+        if key == "fetch_image_urls":
+            if isinstance(value, bool):
+                known[key] = value
+            else:
+                problems.append(f"[openai] fetch_image_urls must be true or false (got {value!r})")
+            continue
         if key != "models":
-            problems.append(f"[openai] {key} is not a setting; its setting is [openai.models], "
-                            'e.g. sora-2 = "ltx-video"')
+            problems.append(f"[openai] {key} is not a setting{_close(key, ('models', 'fetch_image_urls'))}; its "
+                            'settings are fetch_image_urls and [openai.models], e.g. sora-2 = "ltx-video"')
             continue
         if not isinstance(value, dict):
             problems.append('[openai] models must be a table: [openai.models] with lines like sora-2 = "ltx-video"')
@@ -162,4 +180,4 @@ def _openai(openai: dict, model_ids: Collection[str], problems: list[str]) -> di
                                 f"{_close(model_id, model_ids)} (`ungated models` lists them)")
             else:
                 aliases[name] = model_id
-    return {"models": aliases}
+    return {**known, "models": aliases}

@@ -16,7 +16,8 @@ from ..jobs import outages, queue
 from ..jobs.results import MAX_RESULT_BYTES
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from . import errors, events, openai, studio, trainings, web, worker_runs, workers
+from . import boards, characters, errors, events, openai, studio, trainings, web, worker_runs, workers
+from .director import Director
 from .limits import BodyLimit
 from .urls import CleanUrls
 from .service import MAX_DATASET_BYTES, MAX_LORA_BYTES, ServiceConfig, Studio
@@ -29,8 +30,10 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         reaper = asyncio.create_task(_reap_forever(store))
+        director = asyncio.create_task(app.state.director.run_forever())
         yield
         reaper.cancel()
+        director.cancel()
 
     app = FastAPI(title="ungated", version=__version__, lifespan=lifespan,
                   description="Open text-to-video studio: an OpenAI-compatible Videos API at /v1 "
@@ -38,6 +41,7 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.state.studio = Studio(store, storage, config)
     app.state.progress_hub = events.VideoView(app.state.studio)  # SSE watchers and polls of videos
     app.state.training_hub = events.ProgressHub(partial(trainings.read_trainings, app.state.studio))
+    app.state.director = Director(app.state.studio)  # makes storyboards
     errors.install(app)
     # LoRAs, datasets and remote workers' clips are larger uploads than a request's image or video.
     app.add_middleware(BodyLimit, routes={("PUT", "/api/loras/"): MAX_LORA_BYTES,
@@ -46,9 +50,11 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.add_middleware(workers.WorkerCalls)
     app.add_middleware(CleanUrls)
     app.include_router(openai.router)
+    app.include_router(characters.router)
     app.include_router(studio.router)
     app.include_router(events.router)
     app.include_router(trainings.router)
+    app.include_router(boards.router)
     app.include_router(workers.router)
     app.include_router(worker_runs.router)
     web.install(app)

@@ -1,13 +1,17 @@
 """Reading create-request bodies, which come as JSON (files as data URLs) or as multipart forms
-(files as parts), the way OpenAI's clients and browsers send them. What no field may hold is
-refused here, naming the field: JSON nested deeper than any request needs, numbers longer than any
-setting, and NUL characters (PostgreSQL cannot store them)."""
+(files as parts), the way OpenAI's clients and browsers send them: a form's `name[key]` and
+`name[]` parts (as the openai package sends objects and lists) become the object and the list they
+stand for. What no field may hold is refused here, naming the field: JSON nested deeper than any
+request needs, numbers longer than any setting, and NUL characters (PostgreSQL cannot store them)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
@@ -24,13 +28,53 @@ async def read_body(request: Request, file_fields: tuple[str, ...]) -> tuple[dic
         form = await request.form(max_part_size=MAX_VIDEO_BYTES + 1)
         files = {name: await part.read() for name, part in form.items()
                  if name in file_fields and isinstance(part, UploadFile)}
-        fields = {name: value for name, value in form.items() if name not in files}
+        fields: dict = {}
+        for name, value in form.multi_items():
+            if name not in files:
+                _put_form_field(fields, name, value)
         check_values(fields)
         return fields, files
     body = parse_json(await request.body() or b"null")
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object", code="invalid_json")
     return body, {}
+
+
+FORM_NAME = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")  # name, then any [key] or []
+
+
+def _put_form_field(fields: dict, name: str, value: object) -> None:
+    """Place one form part: `a` as fields["a"] (the last part of that name wins, as before),
+    `a[b][c]` as fields["a"]["b"]["c"], and each `a[]` appended to the list fields["a"]."""
+    match = FORM_NAME.fullmatch(name)
+    keys = [match[1], *re.findall(r"\[([^\[\]]*)\]", match[2])] if match else [name]
+    if len(keys) > MAX_DEPTH:
+        raise InvalidRequest(name, f"nested too deeply (a request is at most {MAX_DEPTH} levels)")
+    where = fields
+    for depth, key in enumerate(keys[:-1]):
+        following = keys[depth + 1]
+        if key == "" or (following == "" and depth + 1 < len(keys) - 1):
+            raise InvalidRequest(name, "only the last part of a form field's name may be [] (a list)")
+        where = where.setdefault(key, [] if following == "" else {})
+        if not isinstance(where, list if following == "" else dict):
+            raise InvalidRequest(name, f"{'.'.join(keys[:depth + 1])} is given both as a value and as "
+                                       "fields of an object")
+    if keys[-1] == "" and isinstance(where, list):
+        where.append(value)
+    else:
+        where[keys[-1]] = value
+
+
+@contextmanager
+def renamed_fields(names: dict[str, str]) -> Iterator[None]:
+    """Refusals named after a route's own fields: a request field the route fills in (a clip it
+    copies into `extend`, a time it passes as `extend_at`) is the field the client sent."""
+    try:
+        yield
+    except InvalidRequest as err:
+        if err.field not in names:
+            raise
+        raise InvalidRequest(names[err.field], err.message) from None
 
 
 MAX_DEPTH = 8  # a request's deepest field is loras.N.weight or provenance.mark_text

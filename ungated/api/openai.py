@@ -1,6 +1,13 @@
 """OpenAI's Videos API at /v1: the same paths, fields, object shapes, statuses and errors, so
 clients written for it (the official `openai` package included) work unchanged against ungated.
 
+Besides creating, remixing and reading videos: extensions (a finished clip followed by `seconds`
+more; the answer's `seconds` is the stitched total, as OpenAI defines it) and edits (a new version
+of a clip by prompt), of a clip sent as an upload or named as {"id": ...}; an uploaded clip this
+server made is known by its manifest or watermark and continued from what the server knows of it
+(its model, size, frame rate, settings). Characters (api/characters.py) and `input_reference` as an
+object (references.py).
+
 `model` takes ungated model ids, and `sora-2` / `sora-2-pro` mean the server's configured
 defaults. `seconds` and `size` take OpenAI's values ("4", "8", "12"; "1280x720", ...) and any
 others ungated allows; the video object reports what is actually made: exactly what was asked on a
@@ -22,10 +29,11 @@ from ..errors import InvalidRequest
 from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.pipeline import companion_paths
+from . import references
 from .access import Caller, asker, may_change, signed_in, studio
+from .bodies import read_body, renamed_fields
 from .errors import not_found
-from .bodies import data_url_bytes, read_body
-from .service import Studio
+from .service import NewInput, Studio
 
 router = APIRouter(prefix="/v1")
 POLL_AFTER_MS = "500"  # the openai client's poll helper waits this long between polls
@@ -33,8 +41,8 @@ POLL_AFTER_MS = "500"  # the openai client's poll helper waits this long between
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/jpeg", "spritesheet": "image/jpeg"}
 
 
-class CreateVideo(BaseModel):
-    """POST /v1/videos: OpenAI's fields, then ungated's."""
+class VideoFields(BaseModel):
+    """What every request that makes a video takes: OpenAI's fields, then ungated's."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,7 +50,7 @@ class CreateVideo(BaseModel):
     model: str | None = None
     seconds: str | float | None = None
     size: str | None = None
-    input_reference: dict | None = None  # JSON form: {"image_url": "data:image/png;base64,..."}
+    characters: list[str] | None = None  # the caller's characters, by id or name (and "@name" in the prompt)
     negative_prompt: str | None = None
     seed: int | None = None
     steps: int | None = None
@@ -54,12 +62,36 @@ class CreateVideo(BaseModel):
     artist: str | None = Field(default=None, max_length=100)
 
 
+class CreateVideo(VideoFields):
+    """POST /v1/videos."""
+
+    input_reference: dict | None = None  # {"image_url": ...} or {"file_id": ...} (references.py)
+
+
+class DerivedVideo(VideoFields):
+    """POST /v1/videos/extensions and /v1/videos/edits: `video` as {"id": ...} (else an upload)."""
+
+    video: dict | None = None
+
+
+def parsed(kind: type[BaseModel], fields: dict) -> BaseModel:
+    try:
+        return kind(**fields)
+    except ValidationError as err:
+        raise InvalidRequest.from_problem(err.errors()[0]) from None
+
+
 # POST /v1/videos reads its body itself (JSON or multipart); this documents both for the schema.
 CREATE_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": CreateVideo.model_json_schema()},
     "multipart/form-data": {"schema": {**CreateVideo.model_json_schema(), "properties": {
         **CreateVideo.model_json_schema()["properties"],
         "input_reference": {"type": "string", "format": "binary"}}}},
+}}}
+DERIVED_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": DerivedVideo.model_json_schema()},
+    "multipart/form-data": {"schema": {**DerivedVideo.model_json_schema(), "properties": {
+        **DerivedVideo.model_json_schema()["properties"], "video": {"type": "string", "format": "binary"}}}},
 }}}
 
 
@@ -93,19 +125,19 @@ def _seconds(value: str | float | None) -> float | None:
 async def create_video(request: Request, studio: Studio = Depends(studio),
                        who: Caller = Depends(signed_in)) -> JSONResponse:
     fields, files = await read_body(request, ("input_reference",))
-    try:
-        body = CreateVideo(**fields)
-    except ValidationError as err:
-        raise InvalidRequest.from_problem(err.errors()[0]) from None
+    body = parsed(CreateVideo, fields)
     wanted = body.model_dump(exclude={"model", "input_reference", "artist"}, exclude_none=True)
     wanted["seconds"] = _seconds(body.seconds)
-    inputs = {}  # checked in memory; written only once the whole request is accepted
-    if "input_reference" in files:
-        inputs["image"] = studio.check_image(files["input_reference"], "input_reference")
-    elif body.input_reference:
-        inputs["image"] = studio.check_image(data_url_bytes(body.input_reference.get("image_url"), "input_reference"),
-                                             "input_reference")
-    videos = studio.create(wanted, who.client, body.model, inputs, artist=body.artist, limits=who.limits)
+
+    def create() -> list[Video]:
+        inputs = {}  # checked in memory; written only once the whole request is accepted
+        if "input_reference" in files:
+            inputs["image"] = studio.check_image(files["input_reference"], "input_reference")
+        elif body.input_reference is not None:
+            inputs["image"] = references.image_of(body.input_reference, studio, who.client, request.url.netloc)
+        return studio.create(wanted, who.client, body.model, inputs, artist=body.artist, limits=who.limits)
+
+    videos = await asyncio.to_thread(create)  # an image_url may be fetched; nothing waits on it here
     return JSONResponse(video_object(videos[0], who))
 
 
@@ -144,6 +176,52 @@ def video_content(video_id: str, variant: Literal["video", "thumbnail", "sprites
         raise not_found("content", video_id)
     filename = f"{video_id}.mp4" if variant == "video" else f"{video_id}.{variant}.jpg"
     return FileResponse(path, media_type=CONTENT_TYPES[variant], filename=filename)
+
+
+@router.post("/videos/extensions", openapi_extra=DERIVED_BODY)
+async def extend_video(request: Request, studio: Studio = Depends(studio),
+                       who: Caller = Depends(signed_in)) -> JSONResponse:
+    """A finished clip followed by `seconds` more (by default the model's length); the video's
+    `seconds` is the whole: the clip and what follows it."""
+    return await derived_video("extend", request, studio, who)
+
+
+@router.post("/videos/edits", openapi_extra=DERIVED_BODY)
+async def edit_video(request: Request, studio: Studio = Depends(studio),
+                     who: Caller = Depends(signed_in)) -> JSONResponse:
+    """A new version of a clip by prompt, as long as the clip unless `seconds` says otherwise."""
+    return await derived_video("video", request, studio, who)
+
+
+async def derived_video(field: str, request: Request, studio: Studio, who: Caller) -> JSONResponse:
+    """A new video made from a clip given as `video`, which becomes the request's `field`."""
+    fields, files = await read_body(request, ("video",))
+    body = parsed(DerivedVideo, fields)
+    changes = body.model_dump(exclude={"model", "video", "artist"}, exclude_none=True)
+    changes["seconds"] = _seconds(body.seconds)
+
+    def derive() -> list[Video]:
+        source, clip = source_clip(studio, body.video, files.get("video"))
+        with renamed_fields({field: "video"}):
+            return studio.derive(source, {field: clip}, changes, who.client, body.model, who.limits,
+                                 sees_prompt=source is None or who.sees_prompt_of(source), artist=body.artist)
+
+    videos = await asyncio.to_thread(derive)  # an upload is read for its manifest and watermark
+    return JSONResponse(video_object(videos[0], who))
+
+
+def source_clip(studio: Studio, reference: dict | None, upload: bytes | None) -> tuple[Video | None, NewInput]:
+    """The video a clip is (None for one made elsewhere) and the clip the new video gets its copy
+    of: the server's own stored clip for one it made, else the upload itself. Anyone who can open
+    a video (its id is its share link) may make new ones from it, as from a remix."""
+    if upload is not None:
+        checked = studio.check_video(upload, "video")
+        made = studio.made_here(upload)
+        return (made, NewInput.copy_of(studio.storage.resolve(made.result))) if made else (None, checked)
+    if reference is None or set(reference) != {"id"} or not isinstance(reference["id"], str):
+        raise InvalidRequest("video", 'upload the clip (a multipart part named video) or give {"id": "video_..."}')
+    source, clip = studio.finished(reference["id"], "video")
+    return source, NewInput.copy_of(clip)
 
 
 class Remix(BaseModel):

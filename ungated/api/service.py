@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,11 @@ from ..jobs.storage import Storage
 from ..jobs.store import Store
 from ..media.inputs import MAX_PIXELS, too_many_pixels
 from ..request import INPUT_FIELDS, Plan, Request, plan
+from .characters_service import cast
 from .errors import ApiError, not_found
+
+# What a prompt kept private keeps to its artist: the words and the characters they name.
+PRIVATE_FIELDS = ("prompt", "negative_prompt", "characters")
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_VIDEO_BYTES = 60 * 1024 * 1024
@@ -55,6 +60,7 @@ class ServiceConfig:
     own_workers: bool = True  # this server runs workers for `models` (serve --workers 0: only workers elsewhere)
     # Models asked for that this server's own workers cannot run, and why (their weights are not here).
     unavailable: dict[str, str] = field(default_factory=dict)
+    fetch_image_urls: bool = False  # /v1 may fetch an input_reference image_url from another server (settings.py)
 
 
 # Set while the server answers a remote worker's call (api/workers.py): what it writes is no
@@ -104,6 +110,14 @@ class Writes:
 
 WRITES = Writes()
 
+# The request fields that ask a model for a directing verb (Capabilities.verbs), in the order they
+# are checked; a blend's `extend` is its first clip, so a blend asks for "blend" alone.
+VERB_FIELDS = (("blend_into", "blend"), ("extend_at", "recut"), ("extend", "extend"), ("follows", "continue"),
+               ("video", "edit"))
+VERB_WORDS = {"extend": "continue clips", "recut": "re-cut clips (continue them from a chosen second)",
+              "continue": "continue clips", "edit": "edit clips by prompt (it takes no input video)",
+              "blend": "make blends", "characters": "use characters"}
+
 
 class Studio:
     def __init__(self, store: Store, storage: Storage, config: ServiceConfig):
@@ -142,6 +156,24 @@ class Studio:
             raise InvalidRequest("model", f"model {model_id!r} cannot be made here now: {why}; served: "
                                           f"{', '.join(sorted(served)) or 'none yet'}")
         return model_id
+
+    def check_verb(self, verb: str, model_id: str, param: str) -> None:
+        """Refuse a model whose capabilities lack a directing verb (Capabilities.verbs), naming the
+        field that asked for it and the served models that can."""
+        if self.engine(model_id).capabilities.verbs()[verb]:
+            return
+        known = set(self.model_ids())
+        able = sorted(m for m in self.served_models() & known if self.engine(m).capabilities.verbs()[verb])
+        which = f"models here that can: {', '.join(able)}" if able else "no model served here can"
+        raise InvalidRequest(param, f"model {model_id} does not {VERB_WORDS[verb]}; {which}")
+
+    def _check_verbs(self, fields: dict, inputs: dict[str, NewInput], model_id: str) -> None:
+        given = set(inputs) | {name for name, value in fields.items() if value is not None}
+        if "blend_into" in given:
+            given.discard("extend")
+        for name, verb in VERB_FIELDS:
+            if name in given:
+                self.check_verb(verb, model_id, name)
 
     def check_image(self, data: bytes, param: str) -> NewInput:
         """An uploaded image, checked in memory: one PIL reads, of at most MAX_PIXELS."""
@@ -192,8 +224,11 @@ class Studio:
         fields = {name: value for name, value in fields.items() if name not in INPUT_FIELDS}  # files come as inputs
         model_id = self.model_for(requested_model)
         engine = self.engine(model_id)
-        # 1. Everything is checked before a file is written: the request, with uploads still in
+        # 1. Everything is checked before a file is written: the verbs asked of the model, the
+        #    characters named (as saved objects, or an image), the request with uploads still in
         #    memory, and the client's limits.
+        self._check_verbs(fields, inputs, model_id)
+        fields, inputs = cast(self, fields, inputs, client, model_id)
         checked = self._checked_plan(fields, inputs, model_id, engine)
         if public is None:  # a prompt kept private keeps its video out of the feed unless asked
             public = checked.request.provenance.publish_prompt
@@ -207,8 +242,9 @@ class Studio:
             request = Request.build(**{**fields, **resolved, **self._lora_files(fields)}, model=model_id)
             the_plan = plan(request, engine.capabilities, engine.id)
             # loop only when asked: the stored requests of others stay as workers of older versions read them
-            stored = request.model_dump(mode="json", exclude_none=True,
-                                        exclude={"seed", "variants", "model", *(() if request.loop else ("loop",))})
+            stored = request.model_dump(mode="json", exclude_none=True, exclude={
+                "seed", "variants", "model", *(() if request.loop else ("loop",)),
+                *(() if request.characters else ("characters",))})
             stored |= written  # kept relative to the storage root, which workers elsewhere mount
             if request.loras:  # by library name: the worker finds the file under its own mount
                 stored["loras"] = [{"name": Path(c.path).stem, "weight": c.weight} for c in request.loras]
@@ -270,7 +306,8 @@ class Studio:
     def plan(self, fields: dict, requested_model: str | None) -> Plan:
         """What a request would make, without queueing it (input files are not needed to know)."""
         model_id = self.model_for(requested_model)
-        request = Request.build(**{**{k: v for k, v in fields.items() if k not in INPUT_FIELDS},
+        # Characters (by name, until a request is made) change nothing a plan says.
+        request = Request.build(**{**{k: v for k, v in fields.items() if k not in (*INPUT_FIELDS, "characters")},
                                    **self._lora_files(fields)}, model=model_id)
         engine = self.engine(model_id)
         return plan(request, replace(engine.capabilities, image_required=False), engine.id)
@@ -284,6 +321,60 @@ class Studio:
         from ..provenance.verify import verify
 
         return verify(path, lambda prefix: queue.ids_starting(self.store, prefix)).as_dict()
+
+    def made_here(self, data: bytes) -> Video | None:
+        """The finished video an uploaded clip is, when this server made it and still has it: the
+        video its C2PA manifest names (a signature that validates), else the one its watermark
+        points to (a clip re-encoded, or its manifest stripped). None for any other clip."""
+        import av
+
+        from ..provenance import c2pa_manifest, watermark
+
+        with tempfile.NamedTemporaryFile(suffix=".mp4") as upload:
+            upload.write(data)
+            upload.flush()
+            path = Path(upload.name)
+            manifest = c2pa_manifest.read(path)
+            if manifest.state in ("Valid", "Trusted") and manifest.video_id:
+                candidates = [manifest.video_id]
+            else:
+                try:
+                    mark = watermark.detect(path).mark
+                except (av.error.FFmpegError, IndexError, ValueError):
+                    mark = None
+                candidates = [] if mark is None else queue.ids_starting(self.store, watermark.id_prefix(mark))
+        if len(candidates) != 1:  # a watermark's 32 bits of an id may begin more than one
+            return None
+        with self.store.read() as session:
+            video = session.get(Video, candidates[0])
+        if video is None or video.status != queue.COMPLETED or not video.result:
+            return None
+        return video if self.storage.resolve(video.result).is_file() else None
+
+    def finished(self, video_id: str, param: str) -> tuple[Video, Path]:
+        """A video a new one is made from, and its clip: 404 for none, 409 for one not finished."""
+        video = self.get(video_id)
+        clip = self.storage.resolve(video.result) if video.result else None
+        if video.status != queue.COMPLETED or clip is None or not clip.is_file():
+            raise ApiError(409, f"video {video_id!r} is {video.status}; only a finished video can be used here",
+                           param, "not_ready")
+        return video, clip
+
+    def derive(self, source: Video | None, clips: dict[str, NewInput], changes: dict, client: str,
+               requested_model: str | None, limits: queue.Limits | None = None, sees_prompt: bool = True,
+               **options) -> list[Video]:
+        """A new video made from clips (an extension, re-cut, edit or blend; `clips` are its input
+        fields). From a source video, it takes the source's request and seed (a private prompt as
+        inherited() allows) with the changes given, by the source's model unless another is asked;
+        from a clip made elsewhere (no source), only the changes, by the model asked or the default.
+        The source's length, cut and loop describe the source, so the new video has its own."""
+        fields = self.inherited(source, sees_prompt, changes.get("prompt")) if source is not None else {}
+        for name in ("seconds", "extend_at", "loop"):
+            fields.pop(name, None)
+        fields |= {name: value for name, value in changes.items() if value is not None}
+        requested_model = requested_model or (source.requested_model if source is not None else None)
+        return self.create(fields, client, requested_model, clips, remixed_from=source.id if source else None,
+                           limits=limits, **options)
 
     def remix(self, source: Video, changes: dict, client: str, limits: queue.Limits | None = None,
               sees_prompt: bool = True, **options) -> list[Video]:
@@ -299,13 +390,15 @@ class Studio:
     @staticmethod
     def inherited(source: Video, sees_prompt: bool, prompt: str | None) -> dict:
         """The request fields and seed a new video takes from its source. A prompt the artist keeps
-        private (and its seed) goes only to those who may see it: others bring their own prompt."""
-        fields = {name: value for name, value in source.request.items() if name not in INPUT_FIELDS}
+        private (and its seed, and the characters it names) goes only to those who may see it:
+        others bring their own prompt."""
+        fields = {name: value for name, value in source.request.items()  # not a stitched clip's `storyboard`
+                  if name in Request.model_fields and name not in INPUT_FIELDS}
         if not source.prompt_private or sees_prompt:
             return {**fields, "seed": source.seed}
         if not prompt:
             raise InvalidRequest("prompt", "the artist keeps this video's prompt private; give your own prompt")
-        return {name: value for name, value in fields.items() if name not in ("prompt", "negative_prompt")}
+        return {name: value for name, value in fields.items() if name not in PRIVATE_FIELDS}
 
     def clip(self, video_id: str) -> tuple[Video, Path]:
         """A finished video and its MP4, or the 404 a client gets for a video not made (yet)."""

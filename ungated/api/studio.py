@@ -27,9 +27,9 @@ from ..media.gif import write_gif
 from ..provenance.verify import check_video
 from ..request import INPUT_FIELDS, Request as GenerationRequest, Text
 from .access import Caller, asker, caller, may_change, signed_in, studio
-from .bodies import data_url_bytes, read_body
+from .bodies import data_url_bytes, read_body, renamed_fields
 from .errors import ApiError
-from .service import MAX_VIDEO_BYTES, NewInput, Studio
+from .service import MAX_VIDEO_BYTES, PRIVATE_FIELDS, NewInput, Studio
 
 router = APIRouter(prefix="/api")
 PAGE_LIMIT = Query(24, ge=1, le=100)
@@ -67,7 +67,7 @@ def links(video: Video) -> dict:
 def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Outlook | None = None) -> dict:
     """A video as the studio shows it to `who`: a prompt its artist keeps private (with its seed)
     only to them and admins."""
-    hidden = ("prompt", "negative_prompt") if video.prompt_private and not who.sees_prompt_of(video) else ()
+    hidden = PRIVATE_FIELDS if video.prompt_private and not who.sees_prompt_of(video) else ()
     request = {name: value for name, value in video.request.items() if name not in (*INPUT_FIELDS, *hidden)}
     return {
         "id": video.id, "status": video.status, "prompt": None if hidden else video.prompt,
@@ -345,30 +345,67 @@ async def remix_video(video_id: str, request: Request, studio: Studio = Depends(
     return batch_of(studio, videos, who)
 
 
-class Extension(BaseModel):
+class Derived(BaseModel):
+    """What every verb that makes a new video from this one takes (by default this video's model
+    and prompt)."""
+
     model_config = ConfigDict(extra="forbid")
-    prompt: str | None = Field(default=None, max_length=2000)
-    seconds: float | None = None
+    prompt: Text | None = Field(default=None, max_length=2000)
     model: str | None = None
     public: bool | None = None  # default: listed in the feed, unless the prompt is kept private
+
+
+class Extension(Derived):
+    seconds: float | None = None
+    at: float | None = Field(default=None, gt=0)  # re-cut: continue from this second, dropping what followed
+
+
+class Edit(Derived):
+    prompt: Text = Field(max_length=2000)
+
+
+class Blend(Derived):
+    into: str  # the video the transition leads into
+    seconds: float | None = None  # of the transition
+
+
+def derived(studio: Studio, who: Caller, source: Video, clips: dict[str, NewInput], body: Derived,
+            changes: dict, fields_named: dict[str, str]) -> dict:
+    """Queue a new video made from this one's clips, refusals named after the route's fields."""
+    with renamed_fields(fields_named):
+        videos = studio.derive(source, clips, {"prompt": body.prompt, **changes}, who.client, body.model,
+                               who.limits, sees_prompt=who.sees_prompt_of(source), public=body.public)
+    return batch_of(studio, videos, who)
 
 
 @router.post("/videos/{video_id}/extend")
 def extend_video(video_id: str, body: Extension, studio: Studio = Depends(studio),
                  who: Caller = Depends(signed_in)) -> dict:
     """A longer clip: this finished video followed by `seconds` more, continued by a model that
-    can (its capabilities say `extend_input`), by default this video's model and prompt."""
-    source = studio.get(video_id)
-    if source.status != queue.COMPLETED or not source.result:
-        raise ApiError(409, f"video {video_id!r} is {source.status}; only a finished video can be extended",
-                       "video_id", "not_ready")
-    fields = studio.inherited(source, who.sees_prompt_of(source), body.prompt)
-    fields |= {"prompt": body.prompt or fields["prompt"], "seconds": body.seconds}
-    fields.pop("loop", None)  # what follows a loop goes on from its last frame; it does not loop back
-    clip = NewInput.copy_of(studio.storage.resolve(source.result))  # the new video's own copy
-    videos = studio.create(fields, who.client, body.model or source.requested_model, {"extend": clip},
-                           remixed_from=source.id, public=body.public, limits=who.limits)
-    return batch_of(studio, videos, who)
+    can (its verbs say `extend`); with `at`, a re-cut: the clip up to that second, then the new
+    frames. What follows a loop goes on from its last frame; it does not loop back."""
+    source, clip = studio.finished(video_id, "video_id")
+    return derived(studio, who, source, {"extend": NewInput.copy_of(clip)}, body,
+                   {"seconds": body.seconds, "extend_at": body.at}, {"extend_at": "at"})
+
+
+@router.post("/videos/{video_id}/edit")
+def edit_video(video_id: str, body: Edit, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
+    """A new version of this finished clip by prompt, as long as the clip, by a model that edits
+    (its verbs say `edit`)."""
+    source, clip = studio.finished(video_id, "video_id")
+    return derived(studio, who, source, {"video": NewInput.copy_of(clip)}, body, {}, {})
+
+
+@router.post("/videos/{video_id}/blend")
+def blend_video(video_id: str, body: Blend, studio: Studio = Depends(studio),
+                who: Caller = Depends(signed_in)) -> dict:
+    """This finished clip, a transition of `seconds` into the finished clip `into`, then that clip:
+    A + transition + B, by a model that blends (its verbs say `blend`)."""
+    source, clip = studio.finished(video_id, "video_id")
+    _, into = studio.finished(body.into, "into")
+    return derived(studio, who, source, {"extend": NewInput.copy_of(clip), "blend_into": NewInput.copy_of(into)},
+                   body, {"seconds": body.seconds}, {"blend_into": "into"})
 
 
 @router.put("/videos/{video_id}/favourite")

@@ -1,6 +1,6 @@
 """The web studio: static files from ungated/web, and one page for every route the page handles
-itself (/, /feed, /me, /favourites, /train, /workers, /v/{id}). Every response carries a Content-Security-Policy
-that allows this server's own scripts, styles and media and nothing else."""
+itself (/, /feed, /me, /favourites, /train, /workers, /boards, /boards/{id}, /v/{id}). Every response
+carries a Content-Security-Policy that allows this server's own scripts, styles and media and nothing else."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _page() -> FileResponse:
     return FileResponse(WEB / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
-for path in ("/", "/feed", "/me", "/favourites", "/train", "/workers"):
+for path in ("/", "/feed", "/me", "/favourites", "/train", "/workers", "/boards", "/boards/{board_id}"):
     router.add_api_route(path, _page, methods=["GET"])
 
 

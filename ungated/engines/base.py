@@ -11,6 +11,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -55,6 +56,7 @@ class Capabilities:
     blend: bool = False  # makes a transition from one clip's end into another's start (`extend` + `blend_into`)
     character_objects: bool = False  # draws characters named "@name" in the prompt as saved objects (built-in)
     loop_needs_image: bool = False  # loops only from a first frame (`image`): it ends on the frame it began with
+    ends_only: bool = False  # makes a clip only between a given first and last frame: a loop (of an image), a blend
 
     def verbs(self) -> dict[str, bool]:
         """The directing tools it offers, by the names the studio and API use: extend (continue a
@@ -178,9 +180,15 @@ class Engine(ABC):
         """How the engine chose to run on this machine (memory mode, speed options), for the user."""
         return []
 
-    def prompt_notes(self, prompt: str) -> list[str]:
-        """Warnings about a prompt this model will not fully follow (shown, never fatal)."""
+    def prompt_notes(self, prompt: str, characters: tuple = ()) -> list[str]:
+        """Warnings about a prompt this model will not fully follow (shown, never fatal); characters:
+        the request's CharacterObjects, which its "@name" mentions may name."""
         return []
+
+    def joined_tags(self, clips: list[tuple[Path, float]]) -> dict[str, str]:
+        """Tags for a clip made by joining its clips end to end (path, seconds each; a storyboard's
+        stitched clip), so that it can be continued like one the engine made; {} if it cannot tell."""
+        return {}
 
     def clip_tags(self, plan: Plan, seed: int) -> dict[str, str]:
         """Tags the engine adds to the MP4 of the clip for plan and seed (e.g. what continuing

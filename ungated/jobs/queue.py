@@ -118,6 +118,22 @@ def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str 
     return rows
 
 
+def record_made(store: Store, video_id: str, job: NewJob, result: str, client: str, artist: str,
+                public: bool) -> Video:
+    """Record a clip the server made itself, outside the queue (a storyboard's stitched clip): a
+    completed video from the start, never claimed by a worker."""
+    now = time.time()
+    row = Video(id=video_id, created_at=now, started_at=now, completed_at=now, status=COMPLETED, model=job.model,
+                requested_model=job.requested_model, request=job.request, prompt=job.prompt, size=job.size,
+                seconds=job.seconds, seed=job.seed, steps=job.steps, client=client, artist=artist,
+                batch_id=new_id("batch_"), variant=0, remixed_from=job.remixed_from, public=public, preview_step=0,
+                priority=0, fair_key=0, not_before=0.0, attempts=0, cancel_requested=False, progress=100,
+                step=job.steps, result=result)
+    with store.write() as session:
+        session.add(row)
+    return row
+
+
 def submit_training(store: Store, model: str, name: str, dataset: str, options: dict, steps: int,
                     client: str = "local", active_limit: int | None = None) -> Training:
     """Queue a training run. With active_limit, raises OverLimit instead when the client already

@@ -54,8 +54,9 @@ def read_video(path: Path, width: int, height: int, fps: int, frames: int) -> li
                          f"({frames / fps:.2f} s)")
 
 
-def video_format(path: Path) -> tuple[int, int, int]:
-    """A video's (width, height, frames per second, rounded): what an extension of it keeps."""
+def video_format(path: Path, field: str = "extend") -> tuple[int, int, int]:
+    """A video's (width, height, frames per second, rounded): what an extension of it keeps; a file
+    that is not a video is the request's error in `field`."""
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]

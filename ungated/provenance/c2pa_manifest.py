@@ -3,11 +3,13 @@
 The manifest says what the clip is and who made it: created by an AI model (the IPTC digital
 source type trainedAlgorithmicMedia), by the artist (schema.org CreativeWork author), with
 ungated, its version and the model id; and, when the artist publishes them, the prompt and seed.
-Signing is offline: no timestamp authority is contacted.
+A clip joined from others (a storyboard's shots) lists each of them as an ingredient, with its own
+signed manifest. Signing is offline: no timestamp authority is contacted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,16 @@ class Authorship:
     prompt: str | None = None  # None: the artist keeps the prompt (and seed) private
     seed: int | None = None
     video_id: str | None = None
+    storyboard: str | None = None  # the board a stitched clip was made from
+
+
+@dataclass(frozen=True)
+class Ingredient:
+    """A clip another is made of: a storyboard shot's take in the stitched clip."""
+
+    path: Path
+    title: str
+    video_id: str  # its record: the ingredient's instance id
 
 
 def manifest(about: Authorship, title: str) -> dict:
@@ -36,6 +48,8 @@ def manifest(about: Authorship, title: str) -> dict:
         generation |= {"prompt": about.prompt, "seed": about.seed}
     if about.video_id:
         generation["video_id"] = about.video_id
+    if about.storyboard:
+        generation["storyboard"] = about.storyboard
     assertions = [
         {"label": "c2pa.actions", "data": {"actions": [{
             "action": "c2pa.created", "digitalSourceType": AI_GENERATED,
@@ -52,9 +66,11 @@ def manifest(about: Authorship, title: str) -> dict:
             "format": "video/mp4", "assertions": assertions}
 
 
-def sign(path: Path, about: Authorship, credentials: Credentials, title: str | None = None) -> None:
+def sign(path: Path, about: Authorship, credentials: Credentials, title: str | None = None,
+         ingredients: Sequence[Ingredient] = ()) -> None:
     """Embed a signed manifest in the MP4 at path (replacing the file in one step); its title is the
-    file's name unless given."""
+    file's name unless given. Each ingredient is listed as a component of the clip ("componentOf"),
+    with the manifest its own file carries."""
     import c2pa
 
     # Hidden and ending in .part like every half-written file, so a worker killed mid-sign leaves
@@ -64,6 +80,10 @@ def sign(path: Path, about: Authorship, credentials: Credentials, title: str | N
                                ta_url=None)
     try:
         with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest(about, title or path.name)) as builder:
+            for ingredient in ingredients:
+                with open(ingredient.path, "rb") as clip:
+                    builder.add_ingredient({"title": ingredient.title, "relationship": "componentOf",
+                                            "instance_id": ingredient.video_id}, "video/mp4", clip)
             with open(path, "rb") as source, open(signed, "w+b") as destination:
                 builder.sign(signer, "video/mp4", source, destination)
         signed.replace(path)
@@ -86,7 +106,10 @@ class ManifestReport:
     prompt: str | None = None
     seed: int | None = None
     video_id: str | None = None
+    storyboard: str | None = None
     signed_by: str = ""
+    # The clips it is made of, in order: [{"title", "relationship", "video_id"}].
+    ingredients: list[dict] = field(default_factory=list)
 
 
 def read(path: Path) -> ManifestReport:
@@ -116,7 +139,11 @@ def read(path: Path) -> ManifestReport:
         elif label == GENERATION_LABEL:
             report.generator, report.model = data.get("generator", ""), data.get("model", "")
             report.prompt, report.seed, report.video_id = data.get("prompt"), data.get("seed"), data.get("video_id")
+            report.storyboard = data.get("storyboard")
         elif label == "stds.schema-org.CreativeWork":
             report.artist = ", ".join(author.get("name", "") for author in data.get("author", []))
+    report.ingredients = [{"title": item.get("title", ""), "relationship": item.get("relationship", ""),
+                           "video_id": item.get("instance_id")}
+                          for item in active.get("ingredients", [])]
     return report
 

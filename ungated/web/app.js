@@ -2,6 +2,8 @@
 // from elsewhere. Every user-supplied string is set as text (textContent), never as HTML.
 
 import { $, api } from "./common.js";
+import { showDirecting } from "./directing.js";
+import { showBoards, stopBoards } from "./storyboard.js";
 import { showWorkers, stopWorkers } from "./workers.js";
 
 const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
@@ -53,8 +55,9 @@ const LISTS = {
 function route() {
   const path = location.pathname;
   const videoId = path.startsWith("/v/") ? decodeURIComponent(path.slice(3)) : null;
-  const view = videoId ? "video"
-    : { "/feed": "feed", "/me": "mine", "/favourites": "favourites", "/train": "train", "/workers": "workers" }[path]
+  const boardId = path.startsWith("/boards/") ? decodeURIComponent(path.slice(8)) : null;
+  const view = videoId ? "video" : boardId ? "boards"
+    : { "/feed": "feed", "/me": "mine", "/favourites": "favourites", "/train": "train", "/workers": "workers", "/boards": "boards" }[path]
     || "create";
   for (const link of document.querySelectorAll("nav a")) {
     link.toggleAttribute("aria-current", link.dataset.view === view);
@@ -65,13 +68,16 @@ function route() {
   $("#view-video").hidden = view !== "video";
   $("#view-train").hidden = view !== "train";
   $("#view-workers").hidden = view !== "workers";
+  $("#view-boards").hidden = view !== "boards";
   if (view !== "video") $("#player").pause();
   if (view !== "workers") stopWorkers();
+  if (view !== "boards") stopBoards();
   if (LISTS[view]) showList(view);
   if (videoId) showVideo(videoId);
   if (view === "train" && state.me) showTrain();
   if (view === "workers" && state.me) showWorkers(state.me, state.models);
-  const titles = { train: "Train", workers: "GPU workers" };
+  if (view === "boards" && state.me) showBoards(boardId, { me: state.me, models: state.models, go });
+  const titles = { train: "Train", workers: "GPU workers", boards: "Storyboard" };
   document.title = videoId ? "Video · ungated" : `${LISTS[view]?.title || titles[view] || "Create"} · ungated`;
 }
 
@@ -169,6 +175,7 @@ function fitControls() {
   Object.assign($("#steps"), { max: caps.max_steps, placeholder: caps.default_steps });
   $("#guidance").placeholder = caps.default_guidance;
   $("#image-field").hidden = !caps.image_input;
+  $("#character-hint").hidden = !caps.verbs?.characters;
   fillLoras();
   $("#model-info").textContent = [
     caps.any_aspect ? "any size" : `native ${caps.sizes.join(", ")}`, `${runs(caps.fps)} fps`,
@@ -516,25 +523,10 @@ async function showVideo(id) {
     prefill(video);
     $("#prompt").focus();
   };
-  const caps = state.models.find((m) => m.id === video.model)?.capabilities;
-  $("#extend").hidden = !(done && caps?.extend_input && state.me?.client);
-  $("#extend").onclick = async () => {
-    try {
-      const made = await api(`/api/videos/${video.id}/extend`, { method: "POST", json: {} });
-      go("/");
-      made.data.forEach((v) => watch(v, true));
-    } catch (error) { $("#video-state").textContent = error.message; }
-  };
-  // A looping version: the same request and seed as a new video (a remix with loop on).
-  const loopable = caps?.loop && !video.request.loop && !video.inputs.includes("extend");
-  $("#make-loop").hidden = !(done && loopable && state.me?.client);
-  $("#make-loop").onclick = async () => {
-    try {
-      const made = await api(`/api/videos/${video.id}/remix`, { method: "POST", json: { loop: true } });
-      go("/");
-      made.data.forEach((v) => watch(v, true));
-    } catch (error) { $("#video-state").textContent = error.message; }
-  };
+  showDirecting(video, state.models.find((m) => m.id === video.model), state.me, (made) => {
+    go("/");
+    made.data.forEach((v) => watch(v, true));
+  });
   const favourite = $("#video-favourite");
   favourite.hidden = !state.me?.client;
   setFavourite(favourite, video.favourite);

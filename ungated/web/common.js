@@ -21,3 +21,17 @@ export async function api(path, { method = "GET", json, form, file } = {}) {
   }
   return data;
 }
+
+// ---- what a model offers -----------------------------------------------------------------------
+
+// The lengths a model makes: any length in its seconds_range, else what its frame rule allows.
+export function secondsRange(caps) {
+  if (caps.seconds_range) return { min: caps.seconds_range[0], max: caps.seconds_range[1], step: 0.5 };
+  const fps = Math.max(...caps.fps);
+  return { min: caps.frames.min / fps, max: caps.max_seconds, step: caps.frames.step / fps };
+}
+
+// Words in a list as a sentence writes them: ["a", "b", "c"] -> "a, b or c".
+export function spoken(words, last = "or") {
+  return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} ${last} ${words.at(-1)}`;
+}

@@ -78,7 +78,7 @@ class BuiltinClipsEngine(Engine):
             raise ModelUnavailable(f"no model weights in {self.model_dir}; run `ungated train builtin --data DIR`")
         self.config, self.net = load_clip_model(self.model_dir)
 
-    def prompt_notes(self, prompt: str) -> list[str]:
+    def prompt_notes(self, prompt: str, characters: tuple = ()) -> list[str]:
         unknown = Tokenizer(self.config.vocabulary, 0).unknown_words(prompt)
         if not unknown:
             return []

@@ -54,6 +54,15 @@ def largest_scale(scale: torch.Tensor, growth: torch.Tensor) -> torch.Tensor:
     return torch.where(growth > 0, torch.maximum(scale, torch.full_like(scale, GROW_RANGE[1])), scale)
 
 
+def edge_reach(p: dict[str, torch.Tensor]) -> torch.Tensor:
+    """How near an edge (shorter-side units) each object [B, K] comes before a move turns it back:
+    its largest size's circle of EDGE_REACH radii, or p["reach"] where a continuation set it
+    nearer (an object that starts closer to the edge than that is not thrown back at the seam)."""
+    if "reach" in p:
+        return p["reach"]
+    return p["radius"] * largest_scale(p["scale"], p["growth"]) * EDGE_REACH
+
+
 def _reflect(u: torch.Tensor) -> torch.Tensor:
     """u folded into [0, 1] like a ball between two walls (a triangle wave)."""
     u = torch.remainder(u, 2.0)
@@ -89,7 +98,7 @@ def simulate(p: dict[str, torch.Tensor], shape: torch.Tensor, times: torch.Tenso
     else:
         scale = (p["scale"][..., None] + p["growth"][..., None] * t).clamp(*GROW_RANGE)
         scale = torch.where(p["growth"][..., None] == 0, p["scale"][..., None], scale)
-        reach = p["radius"] * largest_scale(p["scale"], p["growth"]) * EDGE_REACH
+        reach = edge_reach(p)
         x = _bounded(p["x"], p["vx"], t, reach / width)
         y = _bounded(p["y"], p["vy"], t, reach / height)
     y = y - bounce * torch.sin(math.pi * times[None, None] / hop + p["phase"][..., None]).abs()

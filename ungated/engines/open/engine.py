@@ -7,19 +7,20 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ...errors import GenerationCancelled
-from ...media.inputs import read_image, read_video
+from ...media.inputs import read_image
 from ..base import CancelFn, EngineOptions, ProgressFn
 from ..preview import false_colour, middle_latent_frame
-from . import decode, hub, memory, speed
+from . import decode, directing, hub, memory, speed
 from .catalog_engine import CatalogEngine
 from .loras import LoraSlots
 from .models import OpenModel
@@ -72,11 +73,13 @@ class OpenModelEngine(CatalogEngine):
             self.pipe = switched
         return self.pipe
 
-    def call_arguments(self, plan, seed: int, task: str, pipe) -> dict:
+    def call_arguments(self, plan, seed: int, task: str, pipe, image=None) -> dict:
+        """The pipeline's arguments for a plan and task; image: the first frame for "i2v" where it is
+        not the request's (a continuation starts from its source's last frame)."""
         request = plan.request
         family = self.model.family
         arguments = {
-            "prompt": request.prompt, "negative_prompt": request.negative_prompt or None,
+            "prompt": request.plain_prompt(), "negative_prompt": request.negative_prompt or None,
             "height": plan.height, "width": plan.width, "num_frames": plan.frames,
             "num_inference_steps": plan.steps, "guidance_scale": plan.guidance,
             # A CPU generator gives the same noise for a seed on every device.
@@ -88,9 +91,9 @@ class OpenModelEngine(CatalogEngine):
         if family.fps_argument:
             arguments[family.fps_argument] = plan.fps
         if task == "i2v":
-            arguments["image"] = read_image(request.image, plan.width, plan.height)
+            arguments["image"] = image if image is not None else read_image(request.image, plan.width, plan.height)
         if task == "v2v":
-            arguments["video"] = read_video(request.video, plan.width, plan.height, plan.fps, plan.frames)
+            arguments["video"] = directing.read_edit(plan, self.model.frames[1])
             arguments["strength"] = family.strength
             del arguments["num_frames"]  # the input video sets the length
         return arguments
@@ -139,55 +142,68 @@ class OpenModelEngine(CatalogEngine):
         self.load()
         # On the shared components, so every task's pipeline sees the same adapters.
         self.loras.apply(self.pipe, plan.request.loras, self.id)
-        one_pass = self.model.frames[2]
-        if plan.request.extend:
-            kept = read_video(plan.request.extend, plan.width, plan.height, plan.fps, plan.kept_frames)
-            for image in kept:
-                yield np.asarray(image)
-            tail = kept[-self.model.extend_overlap:]
-            yield from self._extended(plan, seed, "t2v", on_progress, should_cancel, tail)
-            return
-        if plan.frames <= one_pass:
+        by_segments = "extend" in self.model.tasks  # LTX-Video's condition pipeline: frames at any index
+        ends = directing.read_ends(plan, self.model.extend_overlap if by_segments else 1)
+        for image in ends.kept:
+            yield np.asarray(image)
+        if by_segments and (ends.directed or plan.frames > self.model.frames[2]):
+            yield from self._segments(plan, seed, task, ends, on_progress, should_cancel)
+        elif ends.directed:
+            yield from self._pinned(plan, seed, ends, on_progress, should_cancel)
+        else:
             pipe = self.pipeline_for(task)
             yield from self._run(pipe, self.call_arguments(plan, seed, task, pipe), on_progress, should_cancel)
-            return
-        yield from self._extended(plan, seed, task, on_progress, should_cancel)
+        for image in directing.trailing(plan):
+            yield np.asarray(image)
 
-    def _extended(self, plan, seed: int, task: str, on_progress: ProgressFn, should_cancel: CancelFn,
-                  tail: list | None = None) -> Iterator[np.ndarray]:
-        """A clip longer than one pass: a first segment as usual (or, given the tail frames of a
-        clip to continue, conditioned on them), then segments conditioned on the last frames of the
-        one before, each streamed out as soon as it is decoded."""
+    def _pinned(self, plan, seed: int, ends: directing.Ends, on_progress: ProgressFn,
+                should_cancel: CancelFn) -> Iterator[np.ndarray]:
+        """One image-to-video pass from the source's last frame (a continuation: that frame is not
+        written again) or the loop's image; with an end frame (first-last-frame models), it ends
+        on that frame, which is not written either."""
+        skip = 1 if ends.context else 0
+        pinned_end = ends.end is not None
+        length, positions = directing.one_pass(self.model.frames, plan.frames, skip, pinned_end)
+        pipe = self.pipeline_for("flf2v" if pinned_end else "i2v")
+        first = ends.context[-1] if ends.context else ends.start
+        arguments = self.call_arguments(replace(plan, frames=length), seed, "i2v", pipe, image=first)
+        if pinned_end:
+            arguments["last_image"] = ends.end
+        wanted = Counter(positions)  # a position spread over more frames than the pass made is shown twice
+        for position, frame in enumerate(self._run(pipe, arguments, on_progress, should_cancel)):
+            for _ in range(wanted[position]):
+                yield frame
+
+    def _segments(self, plan, seed: int, task: str, ends: directing.Ends, on_progress: ProgressFn,
+                  should_cancel: CancelFn) -> Iterator[np.ndarray]:
+        """The new frames pass by pass (directing.segments), each streamed out as soon as it is
+        decoded. The condition pipeline places each condition at a frame index: the context (the
+        last frames of the source, then of the pass before) at 0, the loop's image at 0, and the end
+        frame just after the new frames. A first pass with none of these runs the task's own pipeline."""
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
-        from PIL import Image
 
-        fewest, step, one_pass = self.model.frames
-        overlap = self.model.extend_overlap
-        new_per_segment = one_pass - overlap
-        if tail is None:
-            segments = 1 + -(-(plan.frames - one_pass) // new_per_segment)
-        else:
-            segments = -(-plan.frames // new_per_segment)
-        made = 0
-        for index in range(segments):
+        rule, overlap = self.model.frames, self.model.extend_overlap
+        context = ends.context[-directing.context_length(rule, overlap, len(ends.context)):] if ends.context else []
+        passes = directing.segments(rule, plan.frames, overlap, len(context), ends.end is not None)
+        for index, segment in enumerate(passes):
             def progress(done: int, total: int, index=index) -> None:
-                on_progress(index * total + done, segments * total)
+                on_progress(index * total + done, len(passes) * total)
 
-            if tail is None:
-                length = one_pass
-                pipe = self.pipeline_for(task)
-                arguments = self.call_arguments(replace(plan, frames=length), seed, task, pipe)
-            else:
-                wanted = plan.frames - made + overlap
-                length = min(one_pass, fewest + -(-(wanted - fewest) // step) * step)
+            conditions = [LTXVideoCondition(video=context, frame_index=0, strength=1.0)] if context else []
+            if index == 0 and ends.start is not None:
+                conditions.append(LTXVideoCondition(image=ends.start, frame_index=0, strength=1.0))
+            if segment.end_at is not None:
+                conditions.append(LTXVideoCondition(image=ends.end, frame_index=segment.end_at, strength=1.0))
+            segment_plan = replace(plan, frames=segment.length)
+            if conditions:
                 pipe = self.pipeline_for("extend")
-                arguments = self.call_arguments(replace(plan, frames=length), seed + index, "t2v", pipe)
-                arguments["conditions"] = [LTXVideoCondition(video=tail, frame_index=0, strength=1.0)]
+                arguments = self.call_arguments(segment_plan, seed + index, "t2v", pipe) | {"conditions": conditions}
+            else:
+                pipe = self.pipeline_for(task)
+                arguments = self.call_arguments(segment_plan, seed + index, task, pipe)
             last = deque(maxlen=overlap)
             for position, frame in enumerate(self._run(pipe, arguments, progress, should_cancel)):
                 last.append(frame)
-                repeated = tail is not None and position < overlap  # the frames it was conditioned on
-                if not repeated and made < plan.frames:
+                if segment.skip <= position < segment.skip + segment.write:
                     yield frame
-                    made += 1
-            tail = [Image.fromarray(frame) for frame in last]
+            context = [Image.fromarray(frame) for frame in last]

@@ -2,7 +2,8 @@
 and the few call arguments that are named or set differently.
 
 Tasks: "t2v" text to video, "i2v" image (+ text) to video, "v2v" restyle an input video
-(strength), "extend" continue from an input video's frames.
+(strength), "extend" condition on frames at chosen indices (continue a clip from its last frames,
+end on a given frame), "flf2v" from a first frame to a last one.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ LTX = Family(
 )
 WAN = Family(
     name="Wan",
-    pipelines={"t2v": "WanPipeline", "i2v": "WanImageToVideoPipeline", "v2v": "WanVideoToVideoPipeline"},
+    pipelines={"t2v": "WanPipeline", "i2v": "WanImageToVideoPipeline", "v2v": "WanVideoToVideoPipeline",
+               "flf2v": "WanImageToVideoPipeline"},  # with last_image
 )
 HUNYUAN = Family(
     name="HunyuanVideo",

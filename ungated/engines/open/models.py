@@ -54,8 +54,8 @@ class OpenModel:
     working_gb: float
     dtype: str = "bfloat16"
     revision: str = "main"
-    # Models with the "extend" task make clips longer than one pass: each further segment is
-    # conditioned on this many frames from the end of the previous one.
+    # Models with the "extend" task continue a clip from this many of its last frames, and make
+    # clips longer than one pass, each further segment conditioned on as many of the one before.
     extend_overlap: int = 9
     call_arguments: dict[str, object] = field(default_factory=dict)
     # `ungated train lora` can train it (its family's trainer handles it; see train/lora_families.py).
@@ -82,9 +82,22 @@ class OpenModel:
             default_aspect="16:9" if width > height else "9:16" if height > width else "1:1",
             default_resolution=f"{min(width, height)}p" if min(width, height) in (360, 480, 720, 1080) else "480p",
             default_steps=self.steps, default_guidance=self.guidance, max_steps=200,
-            image_input="i2v" in self.tasks, video_input="v2v" in self.tasks, extend_input="extend" in self.tasks,
-            image_required=self.tasks == ("i2v",), loras=self.loras,
+            image_input="i2v" in self.tasks, video_input="v2v" in self.tasks,
+            image_required="i2v" in self.tasks and "t2v" not in self.tasks, loras=self.loras,
+            **directing_verbs(self.tasks),
         )
+
+
+def directing_verbs(tasks: tuple[str, ...]) -> dict[str, bool]:
+    """Which directing verbs a model's tasks give it (engine.py makes each). Continuing a clip
+    (extend, re-cut, a storyboard's next shot): LTX-Video's condition pipeline ("extend", from the
+    clip's last frames) or any image-to-video pipeline (from its last frame alone). Loops and
+    blends pin the end frame too: the condition pipeline (at any frame index) or Wan's
+    first-last-frame model ("flf2v", which makes nothing else: it needs both frames); both loop
+    from an image, ending on it."""
+    pins_both_ends = "extend" in tasks or "flf2v" in tasks
+    return {"extend_input": "extend" in tasks or "i2v" in tasks, "blend": pins_both_ends, "loop": pins_both_ends,
+            "loop_needs_image": pins_both_ends, "ends_only": tasks == ("flf2v",)}
 
 
 def both_ways(*sizes: tuple[int, int]) -> tuple[tuple[int, int], ...]:
@@ -147,6 +160,10 @@ MODELS: tuple[OpenModel, ...] = (
               working_gb=6, **_WAN21),
     OpenModel("wan2.1-i2v-14b-720p", "Wan 2.1 14B image-to-video 720p", repo="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
               tasks=("i2v",), sizes=both_ways((1280, 720)),
+              params={"transformer": 16.4, "text_encoder": UMT5_XXL, "image_encoder": 0.63, "vae": 0.13},
+              working_gb=10, **_WAN21),
+    OpenModel("wan2.1-flf2v-14b-720p", "Wan 2.1 14B first-last-frame 720p",
+              repo="Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", tasks=("flf2v",), sizes=both_ways((1280, 720)),
               params={"transformer": 16.4, "text_encoder": UMT5_XXL, "image_encoder": 0.63, "vae": 0.13},
               working_gb=10, **_WAN21),
     OpenModel("wan2.2-ti2v-5b", "Wan 2.2 TI2V 5B", family=WAN, repo="Wan-AI/Wan2.2-TI2V-5B-Diffusers",

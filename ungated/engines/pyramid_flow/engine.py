@@ -13,17 +13,19 @@ A clip of 1 + 8k frames is k + 1 latent frames, made one after another by sample
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ...errors import GenerationCancelled, InvalidRequest
 from ...media.inputs import read_image
 from ..base import CancelFn, EngineOptions, ProgressFn
-from ..open import hub, memory
+from ..open import directing, hub, memory
 from ..open.catalog_engine import CatalogEngine
 from ..open.models import OpenModel
 from ..preview import false_colour
@@ -146,9 +148,18 @@ class PyramidFlowEngine(CatalogEngine):
         if should_cancel():
             raise GenerationCancelled
         request = plan.request
-        latent_frames = 1 + (plan.frames - 1) // FRAMES_PER_LATENT
+        # A continuation (extend, re-cut, follows) is image-to-video from its source's last frame,
+        # which is not written again.
+        ends = directing.read_ends(plan, 1)
+        for kept in ends.kept:
+            yield np.asarray(kept)
+        first = ends.context[-1] if ends.context else None
+        if request.image:
+            first = read_image(request.image, plan.width, plan.height)
+        length, positions = directing.one_pass(self.model.frames, plan.frames, len(ends.context), False)
+        latent_frames = 1 + (length - 1) // FRAMES_PER_LATENT
         video_steps = max(1, round(plan.steps * VIDEO_STEPS_RATIO))
-        image = request.image is not None
+        image = first is not None
         total = (0 if image else 3 * plan.steps) + (latent_frames - 1) * 3 * video_steps
         done = 0
 
@@ -161,7 +172,7 @@ class PyramidFlowEngine(CatalogEngine):
 
         with self._using(*self.text.modules()):
             negative = request.negative_prompt or DEFAULT_NEGATIVE
-            text = self.text.encode([negative, request.prompt + PROMPT_SUFFIX], self.device)
+            text = self.text.encode([negative, request.plain_prompt() + PROMPT_SUFFIX], self.device)
         net = self.transformer(plan.width, plan.height)
         generator = torch.Generator("cpu").manual_seed(seed)  # the same noise for a seed on any device
         channels = net.latent_channels
@@ -170,7 +181,7 @@ class PyramidFlowEngine(CatalogEngine):
                             self.dtype).to(self.device)
         if image:
             with self._using(self.vae):
-                generated = self._encode_image(request.image, plan.width, plan.height, generator)
+                generated = self._encode_image(first, generator)
         else:
             with self._using(net):
                 generated = self._frame(net, text, plan.guidance, noise[:, :, :1], None, plan.steps, generator, step)
@@ -181,7 +192,7 @@ class PyramidFlowEngine(CatalogEngine):
                 generated = torch.cat([generated, frame], dim=2)
         self._sampling = None
         with self._using(self.vae):
-            yield from self._decode(generated, plan.frames, should_cancel)
+            yield from self._decode(generated, positions, should_cancel)
 
     def _frame(self, net, text, guidance: float, noise, past, steps: int, generator, step) -> torch.Tensor:
         states, mask, pooled = text
@@ -195,23 +206,25 @@ class PyramidFlowEngine(CatalogEngine):
 
         return sample_frame(denoise, noise, past, steps, generator, step)
 
-    def _encode_image(self, path: Path, width: int, height: int, generator: torch.Generator) -> torch.Tensor:
-        pixels = torch.from_numpy(np.array(read_image(path, width, height).convert("RGB"))).float()
+    def _encode_image(self, image: Image.Image, generator: torch.Generator) -> torch.Tensor:
+        pixels = torch.from_numpy(np.array(image.convert("RGB"))).float()
         pixels = (pixels / 127.5 - 1).permute(2, 0, 1)[None, :, None].to(self.device, self.dtype)
         latent = self.vae.encode(pixels, generator)
         return (latent - IMAGE_SHIFT) * IMAGE_SCALE
 
-    def _decode(self, generated: torch.Tensor, frames: int, should_cancel: CancelFn) -> Iterator[np.ndarray]:
+    def _decode(self, generated: torch.Tensor, positions: list[int], should_cancel: CancelFn) -> Iterator[np.ndarray]:
+        """The decoded frames at these positions, in order."""
         z = torch.cat([generated[:, :, :1] / IMAGE_SCALE + IMAGE_SHIFT,
                        generated[:, :, 1:] / VIDEO_SCALE + VIDEO_SHIFT], dim=2)
-        made = 0
+        wanted = Counter(positions)
+        position = 0
         tile = DECODE_TILE if self.memory.vae_tiling else None
         for chunk in self.vae.decode_chunks(z, window=1, tile=tile):
             pixels = (chunk[0].float() * 127.5 + 127.5).clamp(0, 255).round().to(torch.uint8)
             for frame in pixels.permute(1, 2, 3, 0).cpu().numpy():
-                if made < frames:
+                for _ in range(wanted[position]):
                     yield frame
-                    made += 1
+                position += 1
             if should_cancel():
                 raise GenerationCancelled
 

@@ -1,0 +1,101 @@
+// Characters: named references an artist keeps (an image, or a frame of one of their clips), used in
+// prompts as "@name" and picked for storyboard shots. The panel lists them with their image and what
+// the built-in model sees in it (a shape, a color, a size), makes one from an uploaded image, and
+// deletes one. Other views read the list through characters() and hear of changes by an event.
+
+import { $, api } from "./common.js";
+
+export const CHANGED = "characters-changed";  // dispatched on document when the list changes
+let list = [];
+const images = new Map();  // character id -> object URL of its image (fetched with the API key)
+
+export function characters() {
+  return list;
+}
+
+/** Read the list again and redraw the panel. */
+export async function loadCharacters() {
+  try {
+    ({ data: list } = await api("/api/characters"));
+    $("#character-error").textContent = "";
+  } catch (error) {
+    $("#character-error").textContent = error.message;
+    return list;
+  }
+  await render();
+  document.dispatchEvent(new Event(CHANGED));
+  return list;
+}
+
+// What the built-in model draws for it, in words: "a large red star".
+export function seenAs(character) {
+  const object = character.object;
+  return object ? `a ${object.size} ${object.color} ${object.shape}` : "";
+}
+
+async function render() {
+  $("#characters-empty").hidden = list.length > 0;
+  $("#characters").replaceChildren(...await Promise.all(list.map(async (character) => {
+    const item = document.createElement("li");
+    item.className = "character";
+    item.dataset.name = character.name;
+    const picture = Object.assign(document.createElement("img"), { alt: `${character.name}'s image`, src: await imageOf(character) });
+    const body = document.createElement("div");
+    const name = Object.assign(document.createElement("p"), { className: "job-prompt", textContent: `@${character.name}` });
+    const seen = Object.assign(document.createElement("p"), { className: "hint character-seen",
+      textContent: seenAs(character) ? `The built-in model draws ${seenAs(character)}` : "The built-in model sees no shape of its world here" });
+    const remove = Object.assign(document.createElement("button"), { type: "button", className: "ghost danger", textContent: "Delete" });
+    remove.setAttribute("aria-label", `Delete the character ${character.name}`);
+    remove.addEventListener("click", () => removeCharacter(character));
+    body.append(name, seen, remove);
+    item.append(picture, body);
+    return item;
+  })));
+}
+
+// Its image as an object URL: the route asks for the API key, which an <img> cannot send.
+async function imageOf(character) {
+  if (!images.has(character.id)) {
+    const key = localStorage.getItem("ungated.key");
+    const response = await fetch(`/api/characters/${character.id}/image`,
+      { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+    images.set(character.id, response.ok ? URL.createObjectURL(await response.blob()) : "/static/icon.svg");
+  }
+  return images.get(character.id);
+}
+
+async function removeCharacter(character) {
+  if (!confirm(`Delete the character ${character.name}? Videos made with it keep it.`)) return;
+  try {
+    await api(`/api/characters/${character.id}`, { method: "DELETE" });
+    URL.revokeObjectURL(images.get(character.id));
+    images.delete(character.id);
+    await loadCharacters();
+  } catch (error) {
+    $("#character-error").textContent = error.message;
+  }
+}
+
+$("#character-add").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = $("#new-character-name").value.trim();
+  const image = $("#new-character-image").files[0];
+  const wrong = !name ? "name: give the character a name, used in prompts as @name"
+    : !image ? "image: choose a picture of the character" : "";
+  $("#character-error").textContent = wrong;
+  if (wrong) return;
+  const body = new FormData();
+  body.append("name", name);
+  body.append("image", image);
+  const button = $("#character-add button[type=submit]");
+  button.disabled = true;
+  try {
+    await api("/api/characters", { method: "POST", form: body });
+    $("#character-add").reset();
+    await loadCharacters();
+  } catch (error) {
+    $("#character-error").textContent = error.message;
+  } finally {
+    button.disabled = false;
+  }
+});

@@ -1,0 +1,455 @@
+// The storyboard view: one's boards, and a board's editor: a timeline of shot cards (prompt, seconds,
+// an optional image or character) to add, remove, reorder (drag a card by its grip, or use its ← and
+// → buttons) and set lengths; the board's model and size; Make, with progress across the whole board
+// and per shot; the stitched clip with its share link; and Regenerate for one shot, after which the
+// server stitches the board again.
+
+import { $, api, secondsRange, spoken } from "./common.js";
+import { CHANGED, characters, loadCharacters, seenAs } from "./characters.js";
+
+const POLL_MS = 1000;
+const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
+const SHORT_SIDES = [144, 360, 480, 720, 1080];  // 144: a quick draft, to try a board before making it large
+const RESOLUTION_SIDES = { "360p": 360, "480p": 480, "720p": 720, "1080p": 1080 };
+const SHOT_STATES = { queued: "Queued", completed: "Done", failed: "Failed", cancelled: "Cancelled" };
+const BOARD_STATES = { draft: "not made yet", making: "being made", completed: "made", failed: "failed" };
+
+let context = null;  // {me, models, go} from the studio
+let board = null;  // the board in the editor; `id` once it is saved, `edited` while it has unsaved changes
+let poller = null;
+let nextKey = 0;  // each shot card's key, saved or not
+
+export async function showBoards(boardId, studio) {
+  context = studio;
+  stopBoards();
+  $("#boards-home").hidden = Boolean(boardId);
+  $("#board").hidden = !boardId;
+  if (!studio.me.client) {
+    $(boardId ? "#board-error" : "#boards-error").textContent =
+      "This server is public: add an API key in Settings (⚙) to make storyboards.";
+    return;
+  }
+  loadCharacters();
+  if (!boardId) return listBoards();
+  $("#board-error").textContent = "";
+  if (boardId === "new") return edit(draft());
+  try {
+    edit(await api(`/api/boards/${encodeURIComponent(boardId)}`));
+  } catch (error) {
+    board = null;
+    $("#board-error").textContent = error.message;
+  }
+}
+
+export function stopBoards() {
+  clearTimeout(poller);
+  poller = null;
+}
+
+// ---- the list of boards ------------------------------------------------------------------------
+
+async function listBoards() {
+  try {
+    const { data } = await api("/api/boards");
+    $("#boards").replaceChildren(...data.map((b) => {
+      const item = document.createElement("li");
+      item.className = "job";
+      const link = Object.assign(document.createElement("a"), { href: `/boards/${b.id}`,
+        className: "job-prompt", textContent: b.title || "Untitled storyboard" });
+      link.dataset.nav = "";
+      const seconds = b.shots.reduce((sum, shot) => sum + (shot.seconds || 0), 0);
+      const meta = Object.assign(document.createElement("p"), { className: "hint",
+        textContent: `${b.shots.length} shot${b.shots.length === 1 ? "" : "s"} · ${seconds.toFixed(1)} s · ${b.model} · ` +
+          (BOARD_STATES[b.status] || b.status) });
+      const body = document.createElement("div");
+      body.className = "job-body";
+      body.append(link, meta);
+      if (b.result?.links.thumbnail) {
+        item.append(Object.assign(document.createElement("img"), { className: "preview", alt: "", src: b.result.links.thumbnail }));
+      }
+      item.append(body);
+      return item;
+    }));
+    $("#boards-empty").hidden = data.length > 0;
+    $("#boards-error").textContent = "";
+  } catch (error) {
+    $("#boards-error").textContent = error.message;
+  }
+}
+
+// ---- the editor --------------------------------------------------------------------------------
+
+const served = () => context.models.filter((m) => m.served && m.weights_present);
+const boardModel = () => context.models.find((m) => m.id === $("#board-model").value);
+
+function draft() {
+  const flowing = served().find((m) => m.capabilities.verbs?.continue) || served()[0];
+  return { title: "", model: flowing?.id, settings: {}, status: "draft", progress: 0, shots: [], result: null };
+}
+
+function newShot() {
+  const caps = boardModel()?.capabilities;
+  return { key: nextKey++, prompt: "", seconds: caps ? Math.min(caps.default_seconds, secondsRange(caps).max) : 2 };
+}
+
+// A board from the server into the editor (every card drawn again).
+function edit(fresh) {
+  board = { ...fresh, edited: !fresh.id, shots: fresh.shots.map((shot) => ({ ...shot, key: nextKey++ })) };
+  $("#board-heading").textContent = fresh.id ? "Storyboard" : "New storyboard";
+  $("#board-title").value = board.title || "";
+  $("#board-delete").hidden = !board.id;
+  $("#board-size").replaceChildren();  // this board's size, not the one shown before
+  fillModels();
+  $("#board-steps").value = board.settings.steps ?? "";
+  $("#board-seed").value = board.settings.seed ?? "";
+  for (const id of ["#board-model", "#board-size", "#board-steps", "#board-seed"]) $(id).disabled = Boolean(board.id);
+  if (!board.shots.length) board.shots.push(newShot());
+  drawShots();
+  drawProgress();
+  if (making()) follow();
+}
+
+function fillModels() {
+  const select = $("#board-model");
+  select.replaceChildren(...context.models.map((m) => {
+    const flows = m.capabilities.verbs?.continue ? "shots flow into each other" : "separate shots";
+    const option = new Option(`${m.title} · ${flows}`, m.id);
+    option.disabled = !m.served || !m.weights_present;
+    return option;
+  }));
+  if (board.model) select.value = board.model;
+  fitModel();
+}
+
+// The size, lengths and shot fields the chosen model offers, and what it does with a board.
+function fitModel() {
+  const m = boardModel();
+  if (!m) return;
+  const caps = m.capabilities;
+  const verbs = caps.verbs || {};
+  const lacks = [!verbs.characters && "use characters", !caps.image_input && "start a shot from an image"].filter(Boolean);
+  $("#board-model-info").textContent = [
+    board.id ? "A storyboard keeps the model, size and seed it was first saved with." : "",
+    verbs.continue ? "Each shot starts where the one before ends."
+      : `${m.id} cannot continue a clip: each shot is made on its own, and the shots are cut together.`,
+    lacks.length ? `${m.id} cannot ${spoken(lacks)}.` : "",
+  ].filter(Boolean).join(" ");
+  fillSizes(caps);
+  $("#board-steps").placeholder = caps.default_steps;
+}
+
+function fillSizes(caps) {
+  const select = $("#board-size");
+  const chosen = select.value || board.settings.size;
+  const sizes = caps.any_aspect || caps.any_output_size
+    ? Object.entries(ASPECTS).flatMap(([aspect, [w, h]]) => SHORT_SIDES.map((side) => {
+      const long = 2 * Math.round(side * Math.max(w, h) / Math.min(w, h) / 2);
+      const size = w > h ? [long, side] : h > w ? [side, long] : [side, side];
+      return [`${size[0]}x${size[1]}`, `${aspect} · ${size[0]}×${size[1]}${side === 144 ? " (draft: quick)" : ""}`];
+    }))
+    : caps.sizes.map((size) => [size, size.replace("x", "×")]);
+  select.replaceChildren(...sizes.map(([value, label]) => new Option(label, value)));
+  const fallback = caps.any_aspect || caps.any_output_size
+    ? sizes.find(([value]) => {
+      const [w, h] = value.split("x").map(Number);
+      const [aw, ah] = ASPECTS[caps.default_aspect];
+      return Math.min(w, h) === RESOLUTION_SIDES[caps.default_resolution] && (w > h) === (aw > ah) && (w < h) === (aw < ah);
+    })?.[0]
+    : sizes[0]?.[0];
+  select.value = sizes.some(([value]) => value === chosen) ? chosen : fallback ?? sizes[0][0];
+}
+
+function settings() {
+  const chosen = { ...board.settings, size: $("#board-size").value };
+  for (const [name, id] of [["steps", "#board-steps"], ["seed", "#board-seed"]]) {
+    if ($(id).value === "") delete chosen[name];
+    else chosen[name] = Number($(id).value);
+  }
+  return chosen;
+}
+
+const making = () => board?.status === "making";
+
+// ---- the timeline of shot cards ----------------------------------------------------------------
+
+function drawShots() {
+  $("#shots").replaceChildren(...board.shots.map(shotCard));
+  showLength();
+}
+
+function showLength() {
+  const seconds = board.shots.reduce((sum, shot) => sum + (Number(shot.seconds) || 0), 0);
+  $("#board-length").textContent = `· ${board.shots.length} shot${board.shots.length === 1 ? "" : "s"}, ${seconds.toFixed(1)} s in all`;
+}
+
+function shotCard(shot, index) {
+  const item = $("#shot-template").content.firstElementChild.cloneNode(true);
+  const caps = boardModel()?.capabilities;
+  const place = `shot ${index + 1}`;
+  item.dataset.key = shot.key;
+  $(".shot-number", item).textContent = `Shot ${index + 1}`;
+  for (const [selector, label, disabled] of [[".shot-left", `Move ${place} earlier`, index === 0],
+    [".shot-right", `Move ${place} later`, index === board.shots.length - 1],
+    [".shot-remove", `Remove ${place}`, board.shots.length === 1]]) {
+    const button = $(selector, item);
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    button.disabled = disabled || making();
+  }
+  $(".shot-left", item).addEventListener("click", () => move(index, index - 1, ".shot-left"));
+  $(".shot-right", item).addEventListener("click", () => move(index, index + 1, ".shot-right"));
+  $(".shot-remove", item).addEventListener("click", () => {
+    board.shots.splice(index, 1);
+    changed();
+    drawShots();
+    $(".shot-prompt", $("#shots").children[Math.min(index, board.shots.length - 1)]).focus();
+  });
+
+  const prompt = $(".shot-prompt", item);
+  Object.assign(prompt, { value: shot.prompt, placeholder: "What happens in this shot" });
+  prompt.setAttribute("aria-label", `Prompt of ${place}`);
+  prompt.addEventListener("input", () => { shot.prompt = prompt.value; changed(); });
+
+  const seconds = $(".shot-seconds", item);
+  if (caps) Object.assign(seconds, secondsRange(caps));
+  seconds.value = shot.seconds ?? "";
+  seconds.setAttribute("aria-label", `Seconds of ${place}`);
+  seconds.addEventListener("input", () => { shot.seconds = Number(seconds.value); changed(); showLength(); });
+
+  $(".shot-character-field", item).hidden = !caps?.verbs?.characters;
+  const character = $(".shot-character", item);
+  character.setAttribute("aria-label", `Character in ${place}`);
+  fillCharacters(character, shot.character);
+  character.addEventListener("change", () => { shot.character = character.value || null; changed(); });
+
+  $(".shot-image-field", item).hidden = !caps?.image_input;
+  const image = $(".shot-image", item);
+  image.setAttribute("aria-label", `Image of ${place}${shot.has_image ? " (it has one: choose another to replace it)" : ""}`);
+  image.addEventListener("change", () => readImage(shot, image.files[0]));
+
+  $(".shot-regenerate", item).setAttribute("aria-label", `Regenerate ${place}`);
+  $(".shot-regenerate", item).addEventListener("click", () => regenerate(shot, item));
+  dragging(item, index);
+  showShot(item, shot, index);
+  return item;
+}
+
+function fillCharacters(select, chosen) {
+  select.replaceChildren(new Option("No character", ""), ...characters().map((c) =>
+    new Option(`@${c.name}${seenAs(c) ? ` (${seenAs(c)})` : ""}`, c.id)));
+  select.value = characters().some((c) => c.id === chosen) ? chosen : "";
+}
+
+document.addEventListener(CHANGED, () => {
+  if (!board) return;
+  for (const card of $("#shots").children) {
+    const shot = board.shots.find((s) => String(s.key) === card.dataset.key);
+    fillCharacters($(".shot-character", card), shot?.character);
+  }
+});
+
+function readImage(shot, file) {
+  if (!file) return;
+  const reader = new FileReader();
+  reader.addEventListener("load", () => { shot.image = reader.result; changed(); });
+  reader.readAsDataURL(file);
+}
+
+// A shot's take as the server reports it: its state, a small bar, its thumbnail when done.
+function showShot(item, shot, index) {
+  const state = shot.status && shot.status !== "pending" ? shot.status : null;  // pending: no take yet
+  const badge = $(".shot-state", item);
+  badge.textContent = !state ? (making() ? "Waits for the shot before" : "Not made yet")
+    : state === "in_progress" ? `Making · ${shot.progress ?? 0}%` : SHOT_STATES[state] || state;
+  badge.dataset.state = state || "draft";
+  item.dataset.status = state || "draft";
+  const bar = $(".shot-bar", item);
+  bar.hidden = !state;
+  bar.value = state === "completed" ? 100 : shot.progress ?? 0;
+  bar.setAttribute("aria-label", `Shot ${index + 1}: ${badge.textContent}`);
+  const thumb = $(".shot-thumb", item);
+  const src = shot.video && state === "completed" ? `/v1/videos/${shot.video}/content?variant=thumbnail` : null;
+  if (src && thumb.getAttribute("src") !== src) Object.assign(thumb, { src, alt: `Shot ${index + 1}'s take` });
+  thumb.hidden = !src;
+  $(".shot-error", item).textContent = shot.error || "";
+  $(".shot-regenerate", item).hidden = !(board.id && shot.id && shot.video && !making());
+}
+
+function move(from, to, focus) {
+  if (to < 0 || to >= board.shots.length || from === to) return;
+  const [shot] = board.shots.splice(from, 1);
+  board.shots.splice(to, 0, shot);
+  changed();
+  drawShots();
+  $("#shots-moved").textContent = `Moved the shot to place ${to + 1} of ${board.shots.length}.`;
+  const card = $(`#shots [data-key="${shot.key}"]`);
+  const button = focus && $(focus, card);
+  (button && !button.disabled ? button : $(".shot-prompt", card)).focus();
+}
+
+// Drag a card by its head onto another card: it takes that card's place.
+function dragging(item, index) {
+  const head = $(".shot-head", item);
+  head.draggable = !making();
+  head.addEventListener("dragstart", (event) => {
+    event.dataTransfer.setData("text/plain", String(index));
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setDragImage(item, 24, 24);
+    item.classList.add("dragging");
+  });
+  head.addEventListener("dragend", () => item.classList.remove("dragging"));
+  item.addEventListener("dragover", (event) => {
+    if (!event.dataTransfer.types.includes("text/plain")) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+  });
+  item.addEventListener("drop", (event) => {
+    event.preventDefault();
+    const from = Number(event.dataTransfer.getData("text/plain"));
+    if (Number.isInteger(from)) move(from, index, null);
+  });
+}
+
+function changed() {
+  board.edited = true;
+}
+
+$("#shot-add").addEventListener("click", () => {
+  board.shots.push(newShot());
+  changed();
+  drawShots();
+  $(".shot-prompt", $("#shots").lastElementChild).focus();
+});
+$("#board-title").addEventListener("input", changed);
+for (const id of ["#board-size", "#board-steps", "#board-seed"]) $(id).addEventListener("input", changed);
+$("#board-model").addEventListener("change", () => {
+  changed();
+  fitModel();
+  drawShots();  // the lengths, and whether shots take characters or images, follow the model
+});
+
+// ---- saving, making, following -----------------------------------------------------------------
+
+// A shot as the API takes it: an existing one by id (its image is kept unless a new one is sent).
+function shotBody(shot) {
+  const body = { prompt: shot.prompt.trim(), seconds: shot.seconds, character: shot.character || null };
+  if (shot.id) body.id = shot.id;
+  if (shot.image) body.image = shot.image;
+  return body;
+}
+
+// The model and settings are chosen when a board is first saved; later saves change its title and shots.
+async function save() {
+  const body = { title: $("#board-title").value.trim(), shots: board.shots.map(shotBody) };
+  const saved = board.id
+    ? await api(`/api/boards/${board.id}`, { method: "PATCH", json: body })
+    : await api("/api/boards", { method: "POST", json: { ...body, model: $("#board-model").value, settings: settings() } });
+  if (!board.id) history.replaceState(null, "", `/boards/${saved.id}`);
+  edit(saved);
+}
+
+// The first thing to fix before making, named by the shot and field.
+function problem() {
+  const empty = board.shots.findIndex((shot) => !shot.prompt.trim());
+  if (empty >= 0) return [empty, ".shot-prompt", `shot ${empty + 1}, prompt: write what happens in this shot`];
+  const range = secondsRange(boardModel().capabilities);
+  const wrong = board.shots.findIndex((shot) => !(shot.seconds >= range.min && shot.seconds <= range.max));
+  if (wrong >= 0) return [wrong, ".shot-seconds", `shot ${wrong + 1}, seconds: ${boardModel().id} makes shots of ${range.min}-${range.max} s`];
+  return null;
+}
+
+$("#board-make").addEventListener("click", async () => {
+  const wrong = problem();
+  $("#board-error").textContent = wrong?.[2] || "";
+  if (wrong) {
+    $(wrong[1], $("#shots").children[wrong[0]]).focus();
+    return;
+  }
+  const button = $("#board-make");
+  button.disabled = true;
+  try {
+    if (board.edited) await save();
+    edit(await api(`/api/boards/${board.id}/make`, { method: "POST" }));
+  } catch (error) {
+    $("#board-error").textContent = error.message;
+  } finally {
+    button.disabled = making();
+  }
+});
+
+async function regenerate(shot, item) {
+  try {
+    const fresh = await api(`/api/boards/${board.id}/shots/${shot.id}/regenerate`, { method: "POST",
+      json: { prompt: shot.prompt.trim(), seconds: shot.seconds } });
+    refresh(fresh);
+    follow();
+  } catch (error) {
+    $(".shot-error", item).textContent = error.message;
+  }
+}
+
+$("#board-delete").addEventListener("click", async () => {
+  if (!confirm("Delete this storyboard? Its shots' videos and the stitched clip stay in My videos.")) return;
+  try {
+    await api(`/api/boards/${board.id}`, { method: "DELETE" });
+    context.go("/boards");
+  } catch (error) {
+    $("#board-error").textContent = error.message;
+  }
+});
+
+function follow() {
+  stopBoards();
+  const id = board.id;
+  poller = setTimeout(async () => {
+    try {
+      const fresh = await api(`/api/boards/${id}`);
+      if (board?.id !== id || $("#board").hidden) return;
+      refresh(fresh);
+      if (making()) follow();
+    } catch (error) {
+      $("#board-error").textContent = error.message;
+    }
+  }, POLL_MS);
+}
+
+// Progress from the server into the cards in place, so a card being typed in keeps its focus.
+function refresh(fresh) {
+  const sameShots = fresh.shots.length === board.shots.length && fresh.shots.every((s, i) => s.id === board.shots[i].id);
+  if (!sameShots) return edit(fresh);
+  Object.assign(board, { status: fresh.status, progress: fresh.progress, result: fresh.result, error: fresh.error });
+  fresh.shots.forEach((s, index) => {
+    const shot = board.shots[index];
+    Object.assign(shot, { video: s.video, status: s.status, progress: s.progress, error: s.error });
+    showShot($(`#shots [data-key="${shot.key}"]`), shot, index);
+  });
+  for (const button of document.querySelectorAll("#shots .shot-moves button, #shot-add")) {
+    if (making()) button.disabled = true;
+  }
+  if (!making()) drawShots();
+  drawProgress();
+}
+
+function drawProgress() {
+  const shown = board.status !== "draft";
+  $("#board-progress").hidden = !shown;
+  $("#board-make").disabled = making();
+  $("#shot-add").disabled = making();
+  const seconds = board.result?.seconds;
+  $("#board-state").textContent = {
+    making: `Making the shots and stitching them · ${board.progress ?? 0}%`,
+    completed: `Done: ${board.shots.length} shots stitched into one clip${seconds ? ` of ${seconds.toFixed(1)} s` : ""}`,
+    failed: `Failed: ${board.error || "a shot could not be made"}`,
+  }[board.status] || board.status;
+  $("#board-bar").value = board.status === "completed" ? 100 : board.progress ?? 0;
+  const result = board.result?.status === "completed" ? board.result : null;
+  $("#board-result").hidden = !result;
+  if (!result) return;
+  const player = $("#board-player");
+  if (player.getAttribute("src") !== result.links.video) {
+    Object.assign(player, { src: result.links.video, poster: result.links.thumbnail });
+  }
+  const share = new URL(result.links.share, location.origin).href;
+  Object.assign($("#board-share"), { href: share, textContent: `Share link: ${share}` });
+  $("#board-open").href = result.links.share;
+}
