@@ -105,10 +105,10 @@ def directing_view(browser, base: str, video_id: str, path: Path) -> None:
     until(page, "document.querySelector('#player').readyState >= 2")
     page.evaluate("document.querySelector('#player').currentTime = 2.5")
     until(page, "document.querySelector('#direct-at').textContent.startsWith('2.50')")
-    until(page, "!document.querySelector('#player').seeking && document.querySelector('#player').readyState >= 2")
+    until(page, "!document.querySelector('#player').seeking && document.querySelector('#player').readyState >= 3")
     page.fill("#direct-prompt", "a large yellow star moving right on a purple background")
     page.evaluate("document.activeElement.blur(); scrollTo(0, 0)")
-    time.sleep(0.5)
+    time.sleep(1.5)  # the player's loading ring fades
     page.screenshot(path=path)
 
 

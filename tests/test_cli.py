@@ -26,7 +26,11 @@ def ungated(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
         (["-o", "missing/clip.mp4"], "error: --output: folder 'missing' does not exist"),
         (["--frobnicate"], "error: No such option: --frobnicate"),
         (["--model-path", "nowhere"], "error: --model-path: folder 'nowhere' does not exist"),
-        (["--model", "ltx-video", "--loop"], "error: --loop: model ltx-video does not make loops"),
+        (["--model", "ltx-video", "--loop"], "error: --loop: model ltx-video loops from a first frame: give an image"),
+        (["--model", "mochi-1", "--loop"], "error: --loop: model mochi-1 does not make loops"),
+        (["--blend-into", "b.mp4"], "error: --blend-into: no such file: b.mp4"),
+        (["--at", "2"], "error: --at: is where in the clip to extend to continue from; give extend too"),
+        (["--character", "Bob"], "error: --character: give NAME=FILE, e.g. Bob=bob.png (got 'Bob')"),
     ],
 )
 def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, args, expected):

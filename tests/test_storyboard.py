@@ -269,3 +269,38 @@ def test_clips_of_one_format_are_copied_and_others_encoded_again(tmp_path):
         with av.open(str(joined)) as container:
             frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
         assert [round(frames[index].mean()) for index in range(0, len(frames), 8)] == pytest.approx(shades, abs=3)
+
+
+def test_a_stitched_clip_credited_anew_keeps_its_shots_or_its_former_self(tmp_path):
+    """Signed again for a new artist, a stitched clip lists its takes again where they are all still
+    here, else the clip as it was (whose own manifest lists them) as its parent."""
+    from ungated.provenance import c2pa_manifest
+    from ungated.provenance.credentials import load
+    from ungated.provenance.resign import resign
+
+    takes = []
+    for index, shade in enumerate((60, 180)):
+        take = tmp_path / f"take{index}.mp4"
+        with Mp4Writer(take, 64, 64, 8) as writer:
+            for _ in range(8):
+                writer.write(np.full((64, 64, 3), shade, np.uint8))
+        c2pa_manifest.sign(take, c2pa_manifest.Authorship(model="builtin", video_id=f"video_take{index}"), load())
+        takes.append(take)
+    joined = tmp_path / "joined.mp4"
+    stitch(takes, joined)
+    ingredients = [c2pa_manifest.Ingredient(take, f"shot {n}", f"video_take{n - 1}") for n, take in enumerate(takes, 1)]
+    c2pa_manifest.sign(joined, c2pa_manifest.Authorship(model="builtin", artist="Ada", video_id="video_joined",
+                                                        storyboard="board_1"), load(), ingredients=ingredients)
+
+    files = {f"video_take{index}": take for index, take in enumerate(takes)}
+    resign(joined, "Grace", ingredient_file=files.get)
+    report = c2pa_manifest.read(joined)
+    assert report.state in ("Valid", "Trusted") and report.artist == "Grace" and report.storyboard == "board_1"
+    assert [(i["title"], i["relationship"], i["video_id"]) for i in report.ingredients] == [
+        ("shot 1", "componentOf", "video_take0"), ("shot 2", "componentOf", "video_take1")]
+
+    del files["video_take1"]  # a take deleted since
+    resign(joined, "Linus", ingredient_file=files.get)
+    report = c2pa_manifest.read(joined)
+    assert report.state in ("Valid", "Trusted") and report.artist == "Linus"
+    assert [(i["relationship"], i["video_id"]) for i in report.ingredients] == [("parentOf", "video_joined")]

@@ -70,6 +70,12 @@ def test_a_storyboard_is_built_made_played_and_regenerated(page, api):
         card.locator(".shot-prompt").fill(prompt)
         card.locator(".shot-seconds").fill(seconds)
     assert "3 shots, 7.0 s in all" in page.inner_text("#board-length")
+    page.locator("#shots .shot-seconds").nth(1).fill("30")  # longer than the model makes: said before anything is sent
+    page.click("#board-make")
+    assert page.inner_text("#board-error") == "shot 2, seconds: builtin makes shots of 2-20 s"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Seconds of shot 2"
+    page.keyboard.press("Control+A")
+    page.keyboard.type("3")
 
     # Reorder: drag the first card onto the second, then move the last one earlier by keyboard.
     page.drag_and_drop("#shots .shot:nth-child(1) .shot-head", "#shots .shot:nth-child(2)")

@@ -119,6 +119,30 @@ def _lora_choice(text: str):
         raise InvalidRequest("--lora", f"{text}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
 
+def _characters(given: list[str], model: str, image: Path | None) -> tuple[list[dict], Path | None]:
+    """--character NAME=FILE options as the request takes them: for the built-in model the objects
+    their files show; for others the one character's image as the first frame."""
+    from .engines.builtin.characters import describe_object
+
+    characters = []
+    for text in given:
+        name, sep, file = text.partition("=")
+        if not sep or not name or not file:
+            raise InvalidRequest("--character", f"give NAME=FILE, e.g. Bob=bob.png (got {text!r})")
+        if not Path(file).is_file():
+            raise InvalidRequest("--character", f"no such file: {file}")
+        if model == "builtin":
+            shown = describe_object(Path(file))
+            if shown is None:
+                raise InvalidRequest("--character", f"the built-in model sees none of its shapes in {file}")
+            characters.append({"name": name, **shown})
+        elif image is not None or characters or len(given) > 1:
+            raise InvalidRequest("--character", f"model {model} starts from one image: give one character or --image")
+        else:
+            image = Path(file)
+    return characters, image
+
+
 def _variant_paths(output: Path, count: int) -> list[Path]:
     if count == 1:
         return [output]
@@ -158,6 +182,10 @@ def generate(
                              "the result is A, the transition, then this clip (models that blend).")] = None,
     loop: Annotated[bool, typer.Option(
         "--loop", help="Make a seamless loop: the last frame flows into the first (models that loop).")] = False,
+    character: Annotated[Optional[list[str]], typer.Option(
+        help="NAME=FILE: a character the prompt names as @NAME, shown in FILE (an image, or a clip's first "
+             "frame); the built-in model draws the object it shows, image models start from it. Repeatable.")
+    ] = None,
     lora: Annotated[Optional[list[str]], typer.Option(
         help="Apply a LoRA: PATH or PATH:WEIGHT (1 as trained); repeat for several (open models).")] = None,
     artist: Annotated[Optional[str], typer.Option(
@@ -192,10 +220,12 @@ def generate(
         raise InvalidRequest("--output", f"folder {str(output.parent)!r} does not exist")
     _check_model_path(model_path)
     try:
+        characters, image = _characters(character or [], model, image)
         request = Request.build(
             prompt=prompt, seconds=seconds, aspect=aspect, resolution=resolution, size=size, fps=fps, seed=seed,
             variants=variants, model=model, negative_prompt=negative, steps=steps, guidance=guidance, image=image,
-            video=video, extend=extend, extend_at=at, follows=follows, blend_into=blend_into, loop=loop, loras=tuple(_lora_choice(text) for text in lora or ()),
+            video=video, extend=extend, extend_at=at, follows=follows, blend_into=blend_into, loop=loop,
+            characters=characters, loras=tuple(_lora_choice(text) for text in lora or ()),
             provenance={"publish_prompt": not private_prompt, "watermark": watermark, "mark_text": mark,
                         "mark_corner": mark_corner, "mark_opacity": mark_opacity},
         )

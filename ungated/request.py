@@ -165,14 +165,8 @@ class Request(BaseModel):
     def _size_or_aspect(self) -> "Request":
         if self.size and (self.aspect or self.resolution):
             raise ValueError("give either size or aspect/resolution, not both")
-        if self.extend and (self.image or self.video or self.follows):
-            raise ValueError("extend continues a clip; it does not combine with image, video or follows")
-        if self.follows and (self.image or self.video):
-            raise ValueError("follows starts where a clip ends; it does not combine with image or video")
-        if self.extend_at is not None and not self.extend:
-            raise ValueError("extend_at is where in the extended clip to continue from; give extend too")
-        if self.blend_into and not self.extend:
-            raise ValueError("blend_into is the clip a blend leads into; give extend (the clip it leads from) too")
+        if self.extend and (self.image or self.video):
+            raise ValueError("extend continues a clip; it does not combine with image or video")
         return self
 
     def plain_prompt(self) -> str:
@@ -229,7 +223,14 @@ def nearest_size(caps: Capabilities, w: int, h: int) -> tuple[int, int]:
 def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
     notes: list[str] = []
 
-    # 1. Inputs the model cannot take are an error, not an adjustment.
+    # 1. Inputs that do not go together, or that the model cannot take, are an error, not an adjustment.
+    if request.follows and (request.extend or request.image or request.video):
+        raise InvalidRequest("follows", "a clip that follows another starts where it ends; it does not combine "
+                                        "with extend, image or video")
+    if request.extend_at is not None and not request.extend:
+        raise InvalidRequest("extend_at", "is where in the clip to extend to continue from; give extend too")
+    if request.blend_into and not request.extend:
+        raise InvalidRequest("blend_into", "is the clip a blend leads into; give extend (the clip it leads from) too")
     if request.loop and request.extend:
         raise InvalidRequest("loop", "a loop is one whole clip that returns to its first frame; it cannot continue "
                                      "a clip (extend): ask for one or the other")

@@ -501,11 +501,17 @@ class Studio:
             if artist is not None and artist != video.artist:
                 if video.status == queue.COMPLETED and video.result:
                     try:
-                        resign(self.storage.resolve(video.result), artist)
+                        resign(self.storage.resolve(video.result), artist, ingredient_file=self._clip_of)
                     except UngatedError as err:
                         raise ApiError(409, f"artist: {err}", "artist", "not_signed") from None
                 video.artist = artist
         return video
+
+    def _clip_of(self, video_id: str) -> Path | None:
+        """The MP4 of a finished video, if it is still here (an ingredient of a clip signed again)."""
+        with self.store.read() as session:
+            video = session.get(Video, video_id)
+        return self.storage.resolve(video.result) if video is not None and video.result else None
 
     def delete(self, video_id: str) -> None:
         """Delete a video and its files; a running job is told to stop and its result is dropped."""

@@ -40,6 +40,7 @@ class Ingredient:
     path: Path
     title: str
     video_id: str  # its record: the ingredient's instance id
+    relationship: str = "componentOf"  # or "parentOf": the clip this one is a re-signed version of
 
 
 def manifest(about: Authorship, title: str) -> dict:
@@ -69,8 +70,8 @@ def manifest(about: Authorship, title: str) -> dict:
 def sign(path: Path, about: Authorship, credentials: Credentials, title: str | None = None,
          ingredients: Sequence[Ingredient] = ()) -> None:
     """Embed a signed manifest in the MP4 at path (replacing the file in one step); its title is the
-    file's name unless given. Each ingredient is listed as a component of the clip ("componentOf"),
-    with the manifest its own file carries."""
+    file's name unless given. Each ingredient is listed as a component of the clip ("componentOf", a
+    storyboard's take) or as its earlier version ("parentOf"), with the manifest its own file carries."""
     import c2pa
 
     # Hidden and ending in .part like every half-written file, so a worker killed mid-sign leaves
@@ -82,7 +83,7 @@ def sign(path: Path, about: Authorship, credentials: Credentials, title: str | N
         with c2pa.Signer.from_info(info) as signer, c2pa.Builder(manifest(about, title or path.name)) as builder:
             for ingredient in ingredients:
                 with open(ingredient.path, "rb") as clip:
-                    builder.add_ingredient({"title": ingredient.title, "relationship": "componentOf",
+                    builder.add_ingredient({"title": ingredient.title, "relationship": ingredient.relationship,
                                             "instance_id": ingredient.video_id}, "video/mp4", clip)
             with open(path, "rb") as source, open(signed, "w+b") as destination:
                 builder.sign(signer, "video/mp4", source, destination)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UngatedError
@@ -16,8 +17,11 @@ from .credentials import Credentials, load
 CONTAINER_TAGS = ("major_brand", "minor_version", "compatible_brands", "encoder")  # the muxer writes its own
 
 
-def resign(mp4: Path, artist: str, credentials: Credentials | None = None) -> None:
-    """Credit the clip at mp4 to artist ("": to no one), replacing the file in one step."""
+def resign(mp4: Path, artist: str, credentials: Credentials | None = None,
+           ingredient_file: Callable[[str], Path | None] = lambda video_id: None) -> None:
+    """Credit the clip at mp4 to artist ("": to no one), replacing the file in one step. A clip
+    made of others (a storyboard's) lists them again, each found by ingredient_file(its video id);
+    where one is gone, the clip as it was is listed instead, as the parent whose manifest lists them."""
     import av
 
     if not mp4.is_file():
@@ -27,16 +31,29 @@ def resign(mp4: Path, artist: str, credentials: Credentials | None = None) -> No
         state = "has no C2PA manifest" if not report.found else "has a C2PA manifest that does not validate"
         raise UngatedError(f"{mp4.name} {state}, so it was not signed again with the new artist")
     about = c2pa_manifest.Authorship(model=report.model, artist=artist, prompt=report.prompt, seed=report.seed,
-                                     video_id=report.video_id)
+                                     video_id=report.video_id, storyboard=report.storyboard)
     crediting = mp4.with_name(f".{mp4.stem}.{os.getpid()}-{threading.get_ident()}.crediting.mp4")
     try:
         _copy_with_artist(mp4, crediting, artist)
-        c2pa_manifest.sign(crediting, about, credentials or load(), title=mp4.name)
+        c2pa_manifest.sign(crediting, about, credentials or load(), title=mp4.name,
+                           ingredients=_ingredients(mp4, report, ingredient_file))
         crediting.replace(mp4)
     except av.error.FFmpegError as err:
         raise UngatedError(f"{mp4.name} could not be rewritten ({err}), so it was not signed again") from None
     finally:
         crediting.unlink(missing_ok=True)
+
+
+def _ingredients(mp4: Path, report: c2pa_manifest.ManifestReport,
+                 ingredient_file: Callable[[str], Path | None]) -> list[c2pa_manifest.Ingredient]:
+    listed = report.ingredients
+    if not listed:
+        return []
+    files = [ingredient_file(item["video_id"]) if item["video_id"] else None for item in listed]
+    if all(path is not None and path.is_file() for path in files):
+        return [c2pa_manifest.Ingredient(path, item["title"], item["video_id"], item["relationship"])
+                for path, item in zip(files, listed)]
+    return [c2pa_manifest.Ingredient(mp4, mp4.name, report.video_id or "", "parentOf")]
 
 
 def _copy_with_artist(source: Path, target: Path, artist: str) -> None:

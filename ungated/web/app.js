@@ -183,9 +183,16 @@ function fitControls() {
     caps.image_input ? (caps.image_required ? "needs an image" : "takes an image") : "text only",
     caps.any_output_size && !caps.any_aspect ? "drawn at the size you choose" : "",
     caps.loop ? "loops" : "",
+    directs(caps.verbs),
     `licence ${m.licence}`,
   ].filter(Boolean).join(" · ");
   planSoon();
+}
+
+// The directing tools it offers besides loops (a video's page and the storyboard show them).
+function directs(verbs = {}) {
+  const offered = ["extend", "re-cut", "edit", "blend", "characters"].filter((name) => verbs[name.replace("-", "")]);
+  return offered.length ? `directs: ${offered.join(", ")}` : "";
 }
 
 // The server's LoRA library, offered for models that take LoRAs (those trained for another model are left out).

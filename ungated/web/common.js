@@ -17,6 +17,7 @@ export async function api(path, { method = "GET", json, form, file } = {}) {
   if (!response.ok) {
     const error = new Error(data?.error?.message || `${response.status} ${response.statusText}`);
     error.status = response.status;
+    error.param = data?.error?.param;  // the field it names, e.g. "shots.1.seconds"
     throw error;
   }
   return data;

@@ -98,7 +98,7 @@ function edit(fresh) {
   $("#board-heading").textContent = fresh.id ? "Storyboard" : "New storyboard";
   $("#board-title").value = board.title || "";
   $("#board-delete").hidden = !board.id;
-  $("#board-size").replaceChildren();  // this board's size, not the one shown before
+  delete $("#board-size").dataset.chosen;  // this board's size, not the one picked on another
   fillModels();
   $("#board-steps").value = board.settings.steps ?? "";
   $("#board-seed").value = board.settings.seed ?? "";
@@ -138,25 +138,29 @@ function fitModel() {
   $("#board-steps").placeholder = caps.default_steps;
 }
 
+// WIDTHxHEIGHT of an aspect at a short side, as the server computes it (request.output_size).
+function sizeOf(aspect, side) {
+  const [w, h] = ASPECTS[aspect];
+  const long = 2 * Math.round(side * Math.max(w, h) / Math.min(w, h) / 2);
+  return w > h ? `${long}x${side}` : h > w ? `${side}x${long}` : `${side}x${side}`;
+}
+
 function fillSizes(caps) {
   const select = $("#board-size");
-  const chosen = select.value || board.settings.size;
-  const sizes = caps.any_aspect || caps.any_output_size
-    ? Object.entries(ASPECTS).flatMap(([aspect, [w, h]]) => SHORT_SIDES.map((side) => {
-      const long = 2 * Math.round(side * Math.max(w, h) / Math.min(w, h) / 2);
-      const size = w > h ? [long, side] : h > w ? [side, long] : [side, side];
-      return [`${size[0]}x${size[1]}`, `${aspect} · ${size[0]}×${size[1]}${side === 144 ? " (draft: quick)" : ""}`];
+  const anySize = caps.any_aspect || caps.any_output_size;
+  const sizes = anySize
+    ? Object.keys(ASPECTS).flatMap((aspect) => SHORT_SIDES.map((side) => {
+      const size = sizeOf(aspect, side);
+      return [size, `${aspect} · ${size.replace("x", "×")}${side === 144 ? " (draft: quick)" : ""}`];
     }))
     : caps.sizes.map((size) => [size, size.replace("x", "×")]);
   select.replaceChildren(...sizes.map(([value, label]) => new Option(label, value)));
-  const fallback = caps.any_aspect || caps.any_output_size
-    ? sizes.find(([value]) => {
-      const [w, h] = value.split("x").map(Number);
-      const [aw, ah] = ASPECTS[caps.default_aspect];
-      return Math.min(w, h) === RESOLUTION_SIDES[caps.default_resolution] && (w > h) === (aw > ah) && (w < h) === (aw < ah);
-    })?.[0]
-    : sizes[0]?.[0];
-  select.value = sizes.some(([value]) => value === chosen) ? chosen : fallback ?? sizes[0][0];
+  const { size, aspect, resolution } = board.settings;
+  const saved = size || (anySize && (aspect || resolution)
+    ? sizeOf(aspect || caps.default_aspect, RESOLUTION_SIDES[resolution || caps.default_resolution]) : null);
+  const fallback = anySize ? sizeOf(caps.default_aspect, RESOLUTION_SIDES[caps.default_resolution]) : sizes[0][0];
+  const chosen = select.dataset.chosen || saved;  // a size picked before the model changed stays, if offered
+  select.value = sizes.some(([value]) => value === chosen) ? chosen : fallback;
 }
 
 function settings() {
@@ -322,6 +326,7 @@ $("#shot-add").addEventListener("click", () => {
 });
 $("#board-title").addEventListener("input", changed);
 for (const id of ["#board-size", "#board-steps", "#board-seed"]) $(id).addEventListener("input", changed);
+$("#board-size").addEventListener("change", (event) => { event.target.dataset.chosen = event.target.value; });
 $("#board-model").addEventListener("change", () => {
   changed();
   fitModel();
@@ -350,6 +355,7 @@ async function save() {
 
 // The first thing to fix before making, named by the shot and field.
 function problem() {
+  if (!boardModel()) return [0, ".shot-prompt", `model: ${board.model} is not on this server`];
   const empty = board.shots.findIndex((shot) => !shot.prompt.trim());
   if (empty >= 0) return [empty, ".shot-prompt", `shot ${empty + 1}, prompt: write what happens in this shot`];
   const range = secondsRange(boardModel().capabilities);
@@ -371,11 +377,23 @@ $("#board-make").addEventListener("click", async () => {
     if (board.edited) await save();
     edit(await api(`/api/boards/${board.id}/make`, { method: "POST" }));
   } catch (error) {
-    $("#board-error").textContent = error.message;
+    showRefusal(error);
   } finally {
     button.disabled = making();
   }
 });
+
+// A refusal that names a shot's field ("shots.1.seconds: ...") is said of that shot, and its field focused.
+function showRefusal(error) {
+  const [, index, field] = /^shots\.(\d+)\.(\w+)$/.exec(error.param || "") || [];
+  const card = index && $("#shots").children[Number(index)];
+  if (!card) {
+    $("#board-error").textContent = error.message;
+    return;
+  }
+  $("#board-error").textContent = `shot ${Number(index) + 1}, ${field}: ${error.message.replace(`${error.param}: `, "")}`;
+  ($(`.shot-${field}`, card) || $(".shot-prompt", card)).focus();
+}
 
 async function regenerate(shot, item) {
   try {
