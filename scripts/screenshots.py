@@ -113,11 +113,10 @@ def directing_view(browser, base: str, video_id: str, path: Path) -> None:
 
 
 def storyboard_view(browser, api: httpx.Client, clip_id: str, path: Path) -> None:
-    """A three-shot storyboard made and stitched, one shot with a character made from a clip's frame."""
+    """A three-shot storyboard made and stitched, its character made from a frame of a clip."""
     character = api.post("/api/characters", json={"name": "sunny", "video_id": clip_id, "at": 1.0}).json()
-    shots = [{"prompt": "@sunny moving right on a purple background", "seconds": 3, "character": character["id"]},
-             {"prompt": "a small red circle moving up on a purple background", "seconds": 2},
-             {"prompt": "a large white triangle spinning on a purple background", "seconds": 3}]
+    shots = [{"prompt": f"@sunny {motion} on a purple background", "seconds": seconds, "character": character["id"]}
+             for motion, seconds in (("moving right", 3), ("moving up", 2), ("spinning", 3))]
     board = api.post("/api/boards", json={"title": "Sunny's chase", "model": "builtin",
                                           "settings": {"size": "640x360", "seed": 7}, "shots": shots}).json()
     api.post(f"/api/boards/{board['id']}/make")

@@ -47,6 +47,8 @@ def engine(tiny_engine, monkeypatch):
     """The tiny engine, sampling each prompt's known scene (and counting the sampler's steps)."""
     scenes = {prompt: tracks.true_params([_scene(prompt)], [16 / 9], 2, seed=5) for prompt in PROMPTS}
     scenes["a green circle"] = scenes[GREEN]  # an edit prompt that names no size and no background
+    scenes["moving up"] = scenes[INTO]  # prompts that name a motion and no looks: the sample's are not taken
+    scenes["moving down"] = scenes[DOWN]
 
     def sample(the_plan, seed, on_progress, should_cancel):
         for step in range(1, the_plan.steps + 1):
@@ -122,10 +124,19 @@ def test_extend_with_a_new_prompt_changes_the_motion_from_where_the_object_is(en
     (x0, y0), (x1, y1), (x2, y2) = centres[0], centres[16], centres[31]
     assert x1 - x0 > 20 and abs(y1 - y0) < 2  # first it moves right
     assert y1 - y2 > 15 and abs(x2 - x1) < 2  # then up, as the new prompt says
-    # It is still the large red circle on blue: the new prompt moves it, not remakes it.
+    # From where the circle was, it goes on as what the new prompt names: a small yellow square on gray.
+    assert _color_share(both[16:], "yellow") > 0.005 and _color_share(both[16:], "red") < 0.005
+    assert np.abs(both[16:, 0, 0] - np.array(world.BACKGROUNDS["gray"])).sum(-1).max() < 40
+    assert [(s["start"], s["seconds"]) for s in _segments(tmp_path / "up.mp4")] == [(0, 2), (2, 2)]
+
+
+def test_an_extension_keeps_the_looks_its_prompt_does_not_name(engine, tmp_path):
+    _make(engine, tmp_path / "right.mp4", RIGHT)
+    both = _make(engine, tmp_path / "up.mp4", "moving up", extend=tmp_path / "right.mp4")
+    _continuous_at(_centres(both), 16)
+    # Only the motion is named: it is still the large red circle on blue.
     assert _color_share(both[16:], "red") > 0.04 and _color_share(both[16:], "yellow") < 0.005
     assert np.abs(both[16:, 0, 0] - BLUE).sum(-1).max() < 40
-    assert [(s["start"], s["seconds"]) for s in _segments(tmp_path / "up.mp4")] == [(0, 2), (2, 2)]
 
 
 def test_extend_again_with_the_same_prompt_lets_its_motion_go_on(engine, tmp_path, monkeypatch):
@@ -214,7 +225,7 @@ def test_a_loop_can_start_where_a_shot_ends(engine, tmp_path):
 
 def test_edit_keeps_the_motion_and_changes_the_color(engine, tmp_path):
     _make(engine, tmp_path / "right.mp4", RIGHT)
-    source = _make(engine, tmp_path / "down.mp4", DOWN, extend=tmp_path / "right.mp4")
+    source = _make(engine, tmp_path / "down.mp4", "moving down", extend=tmp_path / "right.mp4")
     edited = _make(engine, tmp_path / "green.mp4", "a green circle", video=tmp_path / "down.mp4", seconds=None)
     assert len(edited) == len(source) == 32  # as long as the clip
     assert np.abs(_centres(edited) - _centres(source)).max() < 2  # all of its motion, both segments

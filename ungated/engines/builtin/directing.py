@@ -70,7 +70,8 @@ class Move:
     def state(self, time: float, aspect: float) -> State:
         at = torch.tensor([time], dtype=torch.float32)
         drawn = self.paths(at, aspect)
-        grounded = replace(self, scene={**self.scene, "bounce": torch.zeros_like(self.scene["bounce"])}).paths(at, aspect)
+        resting = {**self.scene, "bounce": torch.zeros_like(self.scene["bounce"])}
+        grounded = replace(self, scene=resting).paths(at, aspect)
         hop = math.pi * (time - self.start + self.offset) / motion.HOP_SECONDS + self.scene["phase"]
         return {**_looks(self.scene), "x": drawn["x"][..., 0], "y": drawn["y"][..., 0], "ground": grounded["y"][..., 0],
                 "scale": drawn["radius"][..., 0] / self.scene["radius"], "angle": drawn["angle"][..., 0],
@@ -175,17 +176,46 @@ def paint_state(painter: ShapePainter, state: State, width: int, height: int) ->
     return painter.draw(state, paths, width, height)[0]
 
 
-def continued(state: State, sample: Scene, aspect: float) -> Scene:
+def named_looks(words: list[str]) -> frozenset[str]:
+    """What of the objects' looks a prompt's words name: "shape", "color" (of an object: a color
+    word not followed by "background"), "radius" (a size word), and "background"."""
+    named = set()
+    if any(word in world.SHAPES for word in words):
+        named.add("shape")
+    if any(word in world.COLORS and after != "background" for word, after in zip(words, [*words[1:], ""])):
+        named.add("color")
+    if any(word in world.SIZES for word in words):
+        named.add("radius")
+    if "background" in words:
+        named.add("background")
+    return frozenset(named)
+
+
+def _restyled(scene: Scene, sample: Scene, named: frozenset[str]) -> Scene:
+    """scene with the looks `named` taken from sample, slot by slot where both have an object."""
+    out = dict(scene)
+    both = scene["present"] & sample["present"]
+    for key in LOOKS:
+        if key in named:
+            out[key] = torch.where(both if scene[key].dim() == 2 else both[..., None], sample[key], scene[key])
+    if "background" in named:
+        out["background"] = sample["background"]
+    return out
+
+
+def continued(state: State, sample: Scene, aspect: float, named: frozenset[str] = frozenset()) -> Scene:
     """A scene whose objects start as `state` leaves them (where they are, their size and turn)
-    and move as `sample` says, slot by slot: each keeps its shape, color and size word and takes
-    the sample's motion (none where the sample has no such object); an object only the sample
-    has joins as sampled. The background stays. A bounce that goes on keeps its rhythm; one that
-    starts drops the object from where it is to the floor (a hop up from there would leave the
-    frame), to hop back no higher; one that stops leaves it where it is."""
+    and move as `sample` says, slot by slot: each takes the sample's motion (none where the sample
+    has no such object) and keeps its shape, color, size word and background unless the prompt
+    names others (`named`, as named_looks reads it: then the sample's); an object only the sample
+    has joins as sampled. A bounce that goes on keeps its rhythm; one that starts drops the object
+    from where it is to the floor (a hop up from there would leave the frame), to hop back no
+    higher; one that stops leaves it where it is."""
     kept = state["present"]
     scene = {key: sample[key] for key in SCENE_KEYS} | {"background": state["background"]}
     for key in ("x", "scale", "angle", *LOOKS):
         scene[key] = _pick(state, sample, key)
+    scene = _restyled(scene, sample, named)
     for key in ("vx", "vy", "spin", "growth", "bounce"):
         scene[key] = torch.where(kept & ~sample["present"], torch.zeros_like(sample[key]), sample[key])
     width, height = motion.extents(aspect)
@@ -205,18 +235,10 @@ def continued(state: State, sample: Scene, aspect: float) -> Scene:
     return scene
 
 
-def restyler(sample: Scene, sizes: bool, background: bool):
+def restyler(sample: Scene, named: frozenset[str]):
     """An edit: each object (slot by slot, in caption order) takes the sample's shape and color,
-    and its size word where `sizes`; the background changes where `background`."""
-    def restyle(scene: Scene) -> Scene:
-        out = dict(scene)
-        both = scene["present"] & sample["present"]
-        for key in LOOKS if sizes else LOOKS[:2]:
-            out[key] = torch.where(both if scene[key].dim() == 2 else both[..., None], sample[key], scene[key])
-        if background:
-            out["background"] = sample["background"]
-        return out
-    return restyle
+    and its size word and the background where the prompt names them (`named`)."""
+    return lambda scene: _restyled(scene, sample, named | {"shape", "color"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +348,7 @@ def _tensors(saved: dict[str, list], needs: tuple[str, ...]) -> dict[str, torch.
     if not all(torch.isfinite(value).all() for value in out.values()):
         raise ValueError("not a number")
     shape, present = out["shape"].long(), out["present"].bool()
-    if ((shape < 0) | (shape >= len(world.SHAPES))).any() or ((out["radius"] <= 0) | (out["scale"] <= 0))[present].any():
+    unknown_shape = ((shape < 0) | (shape >= len(world.SHAPES))).any()
+    if unknown_shape or ((out["radius"] <= 0) | (out["scale"] <= 0))[present].any():
         raise ValueError("no such object")
     return out | {"shape": shape, "present": present}

@@ -24,7 +24,8 @@ from ...request import CHARACTER_MENTION, CharacterObject, Request
 from ..base import CancelFn, Capabilities, Engine, ProgressFn
 from . import motion, tracks, world
 from .characters import written_out
-from .directing import SCENE_TAG, Blend, Move, Script, continued, joined, prompt_digest, read_script, restyler
+from .directing import (SCENE_TAG, Blend, Move, Script, continued, joined, named_looks, prompt_digest, read_script,
+                        restyler)
 from .net import Tokenizer, to_uint8
 from .sampler import Cancelled, sample_euler, shifted_times
 from .weights import SHIPPED_DIR, BuiltinModel, is_model_dir, load_model
@@ -244,8 +245,7 @@ def _edit(plan, sample: Sample) -> Script:
     its size words and background only where the prompt names a size or a background."""
     aspect = plan.width / plan.height
     source = _clip_script(plan.request.video, "video", "edit", aspect)
-    words = Tokenizer.words(_prompt(plan.request))
-    restyle = restyler(sample(), sizes=any(w in world.SIZES for w in words), background="background" in words)
+    restyle = restyler(sample(), named_looks(Tokenizer.words(_prompt(plan.request))))
     return Script(tuple(segment.restyled(restyle) for segment in source.segments), aspect, sampled=True)
 
 
@@ -274,7 +274,8 @@ def _continuation(plan, sample: Sample) -> Script:
     if isinstance(last, Move) and last.prompt == digest and not plan.request.loop:
         segments, sampled = history.segments, False
     else:
-        move = Move(continued(history.state(cut), sample(), history.aspect), plan.frames / plan.fps, cut,
+        named = named_looks(Tokenizer.words(_prompt(plan.request)))
+        move = Move(continued(history.state(cut), sample(), history.aspect, named), plan.frames / plan.fps, cut,
                     prompt=digest, loop=plan.request.loop)
         segments, sampled = (*history.segments, move), True
     if field == "follows":  # a clip of its own: its clock starts at 0
