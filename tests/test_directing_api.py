@@ -220,7 +220,7 @@ def test_a_model_that_cannot_is_refused_naming_the_field_and_the_models_that_can
     (lambda source: {"prompt": "x", "video": {"name": source}}, 400, "video"),
     (lambda source: {"prompt": "x", "video": source}, 400, "video"),
     (lambda source: {"video": {"id": source}}, 400, "prompt"),
-    (lambda source: {"prompt": "x", "video": {"id": "video_nope"}}, 404, None),
+    (lambda source: {"prompt": "x", "video": {"id": "video_nope"}}, 404, "video"),
 ])
 def test_bad_extensions_are_refused_naming_the_field(api, body, status, param):
     error = refusal(api.post("/v1/videos/extensions", json=body(finished(api))), status)

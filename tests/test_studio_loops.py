@@ -44,8 +44,11 @@ def test_the_model_listing_says_what_a_model_makes(looping):
     assert caps["seconds_range"] == [2, 20] and caps["max_seconds"] == 20 and caps["default_seconds"] == 5
     assert caps["fps"] == list(range(8, 31)) and caps["default_fps"] == 24
     assert caps["frames"] == {"min": 16, "max": 600, "step": 1}
-    other = models["ltx-video"]  # a model with native sizes, a frame rule and no loops
-    assert not other["any_aspect"] and not other["loop"] and other["seconds_range"] is None
+    assert caps["verbs"]["loop"] and caps["verbs"]["extend"] and caps["verbs"]["recut"]
+    other = models["ltx-video"]  # a model with native sizes, a frame rule, and loops only from an image
+    assert not other["any_aspect"] and other["seconds_range"] is None
+    assert other["loop"] and other["loop_needs_image"] and not other["verbs"]["edit"]
+    assert not any(models["mochi-1"]["verbs"].values())  # text to video, and nothing more
 
 
 def test_a_loop_is_queued_and_the_loop_action_makes_a_looping_version(looping):

@@ -37,8 +37,8 @@ class ApiError(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
 
-def not_found(what: str, identifier: str) -> ApiError:
-    return ApiError(404, f"no {what} with id {identifier!r}", code="not_found")
+def not_found(what: str, identifier: str, param: str | None = None) -> ApiError:
+    return ApiError(404, f"no {what} with id {identifier!r}", param, "not_found")
 
 
 def error_response(status: int, message: str, param: str | None = None, code: str | None = None,

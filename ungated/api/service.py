@@ -352,8 +352,12 @@ class Studio:
         return video if self.storage.resolve(video.result).is_file() else None
 
     def finished(self, video_id: str, param: str) -> tuple[Video, Path]:
-        """A video a new one is made from, and its clip: 404 for none, 409 for one not finished."""
-        video = self.get(video_id)
+        """A video a new one is made from, and its clip: 404 for none, 409 for one not finished
+        (each naming `param`, the field that named it)."""
+        with self.store.read() as session:
+            video = session.get(Video, video_id)
+        if video is None:
+            raise not_found("video", video_id, param)
         clip = self.storage.resolve(video.result) if video.result else None
         if video.status != queue.COMPLETED or clip is None or not clip.is_file():
             raise ApiError(409, f"video {video_id!r} is {video.status}; only a finished video can be used here",
