@@ -26,6 +26,9 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory for the session, so no test writes to the user's (signing keys included)."""
     home = tmp_path_factory.mktemp("ungated-home")
     os.environ["UNGATED_HOME"] = str(home)
+    # Tests run open-model rows on tiny folders at their native settings, in float32, like plain
+    # diffusers; tests/test_laptop_mode.py turns laptop mode on where it is what they test.
+    os.environ["UNGATED_LAPTOP_MODE"] = "off"
     return home
 
 

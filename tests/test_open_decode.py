@@ -87,4 +87,7 @@ def test_a_clip_over_the_budget_decodes_in_windows_to_the_planned_frames(kind, t
     frames = 25 if kind != "mochi" else 31
     clip = run(engine, tiny_plan(frames))
     assert clip.shape == (frames, 32, 32, 3)
-    assert len(calls) > 1 and max(calls) == decode.OVERLAP + 1
+    if hasattr(engine.pipe.vae, "use_framewise_decoding"):  # the VAE's own temporal tiling, in one call
+        assert len(calls) == 1
+    else:
+        assert len(calls) > 1 and max(calls) == decode.OVERLAP + 1

@@ -271,6 +271,8 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         target = parse_size(request.size)
     elif source and not (request.aspect or request.resolution):
         target = source[:2]
+    elif caps.default_size and not (request.aspect or request.resolution):
+        target = caps.default_size
     else:
         target = output_size(request.aspect or caps.default_aspect, request.resolution or caps.default_resolution)
     if caps.any_aspect:  # drawn natively at exactly the size asked

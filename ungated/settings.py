@@ -2,6 +2,8 @@
 
     UNGATED_HOME   the data directory (default ~/.ungated): config.toml, models.lock.json, ...
     UNGATED_FETCH_IMAGE_URLS   true or false: [openai] fetch_image_urls, over what config.toml says
+    UNGATED_LAPTOP_MODE   off: without a GPU, run open models at their native settings in float32
+                   (a CPU server with memory to spare) instead of laptop mode (engines/open/laptop.py)
     HF_HOME        where downloaded open-model weights live (Hugging Face's standard cache)
 
 config.toml holds the settings in SETTINGS. A model id may point at a local folder, as
@@ -78,6 +80,11 @@ def fetch_image_urls() -> bool:
     if value is not None:
         return value.strip().lower() in ("1", "true", "yes", "on")
     return config().get("openai", {}).get("fetch_image_urls", False)
+
+
+def laptop_mode() -> bool:
+    """Whether open models run in laptop mode when there is no GPU: on unless UNGATED_LAPTOP_MODE is off."""
+    return os.environ.get("UNGATED_LAPTOP_MODE", "on").strip().lower() not in ("0", "false", "no", "off")
 
 
 def configured_model_path(model_id: str) -> Path | None:

@@ -44,6 +44,8 @@ class Capabilities:
     default_resolution: str
     default_steps: int
     default_guidance: float
+    # Drawn when the request asks for no size, aspect or resolution (else default_aspect at default_resolution).
+    default_size: tuple[int, int] | None = None
     max_steps: int = 200
     any_aspect: bool = False  # draws the size asked natively: no native size, no letterbox, no rescale
     image_input: bool = False

@@ -4,12 +4,14 @@ identity and licence from the row, where its weights are, and the memory plan fo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from ...settings import laptop_mode
 from ..base import Engine, EngineOptions
-from . import hub, memory
+from . import hub, laptop, memory
 from .models import OpenModel
 
 
@@ -28,9 +30,18 @@ class CatalogEngine(Engine):
         self.hardware = hardware or memory.detect()
         self.memory = memory.choose(model, self.hardware, options.offload, options.fp8, options.vae_tiling,
                                     options.quantize)
+        # Without a GPU, diffusers models run in laptop mode; ungated's own engines have their own CPU path.
+        self.laptop = (laptop.choose(model) if not self.hardware.accelerator and model.family.layout == "diffusers"
+                       and laptop_mode() else None)
+        if self.laptop:
+            self.capabilities = laptop.capabilities(model, self.laptop)
+            if options.vae_tiling is None:  # laptop mode decodes in tiles, unless told not to
+                self.memory = replace(self.memory, vae_tiling=True)
 
     @property
     def dtype(self) -> torch.dtype:
+        if self.laptop:
+            return getattr(torch, self.laptop.dtype)
         # Half precision on the CPU is slow or unsupported for several ops; use full precision there.
         return getattr(torch, self.model.dtype) if self.hardware.accelerator else torch.float32
 

@@ -2,12 +2,16 @@
 whose decoded frames fit a budget decodes in one call, exactly as its pipeline would; a longer one
 decodes window by window, each turned into uint8 frames and handed on before the next.
 
-Every video VAE in the catalog maps latent frames to frames the same way: latent frames [k, k + n)
-decode to r * (n - 1) + 1 frames, the frames r * k .. r * (k + n - 1) of the whole clip, where r is
-its temporal compression (4 for CogVideoX, Wan and HunyuanVideo, 6 for Mochi, 8 for LTX-Video).
-Consecutive windows overlap by a few latent frames and are cross-faded there: the temporal tiling
-the VAEs do internally, but streamed. A window's first frame gets zero weight, because causal VAEs
-decode a window's first latent frame as a still image.
+A VAE with temporal tiling of its own (LTX-Video, HunyuanVideo, Mochi: `use_framewise_decoding`)
+decodes a long clip in one call with that tiling on: its seams are better than a cross-fade of
+windows, and only its decoded frames, not its activations, are held whole.
+
+The others (CogVideoX, Wan) decode window by window. Latent frames [k, k + n) decode to r * (n - 1) + 1
+frames, the frames r * k .. r * (k + n - 1) of the whole clip, where r is the temporal compression
+(4 for both), except that CogVideoX's VAE decodes latent frames in pairs and maps an even n to r * n
+frames: its windows are all odd. Consecutive windows overlap by a few latent frames and are
+cross-faded there. A window's first frame gets zero weight, because causal VAEs decode a window's
+first latent frame as a still image.
 
 The latents come from the pipeline itself: its call to `vae.decode` is intercepted, so each
 family's own un-scaling (latent mean/std, scaling factor, LTX's decode timestep) is kept as is.
@@ -62,37 +66,65 @@ def to_uint8(decoded: torch.Tensor) -> np.ndarray:
     return pixels.permute(1, 2, 3, 0).cpu().numpy()
 
 
-def window_length(latents: torch.Tensor, frames: int, frame_pixels: int, budget: int) -> int:
-    """Latent frames per window: the whole clip when its decoded frames fit the budget."""
+def decodes_in_pairs(vae) -> bool:
+    """CogVideoX's VAE: an even count of latent frames decodes to 4 frames each, an odd one as usual."""
+    return hasattr(vae, "num_latent_frames_batch_size")
+
+
+def window_length(latents: torch.Tensor, frames: int, frame_pixels: int, budget: int, odd: bool = False) -> int:
+    """Latent frames per window: the whole clip when its decoded frames fit the budget; odd: an odd count."""
     count = latents.shape[2]
     if count <= OVERLAP + 1:
         return count
     ratio = max(1, (frames - 1) // (count - 1))
     per_latent_frame = ratio * frame_pixels * 3 * latents.element_size()
-    return max(OVERLAP + 1, min(count, budget // per_latent_frame))
+    window = max(OVERLAP + 1, min(count, budget // per_latent_frame))
+    return window - 1 if odd and window < count and window % 2 == 0 else window
 
 
-def windows(latent_frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
-    """[start, end) of each window; all but the last are full, and the last is longer than the overlap."""
+def windows(latent_frames: int, window: int, overlap: int, odd: bool = False) -> list[tuple[int, int]]:
+    """[start, end) of each window; all but the last are full, and the last is longer than the overlap.
+    odd: the last one too has an odd length (it starts a latent frame earlier where needed)."""
     stride = window - overlap
     spans, start = [], 0
     while start + window < latent_frames:
         spans.append((start, start + window))
         start += stride
+    if odd and spans and (latent_frames - start) % 2 == 0:
+        start -= 1
     spans.append((start, latent_frames))
     return spans
+
+
+@contextmanager
+def temporal_tiling(vae):
+    """The VAE's own temporal tiling on, while inside."""
+    before = vae.use_framewise_decoding
+    vae.use_framewise_decoding = True
+    try:
+        yield
+    finally:
+        vae.use_framewise_decoding = before
 
 
 def stream(vae, call: DecodeCall, frames: int, frame_pixels: int, should_cancel: CancelFn,
            budget: int | None = None) -> Iterator[np.ndarray]:
     """The clip the intercepted call would have decoded, yielded as uint8 frames window by window."""
-    latents, pending = call.latents, None
-    window = window_length(latents, frames, frame_pixels, budget or BUDGET_BYTES)
-    spans = windows(latents.shape[2], window, OVERLAP)
+    latents, arguments = call.latents, {**call.kwargs, "return_dict": False}
+    count, odd = latents.shape[2], decodes_in_pairs(vae)
+    window = window_length(latents, frames, frame_pixels, budget or BUDGET_BYTES, odd)
+    if window < count and hasattr(vae, "use_framewise_decoding"):
+        if should_cancel():
+            raise GenerationCancelled
+        with temporal_tiling(vae):
+            yield from to_uint8(vae.decode(latents, *call.args, **arguments)[0])
+        return
+    spans = windows(count, window, OVERLAP, odd)
+    pending = None  # decoded frames where the next window starts, to cross-fade
     for index, (start, end) in enumerate(spans):
         if should_cancel():
             raise GenerationCancelled
-        piece = vae.decode(latents[:, :, start:end], *call.args, **{**call.kwargs, "return_dict": False})[0]
+        piece = vae.decode(latents[:, :, start:end], *call.args, **arguments)[0]
         if pending is not None:
             shared = pending.shape[2]
             weight = (torch.arange(shared, device=piece.device, dtype=piece.dtype) / shared).view(1, 1, -1, 1, 1)
@@ -104,6 +136,6 @@ def stream(vae, call: DecodeCall, frames: int, frame_pixels: int, should_cancel:
         if remainder:
             raise RuntimeError(f"the VAE decoded {end - start} latent frames to {piece.shape[2]} frames, "
                                "which no temporal compression ratio explains")
-        final = ratio * (window - OVERLAP)
+        final = ratio * (spans[index + 1][0] - start)  # up to where the next window starts
         yield from to_uint8(piece[:, :, :final])
         pending = piece[:, :, final:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,9 @@ from ...errors import GenerationCancelled
 from ...media.inputs import read_image
 from ..base import CancelFn, EngineOptions, ProgressFn
 from ..preview import false_colour, middle_latent_frame
-from . import decode, directing, hub, memory, speed
+from . import decode, directing, hub, laptop, memory, speed
 from .catalog_engine import CatalogEngine
+from .families import leading_frames_dropped
 from .loras import LoraSlots
 from .models import OpenModel
 
@@ -37,24 +39,37 @@ def pick_task(image: Path | None, video: Path | None) -> str:
 class OpenModelEngine(CatalogEngine):
     def __init__(self, model: OpenModel, model_path: Path | None = None, options: EngineOptions = EngineOptions(),
                  hardware: memory.Hardware | None = None):
-        speed.check(options)
+        speed.check(options, model.family)
         super().__init__(model, model_path, options, hardware)
         self.pipe = None  # the pipeline of the task last run; others are built from its components
+        self.weights: Path | None = None  # the folder loaded
         self.loras = LoraSlots()
         self._latents: tuple | None = None  # while sampling: (latents, height, width, spatial ratio)
 
     def setup_notes(self) -> list[str]:
-        return [line for line in (self.memory.describe(), speed.describe(self.options)) if line]
+        setup = self.laptop.describe() if self.laptop else self.memory.describe()
+        return [line for line in (setup, speed.describe(self.options)) if line]
 
     def load(self) -> None:
         if self.pipe is not None:
             return
+        if self.laptop:
+            laptop.check_fits(self.model, self.laptop)  # before reading any weights
+            torch.set_num_threads(self.laptop.threads)
         folder = hub.require_weights(self.model, self.model_path)
         quantization = memory.quantization_config(self.memory, list(self.model.params), self.dtype)
-        pipe = hub.load_pipeline(folder, self.dtype, quantization_config=quantization)
+        # Laptop mode loads the text encoders for each clip, apart from the denoiser (laptop.encode_prompt).
+        left_out = laptop.text_encoders_left_out(folder) if self.encodes_apart else {}
+        pipe = hub.load_pipeline(folder, self.dtype, quantization_config=quantization,
+                                 **left_out)
         memory.apply(pipe, self.memory, self.hardware)
         speed.apply(pipe, self.options)
         self.pipe = pipe
+        self.weights = folder
+
+    @property
+    def encodes_apart(self) -> bool:
+        return self.laptop is not None and laptop.frees_text_encoders(self.model)
 
     def pipeline_for(self, task: str):
         """The loaded pipeline for a task, sharing the loaded components (no second load)."""
@@ -90,8 +105,15 @@ class OpenModelEngine(CatalogEngine):
             arguments["max_sequence_length"] = pipe.transformer.config[family.text_length_key]
         if family.fps_argument:
             arguments[family.fps_argument] = plan.fps
+        if family.embedded_guidance and request.negative_prompt:
+            # The negative prompt needs true classifier-free guidance; it takes over from the embedded
+            # guidance, as diffusers advises against both at once.
+            arguments |= {"true_cfg_scale": plan.guidance, "guidance_scale": 1.0}
+        if "guidance_scale_2" in arguments and request.guidance is not None:
+            arguments["guidance_scale_2"] = plan.guidance  # a request's guidance reaches both experts
         if task == "i2v":
             arguments["image"] = image if image is not None else read_image(request.image, plan.width, plan.height)
+            arguments["num_frames"] += leading_frames_dropped(pipe)  # so that the planned frames remain
         if task == "v2v":
             arguments["video"] = directing.read_edit(plan, self.model.frames[1])
             arguments["strength"] = family.strength
@@ -112,6 +134,9 @@ class OpenModelEngine(CatalogEngine):
 
         if should_cancel():
             raise GenerationCancelled
+        speed.before_run(pipe, self.options, self.model.family, arguments)
+        if self.encodes_apart:
+            arguments = laptop.encode_prompt(pipe, self.model.family.name, self.weights, arguments, self.dtype)
         try:
             with decode.intercepted(pipe.vae):
                 pipe(**arguments, callback_on_step_end=step_end)
@@ -124,7 +149,8 @@ class OpenModelEngine(CatalogEngine):
             self._latents = None
         try:
             frames = len(arguments.get("video") or ()) or arguments["num_frames"]
-            yield from decode.stream(pipe.vae, call, frames, arguments["width"] * arguments["height"], should_cancel)
+            clip = decode.stream(pipe.vae, call, frames, arguments["width"] * arguments["height"], should_cancel)
+            yield from islice(clip, leading_frames_dropped(pipe), None)  # as the pipeline drops them after decoding
         finally:
             pipe.maybe_free_model_hooks()  # what the pipeline does after its own decode
 

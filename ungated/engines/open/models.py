@@ -10,7 +10,7 @@ in UNGATED_HOME/models.lock.json and every later load reads exactly that commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ...request import MAX_SECONDS
 from ..base import Capabilities
@@ -64,6 +64,9 @@ class OpenModel:
     lora_training: bool = True
     loras: bool = True  # applies LoRAs at generation (diffusers' adapters)
     published_gb: float | None = None  # what `models pull` fetches, where it is not the parameters in 16 bits
+    # Laptop mode (no GPU): the size drawn by default, a small one at a native aspect the model
+    # accepts; None: its default native size (see laptop.py).
+    laptop: tuple[int, int] | None = None
 
     @property
     def download_gb(self) -> float:
@@ -131,7 +134,8 @@ MODELS: tuple[OpenModel, ...] = (
               licence=COGVIDEOX_LICENCE, tasks=("i2v",), params={"transformer": 5.57, "text_encoder": T5_XXL,
                                                                  "vae": 0.22},
               working_gb=6, call_arguments={"use_dynamic_cfg": True}, **_COG_2B),
-    OpenModel("cogvideox1.5-5b", "CogVideoX 1.5 5B", repo="THUDM/CogVideoX1.5-5B", tasks=("t2v", "v2v"),
+    # No video-to-video: its pipeline needs an even latent count, and 81 or 161 frames give an odd one.
+    OpenModel("cogvideox1.5-5b", "CogVideoX 1.5 5B", repo="THUDM/CogVideoX1.5-5B", tasks=("t2v",),
               params={"transformer": 5.57, "text_encoder": T5_XXL, "vae": 0.22}, working_gb=10, **_COG_15),
     OpenModel("cogvideox1.5-5b-i2v", "CogVideoX 1.5 5B image-to-video", repo="THUDM/CogVideoX1.5-5B-I2V",
               tasks=("i2v",), params={"transformer": 5.57, "text_encoder": T5_XXL, "vae": 0.22}, working_gb=10,
@@ -197,5 +201,10 @@ OWN_ENGINE_MODELS: tuple[OpenModel, ...] = (
               guidance=7.0, params={"transformer": 1.97, "text_encoder": 0.12, "text_encoder_2": T5_XXL, "vae": 0.34},
               working_gb=8, lora_training=False, loras=False, published_gb=27.5),
 )
+
+# Laptop default sizes of the models that fit a 16 GB laptop (laptop.py), about 512x320; Wan's
+# sides are multiples of 16, kept just off 16:9 so a request for 480p still finds the native 832x480.
+LAPTOP_SIZES = {"cogvideox-2b": (480, 320), "ltx-video": (512, 320), "wan2.1-t2v-1.3b": (544, 320)}
+MODELS = tuple(replace(m, laptop=LAPTOP_SIZES[m.id]) if m.id in LAPTOP_SIZES else m for m in MODELS)
 
 OPEN_MODELS = {m.id: m for m in (*MODELS, *OWN_ENGINE_MODELS)}

@@ -37,9 +37,14 @@ from .text import DEFAULT_NEGATIVE, PROMPT_SUFFIX, TextEncoders
 IMAGE_SHIFT, IMAGE_SCALE = -0.04, 1 / 1.8726
 VIDEO_SHIFT, VIDEO_SCALE = -0.2343, 1 / 3.0986
 FRAMES_PER_LATENT = 8
-# The published settings sample later frames with half the first frame's steps, and guide them
-# less (video guidance 5 beside 7): the same ratios apply to what a request asks for.
-VIDEO_STEPS_RATIO, VIDEO_GUIDANCE_RATIO = 0.5, 5 / 7
+# The published settings sample later frames with half the first frame's steps: the same ratio
+# applies to what a request asks for.
+VIDEO_STEPS_RATIO = 0.5
+# The authors' published guidance per transformer and task: (first frame, later frames). Image-to-video
+# never guides its first frame (the image is it); 7 there is the catalog's default guidance, so a
+# default request gets the published 4. A request's guidance scales the later frames' by the same ratio.
+PUBLISHED_GUIDANCE = {("384p", "t2v"): (7.0, 5.0), ("768p", "t2v"): (9.0, 5.0),
+                      ("384p", "i2v"): (7.0, 4.0), ("768p", "i2v"): (7.0, 4.0)}
 DECODE_TILE = 32  # latent pixels: 256-pixel tiles when VAE tiling is on
 
 
@@ -81,10 +86,10 @@ class PyramidFlowEngine(CatalogEngine):
         self.text = text
 
     def transformer(self, width: int, height: int) -> torch.nn.Module:
-        """The transformer trained at this size (768p for anything larger than 384p)."""
+        """The transformer trained at this size (see `variant`)."""
         from .transformer import PyramidFluxTransformer
 
-        variant = "768p" if min(width, height) > 384 else "384p"
+        variant = variant_for(width, height)
         if variant not in self.transformers:
             folder = self.folder / f"diffusion_transformer_{variant}"
             if not (folder / "config.json").is_file():
@@ -187,8 +192,8 @@ class PyramidFlowEngine(CatalogEngine):
                 generated = self._frame(net, text, plan.guidance, noise[:, :, :1], None, plan.steps, generator, step)
         with self._using(net):
             for index in range(1, latent_frames):
-                frame = self._frame(net, text, plan.guidance * VIDEO_GUIDANCE_RATIO, noise[:, :, index:index + 1],
-                                    generated, video_steps, generator, step)
+                frame = self._frame(net, text, video_guidance(plan.guidance, plan.width, plan.height, image),
+                                    noise[:, :, index:index + 1], generated, video_steps, generator, step)
                 generated = torch.cat([generated, frame], dim=2)
         self._sampling = None
         with self._using(self.vae):
@@ -227,6 +232,18 @@ class PyramidFlowEngine(CatalogEngine):
                 position += 1
             if should_cancel():
                 raise GenerationCancelled
+
+
+def variant_for(width: int, height: int) -> str:
+    """The transformer trained at this size: 768p for anything larger than 384p."""
+    return "768p" if min(width, height) > 384 else "384p"
+
+
+def video_guidance(guidance: float, width: int, height: int, image: bool) -> float:
+    """The guidance of the frames after the first: the published value, scaled as the request's
+    guidance is to the published first frame's (a request at the published settings gets them)."""
+    first, later = PUBLISHED_GUIDANCE[variant_for(width, height), "i2v" if image else "t2v"]
+    return later * guidance / first
 
 
 def _quiet() -> None:
