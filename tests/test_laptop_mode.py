@@ -40,17 +40,20 @@ def test_without_a_gpu_open_models_run_in_laptop_mode_said_in_one_line(tiny_fold
     video = run(engine, tiny_plan(9))
     assert video.shape == (9, 32, 32, 3)
     assert engine.pipe.vae.use_tiling and engine.pipe.transformer.dtype == torch.bfloat16
+    # Tiles as large as a laptop-size frame, which then decodes as one (Wan's own are 256 pixels).
+    vae = engine.pipe.vae
+    assert (vae.tile_sample_min_width, vae.tile_sample_min_height) == (832, 512)
     assert torch.get_num_threads() == laptop.physical_cores()
 
 
 def test_without_fast_bfloat16_the_weights_are_float32_and_the_note_says_why(tiny_folders, monkeypatch):
     monkeypatch.setattr(laptop, "fast_bfloat16", DETECT_BFLOAT16)  # detected from the CPU's flags
     monkeypatch.setattr(laptop, "cpu_flags", lambda: {"avx2", "fma"})
-    engine = engine_for("ltx-video", tiny_folders["ltx"])
+    engine = engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"])
     assert engine.dtype == torch.float32
     assert ("float32 weights (this CPU has no fast bfloat16; text encoders stay bfloat16 to fit)"
             in engine.setup_notes()[0])
-    assert run(engine, tiny_plan(9, fps=24)).shape == (9, 32, 32, 3)
+    assert run(engine, tiny_plan(9, fps=16)).shape == (9, 32, 32, 3)
     assert engine.pipe.transformer.dtype == torch.float32
     monkeypatch.setattr(laptop, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
     assert laptop.fast_bfloat16()
@@ -62,6 +65,7 @@ def test_the_text_encoder_is_freed_before_denoising_and_frames_match_diffusers(k
     import diffusers
 
     monkeypatch.setattr(laptop, "fast_bfloat16", lambda: False)  # float32 denoiser: exact comparison
+    monkeypatch.setattr(laptop, "check_fits", lambda model, plan: None)  # LTX-Video's float32 fit: tested below
     engine = engine_for(model_id, tiny_folders[kind])
     loaded, encoded = [], []
     load_text_encoder, encode_prompt = laptop.load_text_encoder, laptop.encode_prompt
@@ -124,9 +128,26 @@ def test_a_model_that_cannot_fit_a_16_gb_laptop_is_refused_before_loading(model_
     assert f"{model_id} needs about" in refused.value.message and "more than a 16 GB laptop" in refused.value.message
 
 
-def test_the_models_given_a_laptop_size_fit_in_both_precisions():
+def test_the_models_given_a_laptop_size_fit_in_bfloat16_and_all_but_ltx_video_in_float32():
     from ungated.engines.open.models import LAPTOP_SIZES
 
     for model_id in LAPTOP_SIZES:
-        for dtype in ("bfloat16", "float32"):
-            assert laptop.peak_gb(OPEN_MODELS[model_id], dtype) <= laptop.BUDGET_GB, (model_id, dtype)
+        assert laptop.peak_gb(OPEN_MODELS[model_id], "bfloat16") <= laptop.BUDGET_GB, model_id
+        # LTX-Video's transformer and VAE (3.2B) in float32 are 12.7 GB before any activation.
+        fits = laptop.peak_gb(OPEN_MODELS[model_id], "float32") <= laptop.BUDGET_GB
+        assert fits == (model_id != "ltx-video"), model_id
+
+
+@pytest.mark.parametrize("mac, dtype", [("14.5", torch.bfloat16), ("13.6.1", torch.float16)])
+def test_apple_gpus_run_bfloat16_from_macos_14_and_float16_before(mac, dtype, monkeypatch):
+    import platform
+
+    from ungated.engines.open import memory
+    from ungated.engines.open.engine import OpenModelEngine
+
+    monkeypatch.setattr(platform, "mac_ver", lambda: (mac, ("", "", ""), "arm64"))
+    apple = memory.Hardware("mps", "Apple GPU", 24.0)
+    engine = OpenModelEngine(OPEN_MODELS["wan2.1-t2v-1.3b"], hardware=apple)
+    assert engine.laptop is None and engine.dtype == dtype
+    assert any("precision: float16" in note for note in engine.setup_notes()) == (dtype == torch.float16)
+    assert OpenModelEngine(OPEN_MODELS["cogvideox-2b"], hardware=apple).dtype == torch.float16  # published so

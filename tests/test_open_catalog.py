@@ -75,7 +75,7 @@ def test_missing_weights_say_what_to_run_and_how_big(tmp_path, monkeypatch):
     monkeypatch.setenv("UNGATED_HOME", str(tmp_path / "home"))
     ltx = OPEN_MODELS["ltx-video"]
     assert hub.find_weights(ltx, None) is None
-    with pytest.raises(ModelUnavailable, match=r"about 14 GB\): run `ungated models pull ltx-video`"):
+    with pytest.raises(ModelUnavailable, match=r"about 16 GB\): run `ungated models pull ltx-video`"):
         hub.require_weights(ltx, None)
     with pytest.raises(InvalidRequest, match="no model_index.json"):
         hub.find_weights(ltx, tmp_path)
@@ -149,6 +149,6 @@ def test_generate_without_weights_is_one_line(tmp_path):
     result = ungated("generate", "a cat", "--model", "ltx-video", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: the weights of ltx-video are not on this machine (about 14 GB): run `ungated models pull "
+        "error: the weights of ltx-video are not on this machine (about 16 GB): run `ungated models pull "
         "ltx-video`, or pass --model-path with a diffusers-format folder")
     assert list(Path(tmp_path).iterdir()) == []

@@ -63,19 +63,22 @@ def test_each_family_makes_the_planned_frames_deterministically(kind, tiny_folde
     assert not np.array_equal(first, run(engine, plan, seed=6))
 
 
-def test_cancel_stops_before_the_vae_decode(tiny_folders):
-    engine = engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"])
+def assert_cancel_stops_before_the_vae_decode(engine: OpenModelEngine, fps: int = 8) -> None:
     engine.load()
     decodes = []
     original = engine.pipe.vae.decode
     engine.pipe.vae.decode = lambda *args, **kwargs: decodes.append(1) or original(*args, **kwargs)
     seen = []
     with pytest.raises(GenerationCancelled):
-        run(engine, tiny_plan(9, steps=4), cancel=lambda: len(seen) >= 1,
+        run(engine, tiny_plan(9, fps=fps, steps=4), cancel=lambda: len(seen) >= 1,
             progress=lambda step, total: seen.append(step))
     assert seen == [1] and decodes == []
-    run(engine, tiny_plan(9, steps=1))
+    run(engine, tiny_plan(9, fps=fps, steps=1))
     assert decodes  # the spy works: an uncancelled run does decode
+
+
+def test_cancel_stops_before_the_vae_decode(tiny_folders):
+    assert_cancel_stops_before_the_vae_decode(engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"]))
 
 
 def test_image_to_video_starts_from_the_image(tiny_folders, tmp_path):

@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.text import Text
 from rich.table import Table
 
 from . import __version__, serve, settings
@@ -44,10 +46,25 @@ FLAGS = {
     "provenance.mark_opacity": "--mark-opacity",
 }
 
-def _progress_bar() -> Progress:
+class _ClipEtaColumn(ProgressColumn):
+    """Time left by the task's ClipClock (stages.py): the whole clip, decoding and encoding
+    included, ticking down between steps too."""
+
+    def render(self, task) -> Text:
+        clock = task.fields.get("clock")
+        if clock is None:
+            return Text("-:--:--", style="progress.remaining")
+        left = int(clock.left_s())
+        return Text(f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}" if left else "finishing",
+                    style="progress.remaining")
+
+
+def _progress_bar(clock=None) -> Progress:
+    """A bar of steps; with a ClipClock, its ETA counts every stage of the clip, not the steps alone."""
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
+        TimeElapsedColumn(), TextColumn("ETA"), _ClipEtaColumn() if clock else TimeRemainingColumn(),
+        console=console, transient=True,
     )
 
 
@@ -209,6 +226,7 @@ def generate(
     """Make a video from a prompt."""
     from .engines.base import EngineOptions
     from .engines.catalog import get_engine
+    from .engines.stages import ClipClock
     from .generate import generate_clips
     from .provenance import credentials
     from .provenance.visible import read_logo
@@ -249,11 +267,21 @@ def generate(
         console.print(f"[yellow]note:[/] {note}", highlight=False)
 
     paths = _variant_paths(output, request.variants)
-    with _progress_bar() as bar:
-        task = bar.add_task("loading", total=the_plan.steps * len(paths), info="")
+    stages = engine.stage_estimate(the_plan)
+    if stages:
+        console.print(f"[yellow]note:[/] expected time about {_minutes(stages.total_s(the_plan.steps, len(paths)))}: "
+                      f"text {stages.encode_s:.0f} s, {the_plan.steps} steps x {stages.step_s:.1f} s, "
+                      f"decode {stages.decode_s:.0f} s per clip (measured on this model's full-size weights, "
+                      "scaled to this size and machine)", highlight=False)
+    clock = ClipClock(stages, the_plan.steps, len(paths)) if stages else None
+    with _progress_bar(clock) as bar:
+        task = bar.add_task("loading", total=the_plan.steps * len(paths), info="", clock=clock)
 
         def on_progress(variant: int, step: int, total: int) -> None:
-            bar.update(task, description="generating", total=total * len(paths), completed=variant * total + step,
+            if clock:
+                clock.progress(variant, step)
+            bar.update(task, description="generating" if step < total else "decoding", total=total * len(paths),
+                       completed=variant * total + step,
                        info=f"variant {variant + 1}/{len(paths)}  step {step}/{total}")
 
         written = generate_clips(engine, the_plan, paths, on_progress, artist=credit, mark_image=mark_image,
@@ -277,12 +305,19 @@ def models(context: typer.Context) -> None:
     if context.invoked_subcommand is not None:
         return
     from .engines.catalog import get_engine, model_ids
+    from .engines.open import memory
+    from .settings import laptop_mode
 
     table = Table(title="ungated models", caption="verbs: ext extend, cut re-cut, cont continue (a storyboard's next "
                   "shot), char characters; GPU GB: estimated peak per --offload mode none/model/group/sequential "
                   "(see docs/open-models.md)")
     table.add_column("id", no_wrap=True)
-    for column in ("from", "verbs", "native size", "length", "download", "GPU GB", "licence", "weights"):
+    no_gpu = not memory.detect().accelerator and laptop_mode()
+    columns = ["from", "verbs", "native size", "length", "download", "GPU GB", "licence", "weights"]
+    if no_gpu:  # what runs here, and how long its 2-second clip takes (measured: docs/benchmarks.md)
+        columns.insert(6, "this machine")
+        table.caption += "; this machine: whether it runs without a GPU (laptop mode) and a 2 s clip's time"
+    for column in columns:
         table.add_column(column)
     restricted = []
     for model_id in model_ids():
@@ -298,18 +333,48 @@ def models(context: typer.Context) -> None:
         if engine.licence_restrictions:
             restricted.append(f"{model_id}: {engine.licence}: {engine.licence_restrictions}")
         verbs = " ".join(VERB_SHORT.get(verb, verb) for verb, offered in caps.verbs().items() if offered)
-        table.add_row(
+        cells = [
             model_id, "+".join(inputs), verbs or "-", "any" if caps.any_aspect else f"{width}x{height}{more}", length,
             "built in" if engine.download_gb is None else f"{engine.download_gb:.0f} GB",
             "/".join(f"{gb:.0f}" for gb in engine.memory_estimates().values()) or "-",
             engine.licence.split(" License")[0].removeprefix("Tencent ")
             + (" *" if engine.licence_restrictions else ""),
             "present" if engine.weights_present() else "missing",
-        )
-    out = Console() if sys.stdout.isatty() else Console(width=180)  # piped: keep rows whole for grep
+        ]
+        if no_gpu:
+            cells.insert(7, _runs_here(engine))
+        table.add_row(*cells)
+    out = Console() if sys.stdout.isatty() else Console(width=240)  # piped: keep rows whole for grep
     out.print(table)
     for line in restricted:
         out.print(f"* {line}", highlight=False)
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _runs_here(engine) -> str:
+    """The laptop column: whether a model runs without a GPU, and how long its 2-second clip at the
+    laptop default takes here, from the benchmark's figures scaled to this machine's cores."""
+    from .engines.open import laptop
+    from .request import Request, plan
+
+    fits = getattr(engine, "laptop", None)
+    precision = {"bfloat16": "bf16", "float32": "fp32"}.get(getattr(fits, "dtype", ""), "")
+    if engine.download_gb is None:
+        return "yes (built in)"
+    if fits is None:
+        return "no laptop mode"
+    if fits.peak_gb > laptop.BUDGET_GB:
+        return f"no: ~{fits.peak_gb:.0f} GB"
+    the_plan = plan(Request.build(prompt="a clip", model=engine.id), engine.capabilities, engine.id)
+    stages = engine.stage_estimate(the_plan)
+    if stages is None:
+        return f"yes, {precision}, not timed"
+    return f"yes, {precision}, ~{_minutes(stages.clip_s(the_plan.steps))}"
 
 
 @models_app.command("pull")

@@ -18,6 +18,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from ..request import Plan
+    from .stages import Stages
 
 # (step, total_steps) -> None; called after each sampling step.
 ProgressFn = Callable[[int, int], None]
@@ -177,6 +178,11 @@ class Engine(ABC):
     def memory_estimates(self) -> dict[str, float]:
         """Estimated peak GPU memory in GB per memory mode, for models that need a GPU."""
         return {}
+
+    def stage_estimate(self, plan: Plan) -> Stages | None:
+        """How long each stage of a clip for plan should take on this machine, where the engine
+        knows (for an ETA that counts text encoding and decoding too); None where it does not."""
+        return None
 
     def setup_notes(self) -> list[str]:
         """How the engine chose to run on this machine (memory mode, speed options), for the user."""

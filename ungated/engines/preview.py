@@ -30,12 +30,14 @@ def false_colour(latent: torch.Tensor) -> np.ndarray:
 def middle_latent_frame(latents: torch.Tensor, layout: str, height: int, width: int,
                         spatial_ratio: int = 32) -> torch.Tensor | None:
     """The middle frame [C, H, W] of the first latent clip in a batch, from a family's layout:
-    "bcfhw", "bfchw", or "packed" ([B, F*H*W, C] with one token per latent pixel)."""
+    "bcfhw", "bfchw", "bfhwc", or "packed" ([B, F*H*W, C] with one token per latent pixel)."""
     clip = latents[0]
     if layout == "bcfhw":
         return clip[:, clip.shape[1] // 2]
     if layout == "bfchw":
         return clip[clip.shape[0] // 2]
+    if layout == "bfhwc":
+        return clip[clip.shape[0] // 2].permute(2, 0, 1)
     rows, cols = max(1, height // spatial_ratio), max(1, width // spatial_ratio)
     tokens, channels = clip.shape
     if tokens % (rows * cols):

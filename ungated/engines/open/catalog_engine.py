@@ -11,7 +11,8 @@ import torch
 
 from ...settings import laptop_mode
 from ..base import Engine, EngineOptions
-from . import hub, laptop, memory
+from ..stages import Stages
+from . import hub, laptop, laptop_figures, memory
 from .models import OpenModel
 
 
@@ -42,8 +43,13 @@ class CatalogEngine(Engine):
     def dtype(self) -> torch.dtype:
         if self.laptop:
             return getattr(torch, self.laptop.dtype)
-        # Half precision on the CPU is slow or unsupported for several ops; use full precision there.
-        return getattr(torch, self.model.dtype) if self.hardware.accelerator else torch.float32
+        return getattr(torch, memory.precision(self.hardware, self.model.dtype))
+
+    def stage_estimate(self, plan) -> Stages | None:
+        if not self.laptop:  # measured for laptop mode only (benchmarks/bench_laptop.py)
+            return None
+        return laptop_figures.estimate(self.id, self.laptop.dtype, plan.width, plan.height, plan.frames,
+                                       self.laptop.threads)
 
     def weights_present(self) -> bool:
         return hub.find_weights(self.model, self.model_path) is not None

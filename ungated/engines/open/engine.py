@@ -21,7 +21,7 @@ from ...errors import GenerationCancelled
 from ...media.inputs import read_image
 from ..base import CancelFn, EngineOptions, ProgressFn
 from ..preview import false_colour, middle_latent_frame
-from . import decode, directing, hub, laptop, memory, speed
+from . import decode, directing, forcing, hub, hunyuan15, laptop, memory, processors, speed, streaming
 from .catalog_engine import CatalogEngine
 from .families import leading_frames_dropped
 from .loras import LoraSlots
@@ -48,7 +48,9 @@ class OpenModelEngine(CatalogEngine):
 
     def setup_notes(self) -> list[str]:
         setup = self.laptop.describe() if self.laptop else self.memory.describe()
-        return [line for line in (setup, speed.describe(self.options)) if line]
+        precision = (f"precision: float16 ({self.model.id} is published in bfloat16, which Apple GPUs run from "
+                     "macOS 14 on)" if self.dtype == torch.float16 and self.model.dtype == "bfloat16" else "")
+        return [line for line in (setup, precision, speed.describe(self.options)) if line]
 
     def load(self) -> None:
         if self.pipe is not None:
@@ -60,9 +62,13 @@ class OpenModelEngine(CatalogEngine):
         quantization = memory.quantization_config(self.memory, list(self.model.params), self.dtype)
         # Laptop mode loads the text encoders for each clip, apart from the denoiser (laptop.encode_prompt).
         left_out = laptop.text_encoders_left_out(folder) if self.encodes_apart else {}
-        pipe = hub.load_pipeline(folder, self.dtype, quantization_config=quantization,
-                                 **left_out)
+        pipe = hub.load_pipeline(folder, self.dtype, lora=hub.require_lora(self.model),
+                                 quantization_config=quantization, **left_out,
+                                 **processors.left_out(self.model.family))
+        processors.attach_tokenizers(pipe, self.model.family, folder)
         memory.apply(pipe, self.memory, self.hardware)
+        if self.laptop and self.memory.vae_tiling:
+            laptop.tile_for_laptop(pipe.vae)
         speed.apply(pipe, self.options)
         self.pipe = pipe
         self.weights = folder
@@ -134,12 +140,21 @@ class OpenModelEngine(CatalogEngine):
 
         if should_cancel():
             raise GenerationCancelled
+        on_progress = forcing.prepare(pipe, arguments, on_progress)  # SkyReels V2: its noise seeded, passes counted
+        if self.model.family.decodes_while_sampling:  # Helios: steps counted over all chunks
+            on_progress = streaming.counted(pipe, arguments, on_progress)
         speed.before_run(pipe, self.options, self.model.family, arguments)
         if self.encodes_apart:
             arguments = laptop.encode_prompt(pipe, self.model.family.name, self.weights, arguments, self.dtype)
         try:
+            if self.model.family.decodes_while_sampling:  # each chunk's frames out as soon as it is decoded
+                yield from streaming.run(pipe, arguments, step_end)
+                return
             with decode.intercepted(pipe.vae):
-                pipe(**arguments, callback_on_step_end=step_end)
+                if self.model.family.guider:  # no step callback, guidance in a component
+                    hunyuan15.run(pipe, arguments, step_end)
+                else:
+                    pipe(**self.model.family.pipeline_arguments(arguments), callback_on_step_end=step_end)
             raise RuntimeError(f"{type(pipe).__name__} finished without decoding its latents")
         except _Stop:
             raise GenerationCancelled from None

@@ -132,6 +132,20 @@ def require_weights(model: OpenModel, model_path: Path | None) -> Path:
     return folder
 
 
+def require_lora(model: OpenModel) -> Path | None:
+    """The pulled LoRA file the model's row fuses in at load (None: the row names none)."""
+    from huggingface_hub import hf_hub_download
+
+    if model.lora is None:
+        return None
+    try:
+        return Path(hf_hub_download(model.lora.repo, model.lora.filename, revision=model.lora.revision,
+                                    local_files_only=True))
+    except (OSError, ValueError):  # LocalEntryNotFoundError is an OSError; ValueError: a malformed cache entry
+        raise ModelUnavailable(f"{model.id} needs the LoRA {model.lora.filename} from {model.lora.repo}, which is "
+                               f"not on this machine: run `ungated models pull {model.id}`") from None
+
+
 def _download_patterns(model: OpenModel, revision: str) -> list[str]:
     """model_index.json and the folders of the components it names (not the original-format
     checkpoints some repos also carry); a family's own layout says its files itself."""
@@ -157,13 +171,19 @@ def pull(model: OpenModel, confirm_size: Callable[[float, int], None]) -> Path:
     files = [f for f in info.siblings if any(fnmatch(f.rfilename, p) for p in patterns)]
     confirm_size(sum(f.size or 0 for f in files) / 1e9, len(files))
     folder = Path(snapshot_download(model.repo, revision=info.sha, allow_patterns=patterns))
+    if model.lora is not None:  # the row's own LoRA (under 0.1 GB for the ones in the catalog)
+        from huggingface_hub import hf_hub_download
+
+        hf_hub_download(model.lora.repo, model.lora.filename, revision=model.lora.revision)
     record_revision(model, info.sha)
     return folder
 
 
-def load_pipeline(folder: Path, dtype, **arguments):
+def load_pipeline(folder: Path, dtype, lora: Path | None = None, **arguments):
     """The diffusers pipeline in a weights folder, quietly (ungated shows its own progress);
-    arguments go to from_pretrained (components to replace or leave out, quantization_config)."""
+    arguments go to from_pretrained (components to replace or leave out, quantization_config).
+    lora: the catalog row's own LoRA, fused into the weights and its adapter dropped, so that a
+    request's LoRAs switch on and off on top of it without touching it."""
     import diffusers
     import transformers
 
@@ -172,4 +192,8 @@ def load_pipeline(folder: Path, dtype, **arguments):
         library.utils.logging.set_verbosity_error()
     pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=dtype, **arguments)
     pipe.set_progress_bar_config(disable=True)
+    if lora is not None:
+        pipe.load_lora_weights(str(lora), adapter_name="catalog")
+        pipe.fuse_lora(adapter_names=["catalog"])
+        pipe.unload_lora_weights()
     return pipe

@@ -4,7 +4,8 @@ What makes a real open model bearable on a CPU, all chosen here and applied by t
     dtype          bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX), else float32
     text encoders  loaded for each clip, run once, and freed before the denoiser runs: the largest
                    component (T5-XXL, UMT5-XXL) never shares memory with the denoiser
-    VAE tiling     decode in tiles (memory.choose turns it on without a GPU)
+    VAE tiling     decode in tiles (memory.choose turns it on without a GPU), each as large as a
+                   laptop-size frame
     threads        one per physical core (hyper-threads slow dense matrix work down)
     defaults       a small size and a 2-second clip per model, unless the request asks otherwise
 Models whose estimated peak does not fit a 16 GB laptop are refused before anything loads.
@@ -39,6 +40,8 @@ TEXT_ENCODERS = ("text_encoder", "text_encoder_2")
 ENCODED = {
     "CogVideoX": ("prompt_embeds", "negative_prompt_embeds"),
     "Wan": ("prompt_embeds", "negative_prompt_embeds"),
+    "Wan VACE": ("prompt_embeds", "negative_prompt_embeds"),
+    "SkyReels V2": ("prompt_embeds", "negative_prompt_embeds"),
     "LTX-Video": ("prompt_embeds", "prompt_attention_mask", "negative_prompt_embeds",
                   "negative_prompt_attention_mask"),
     "Mochi": ("prompt_embeds", "prompt_attention_mask", "negative_prompt_embeds", "negative_prompt_attention_mask"),
@@ -95,7 +98,8 @@ def laptop_size(model: OpenModel) -> tuple[int, int]:
 def peak_gb(model: OpenModel, dtype: str) -> float:
     """Estimated peak memory: the larger of the text-encoding stage (bfloat16 text encoders) and the
     denoising stage (the other components in dtype, and the working memory scaled to the laptop
-    size and length from the model's allowance at its native default)."""
+    size and length from the model's allowance at its native default); their sum for a family whose
+    text encoders stay loaded (not in ENCODED)."""
     bytes_per_param = 2 if dtype == "bfloat16" else 4
     text = sum(b for name, b in model.params.items() if name.startswith("text_encoder")) * 2
     rest = sum(b for name, b in model.params.items() if not name.startswith("text_encoder")) * bytes_per_param
@@ -103,6 +107,8 @@ def peak_gb(model: OpenModel, dtype: str) -> float:
     share = (width * height) / (native_width * native_height) * min(1.0, LAPTOP_SECONDS * model.fps /
                                                                     model.default_frames)
     working = max(1.0, model.working_gb * share)
+    if not frees_text_encoders(model):  # its text encoders stay loaded beside the denoiser
+        return RUNTIME_GB + text + rest + working
     return RUNTIME_GB + max(text, rest + working)
 
 
@@ -126,6 +132,16 @@ def capabilities(model: OpenModel, plan: LaptopPlan) -> Capabilities:
     caps = model.capabilities
     laptop_sizes = tuple(s for s in ((width, height), (height, width)) if s not in caps.sizes)
     return replace(caps, sizes=caps.sizes + laptop_sizes, default_size=plan.size, default_seconds=LAPTOP_SECONDS)
+
+
+def tile_for_laptop(vae) -> None:
+    """VAE tiles as large as a laptop-size frame: tiling keeps the decode's memory flat for large
+    frames, but at a laptop size overlapping tiles only add work (Wan's 256-pixel tiles decode a
+    544x320 frame as six, over twice its pixels)."""
+    accepted = inspect.signature(vae.enable_tiling).parameters
+    sizes = {"tile_sample_min_height": 512, "tile_sample_min_width": 832, "tile_sample_stride_height": 448,
+             "tile_sample_stride_width": 768}
+    vae.enable_tiling(**{name: value for name, value in sizes.items() if name in accepted})
 
 
 def frees_text_encoders(model: OpenModel) -> bool:

@@ -49,6 +49,25 @@ def detect() -> Hardware:
     return Hardware("cpu", "CPU", 0.0)
 
 
+def mps_bfloat16() -> bool:
+    """PyTorch's MPS backend computes bfloat16 from macOS 14 on."""
+    import platform
+
+    release = platform.mac_ver()[0]
+    return bool(release) and int(release.split(".")[0]) >= 14
+
+
+def precision(hardware: Hardware, wanted: str) -> str:
+    """The dtype a model published in `wanted` runs in on this hardware: as published on CUDA; on an
+    Apple GPU too, except bfloat16 before macOS 14, which becomes float16 (the half precision MPS
+    has there); float32 on a CPU outside laptop mode (half precision is slow or missing there)."""
+    if hardware.kind == "cpu":
+        return "float32"
+    if hardware.kind == "mps" and wanted == "bfloat16" and not mps_bfloat16():
+        return "float16"
+    return wanted
+
+
 def installed(package: str) -> bool:
     import importlib.util
 

@@ -27,6 +27,15 @@ _FASTER_CACHE = {"CogVideoX": "BFCHW", "Mochi": "BCFHW", "LTX-Video": "attention
                  "HunyuanVideo": "attention-only"}
 _NO_FASTER_CACHE = {  # why not, where known
     "Wan": "they run guidance as two separate calls a step, which FasterCache's one state would mix up",
+    "HunyuanVideo 1.5": "they run guidance as two separate calls a step, which FasterCache's one state would mix up",
+}
+# Families whose transformer blocks diffusers' FirstBlockCache does not know (it raises at load).
+_NO_FIRST_BLOCK_CACHE = {"HunyuanVideo 1.5": "diffusers 0.42 has no FirstBlockCache entry for its transformer blocks"}
+
+# Families no --cache is offered for: diffusers' step caches cannot hook their transformers.
+_NO_CACHE = {
+    "Kandinsky 5": "FirstBlockCache does not know its blocks, and TaylorSeer would hook none of its attention",
+    "Sana-Video": "its transformer has no cache support in diffusers 0.42",
 }
 
 # Pipelines that call the transformer outside diffusers' cache contexts: the step caches keep their
@@ -37,10 +46,16 @@ _WITHOUT_CACHE_CONTEXT = ("WanVideoToVideoPipeline", "HunyuanVideoImageToVideoPi
 def check(options: EngineOptions, family=None) -> None:
     if options.cache not in CACHES:
         raise InvalidRequest("--cache", f"must be one of {', '.join(CACHES)} (got {options.cache!r})")
+    if options.cache != "none" and family is not None and family.name in _NO_CACHE:
+        raise InvalidRequest("--cache", f"{options.cache} is not available for {family.name} models: "
+                             f"{_NO_CACHE[family.name]}; run them without --cache")
     if options.cache == "faster" and family is not None and family.name not in _FASTER_CACHE:
         why = _NO_FASTER_CACHE.get(family.name, "ungated has not checked it with this family")
-        raise InvalidRequest("--cache", f"faster is not available for {family.name} models: {why}; "
-                             "use first-block or taylorseer")
+        others = "taylorseer" if family.name in _NO_FIRST_BLOCK_CACHE else "first-block or taylorseer"
+        raise InvalidRequest("--cache", f"faster is not available for {family.name} models: {why}; use {others}")
+    if options.cache == "first-block" and family is not None and family.name in _NO_FIRST_BLOCK_CACHE:
+        raise InvalidRequest("--cache", f"first-block is not available for {family.name} models: "
+                             f"{_NO_FIRST_BLOCK_CACHE[family.name]}; use taylorseer")
 
 
 def describe(options: EngineOptions) -> str | None:
