@@ -24,6 +24,7 @@ import torch
 
 from ...errors import InvalidRequest
 from ..base import Capabilities
+from . import laptop_figures
 from .models import OpenModel
 
 LAPTOP_GB = 16
@@ -113,8 +114,14 @@ def peak_gb(model: OpenModel, dtype: str) -> float:
 
 
 def choose(model: OpenModel) -> LaptopPlan:
+    """The laptop setup for a model; its peak is the estimate, or what was measured for the same
+    weights (benchmarks/bench_laptop.py) where that is higher."""
+    from .models import MODELS
+
     dtype = "bfloat16" if fast_bfloat16() else "float32"
-    return LaptopPlan(dtype, physical_cores(), laptop_size(model), peak_gb(model, dtype))
+    same_weights = {other.id for other in MODELS if other.repo == model.repo}
+    peak = max(peak_gb(model, dtype), laptop_figures.measured_peak_gb(same_weights, dtype))
+    return LaptopPlan(dtype, physical_cores(), laptop_size(model), peak)
 
 
 def check_fits(model: OpenModel, plan: LaptopPlan) -> None:

@@ -32,6 +32,12 @@ def measured(model_id: str, dtype: str) -> dict | None:
     return _figures().get((model_id, dtype))
 
 
+def measured_peak_gb(model_ids: set[str], dtype: str) -> float:
+    """The highest peak RSS measured for any of these rows in dtype (0 where none was measured)."""
+    return max((row["peak_rss_gb"] for (model_id, measured_dtype), row in _figures().items()
+                if model_id in model_ids and measured_dtype == dtype), default=0.0)
+
+
 def estimate(model_id: str, dtype: str, width: int, height: int, frames: int, threads: int) -> Stages | None:
     row = measured(model_id, dtype)
     if row is None:
