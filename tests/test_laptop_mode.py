@@ -49,11 +49,11 @@ def test_without_a_gpu_open_models_run_in_laptop_mode_said_in_one_line(tiny_fold
 def test_without_fast_bfloat16_the_weights_are_float32_and_the_note_says_why(tiny_folders, monkeypatch):
     monkeypatch.setattr(laptop, "fast_bfloat16", DETECT_BFLOAT16)  # detected from the CPU's flags
     monkeypatch.setattr(laptop, "cpu_flags", lambda: {"avx2", "fma"})
-    engine = engine_for("wan2.1-t2v-1.3b", tiny_folders["wan"])
+    engine = engine_for("cogvideox-2b", tiny_folders["cogvideox"])  # one that fits a laptop in float32
     assert engine.dtype == torch.float32
     assert ("float32 weights (this CPU has no fast bfloat16; text encoders stay bfloat16 to fit)"
             in engine.setup_notes()[0])
-    assert run(engine, tiny_plan(9, fps=16)).shape == (9, 32, 32, 3)
+    assert run(engine, tiny_plan(9)).shape == (9, 32, 32, 3)
     assert engine.pipe.transformer.dtype == torch.float32
     monkeypatch.setattr(laptop, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
     assert laptop.fast_bfloat16()

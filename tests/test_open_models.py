@@ -233,3 +233,28 @@ def test_a_model_folder_missing_weights_or_a_shard_is_not_complete(tmp_path):
     (tmp_path / "text_encoder" / shards["b"]).write_bytes(b"")
     (tmp_path / "transformer" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
     assert hub.missing_files(model, tmp_path) == [] and hub.find_weights(model, tmp_path) == tmp_path
+
+
+@pytest.mark.parametrize("kind", list(FAMILIES))
+def test_frames_equal_plain_diffusers_for_the_same_folder_seed_steps_and_size(kind, tiny_folders):
+    """What a user with the real weights gets is what the model's authors get: no speed option, the
+    model's own published call settings, and ungated's decode and streaming change no frame."""
+    import diffusers
+
+    model_id, frames = FAMILIES[kind]
+    model = OPEN_MODELS[model_id]
+    plan = tiny_plan(frames, steps=3)
+    ours = run(engine_for(model_id, tiny_folders[kind]), plan, seed=11)
+
+    plain = diffusers.DiffusionPipeline.from_pretrained(tiny_folders[kind], dtype=torch.float32)
+    plain.set_progress_bar_config(disable=True)
+    settings = {**model.family.call_arguments, **model.call_arguments}
+    if model.family.text_length_key:
+        settings["max_sequence_length"] = plain.transformer.config[model.family.text_length_key]
+    if model.family.fps_argument:
+        settings[model.family.fps_argument] = plan.fps
+    expected = plain(prompt=plan.request.prompt, height=plan.height, width=plan.width, num_frames=frames,
+                     num_inference_steps=plan.steps, guidance_scale=plan.guidance, output_type="np",
+                     generator=torch.Generator("cpu").manual_seed(11), **settings).frames[0]
+    assert ours.shape == (frames, 32, 32, 3)
+    assert np.array_equal(ours, (np.clip(expected, 0, 1) * 255).round().astype(np.uint8))

@@ -1,5 +1,5 @@
 """How long a clip's stages take, for an ETA that counts the whole clip: loading, text encoding,
-the denoising steps, the VAE decode and the MP4 encode, not only the steps a progress bar sees.
+the denoising steps, the VAE decode and writing the clip, not only the steps a progress bar sees.
 
 An engine that can tell (Engine.stage_estimate) gives a Stages; ClipClock turns it into the time
 left while the clip is made, rescaled by how fast the steps really go on this machine.
@@ -18,7 +18,7 @@ class Stages:
     encode_s: float  # text encoding, per clip (laptop mode loads and frees the text encoder each time)
     step_s: float  # one denoising step
     decode_s: float  # the VAE decode, per clip
-    write_s: float  # the MP4 encode, per clip
+    write_s: float  # writing the clip (watermark, MP4 encode, previews, signature), per clip
 
     def clip_s(self, steps: int) -> float:
         return self.encode_s + steps * self.step_s + self.decode_s + self.write_s
