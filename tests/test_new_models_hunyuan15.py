@@ -167,20 +167,6 @@ def test_taylorseer_runs_and_the_caches_it_cannot_take_are_refused_in_one_line(t
         assert refused.value.message.endswith("use taylorseer")
 
 
-def test_image_to_video_continues_a_clip_from_its_last_frame(tiny_folders, tmp_path):
-    from .test_open_directing import clip, frames_of, spy
-
-    source = clip(tmp_path / "source.mp4", 12, 24)
-    engine = engine_for("hunyuanvideo1.5-480p-i2v", tiny_folders["hunyuan15-i2v"])
-    passes = spy(engine)
-    video = run(engine, replace(tiny_plan(9, fps=24, extend=source), kept_frames=12))
-    assert video.shape == (12 + 9, 32, 32, 3)
-    assert np.array_equal(video[:12], frames_of(source, 24, 12))
-    [(pipeline, arguments)] = passes
-    assert pipeline == "HunyuanVideo15ImageToVideoPipeline" and arguments["num_frames"] == 13
-    assert np.array_equal(np.asarray(arguments["image"]), frames_of(source, 24, 12)[-1])
-
-
 def test_the_step_distilled_model_runs_its_meanflow_steps_as_diffusers_does(tmp_path, start_image):
     """The 8-step image-to-video model (MeanFlow: each step also told the next timestep), guidance 1."""
     from .tiny_pipelines import hunyuan15

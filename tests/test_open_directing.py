@@ -117,16 +117,21 @@ def test_an_ltx_loop_starts_on_its_image_and_leads_back_into_it(tiny_folders, tm
     assert np.array_equal(start, end) and np.array_equal(start[0], np.asarray(Image.open(image)))
 
 
-def test_an_image_to_video_model_continues_a_clip_from_its_last_frame(tiny_folders, tmp_path):
-    source = clip(tmp_path / "source.mp4", 12, 16)
-    engine = engine_for("wan2.1-i2v-14b-480p", tiny_folders["wan-i2v"])
+@pytest.mark.parametrize("model_id, kind, fps, expected_pipeline", [
+    ("wan2.1-i2v-14b-480p", "wan-i2v", 16, "WanImageToVideoPipeline"),
+    ("hunyuanvideo1.5-480p-i2v", "hunyuan15-i2v", 24, "HunyuanVideo15ImageToVideoPipeline"),
+])
+def test_an_image_to_video_model_continues_a_clip_from_its_last_frame(model_id, kind, fps, expected_pipeline,
+                                                                      tiny_folders, tmp_path):
+    source = clip(tmp_path / "source.mp4", 12, fps)
+    engine = engine_for(model_id, tiny_folders[kind])
     passes = spy(engine)
-    video = run(engine, replace(tiny_plan(9, fps=16, extend=source), kept_frames=12))
+    video = run(engine, replace(tiny_plan(9, fps=fps, extend=source), kept_frames=12))
     assert video.shape == (12 + 9, 32, 32, 3)
-    assert np.array_equal(video[:12], frames_of(source, 16, 12))
+    assert np.array_equal(video[:12], frames_of(source, fps, 12))
     [(pipeline, arguments)] = passes
-    assert pipeline == "WanImageToVideoPipeline" and arguments["num_frames"] == 13  # the last frame, then 9 (4N+1)
-    assert np.array_equal(np.asarray(arguments["image"]), frames_of(source, 16, 12)[-1])
+    assert pipeline == expected_pipeline and arguments["num_frames"] == 13  # the last frame, then 9 (4N+1)
+    assert np.array_equal(np.asarray(arguments["image"]), frames_of(source, fps, 12)[-1])
     assert "last_image" not in arguments
 
 
