@@ -45,9 +45,15 @@ SETTINGS = (
     ("provenance", "artist", "the name credited in the signed manifest when --artist is not given"),
     ("provenance", "certificate", "a PEM file: your C2PA signing certificate, then its issuers"),
     ("provenance", "private_key", "a PEM file: that certificate's ES256 (EC P-256) private key"),
+    ("community", "open_signup", "true: anyone may sign up on a public server; false (the default): by invite only"),
+    ("community", "clips_per_day", "clips a member may make in a UTC day (default 100)"),
+    ("community", "gpu_seconds_per_day", "GPU-seconds a member's jobs may use in a UTC day (default 3600)"),
+    ("community", "concurrent_jobs", "clips a member may have queued or running at once (default 4)"),
+    ("community", "concurrent_trainings", "training runs a member may have queued or running at once (default 1)"),
 )
 PROVENANCE_KEYS = tuple(key for table, key, _ in SETTINGS if table == "provenance")
-SECTIONS = '[models."ID"], [openai], [openai.models] and [provenance]'
+COMMUNITY_KEYS = tuple(key for table, key, _ in SETTINGS if table == "community")
+SECTIONS = '[models."ID"], [openai], [openai.models], [provenance] and [community]'
 _reported: set[str] = set()
 
 
@@ -87,6 +93,11 @@ def laptop_mode() -> bool:
     return os.environ.get("UNGATED_LAPTOP_MODE", "on").strip().lower() not in ("0", "false", "no", "off")
 
 
+def community() -> dict:
+    """config.toml's [community] section: open_signup and the default quota of each limit."""
+    return config().get("community", {})
+
+
 def configured_model_path(model_id: str) -> Path | None:
     entry = config().get("models", {}).get(model_id, {})
     return Path(entry["path"]).expanduser() if "path" in entry else None
@@ -108,8 +119,11 @@ def check(raw: dict, model_ids: Collection[str]) -> tuple[dict, list[str]]:
             known["openai"] = _openai(value, model_ids, problems)
         elif name == "provenance":
             known["provenance"] = _strings("[provenance]", value, PROVENANCE_KEYS, problems)
+        elif name == "community":
+            known["community"] = _community(value, problems)
         else:
-            problems.append(f"[{name}] is not a section{_close(name, ('models', 'openai', 'provenance'))}; "
+            sections = ("models", "openai", "provenance", "community")
+            problems.append(f"[{name}] is not a section{_close(name, sections)}; "
                             f"the sections are {SECTIONS}")
     return known, problems
 
@@ -127,6 +141,25 @@ def _strings(table: str, entries: dict, allowed: tuple[str, ...], problems: list
                             f"{'its setting is' if len(allowed) == 1 else 'its settings are'} {', '.join(allowed)}")
         elif not isinstance(value, str):
             problems.append(f'{table} {key} must be a string in quotes (got {value!r})')
+        else:
+            kept[key] = value
+    return kept
+
+
+def _community(entries: dict, problems: list[str]) -> dict:
+    kept = {}
+    for key, value in entries.items():
+        if key not in COMMUNITY_KEYS:
+            problems.append(f"[community] {key} is not a setting{_close(key, COMMUNITY_KEYS)}; "
+                            f"its settings are {', '.join(COMMUNITY_KEYS)}")
+        elif key == "open_signup":
+            if isinstance(value, bool):
+                kept[key] = value
+            else:
+                problems.append(f"[community] open_signup must be true or false (got {value!r})")
+        elif value != "unlimited" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            problems.append(f'[community] {key} must be a whole number, 0 or more, or "unlimited" (got {value!r}); '
+                            "leave it out for the default")
         else:
             kept[key] = value
     return kept

@@ -2,26 +2,38 @@
 
 Local (the default): one user, open, no key needed; the caller is "local" and may do anything.
 Public (`serve --public`): anyone may read what has been shared (the feed, a video by its id, its
-files and progress), but creating videos, listing one's own and favourites need an API key
-(`Authorization: Bearer ugk_...`, as the openai client sends it), and deleting another's video
-needs an admin key. Keys carry rate and concurrency limits. A key is honoured in local mode too,
-so one server can tell several local users apart.
+files and progress) and report it; creating videos, listing one's own and favourites need an
+identity: a member signed in with the session cookie, a member's own API key, or a key made on
+the command line (`Authorization: Bearer ugk_...`, as the openai client sends it). A key or a
+session is honoured in local mode too, so one server can tell several local users apart.
+
+Roles: member, moderator (reports, hiding and removing clips, suspending members), admin
+(everything). A member is the same client (their member id) by cookie or by any of their keys, so
+what they make is theirs either way. A write made with the cookie must carry the session's CSRF
+token in X-CSRF-Token: another site can make a browser send the cookie, never read the token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
 
-from ..jobs import keys
+from ..jobs import keys, members
 from ..jobs.queue import Limits
-from ..jobs.schema import Video
+from ..jobs.quotas import UNLIMITED
+from ..jobs.schema import ApiKey, Member, Video
 from .errors import ApiError
 from .service import Studio
 
 LOCAL = "local"
+SESSION_COOKIE = "ungated_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+ADMIN_PER_MINUTE = 1000
+UNBOUNDED = 1_000_000  # clips at once, for a quota that sets no limit
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,18 @@ class Caller:
     client: str | None  # None: anonymous, on a public server
     admin: bool = False
     limits: Limits | None = None
+    role: str = "member"  # anonymous, member, moderator or admin
+    name: str | None = None  # a member's name
+    by_cookie: bool = False  # signed in with the session cookie (not a key)
+
+    @property
+    def moderator(self) -> bool:
+        return self.admin or self.role == "moderator"
+
+    @property
+    def member_id(self) -> str | None:
+        """The member this caller is (by cookie or their own key), or None."""
+        return self.client if self.name is not None else None
 
     def owns(self, video: Video) -> bool:
         return self.client is not None and video.client == self.client
@@ -51,28 +75,70 @@ def caller(request: Request, studio: Studio = Depends(studio)) -> Caller:
     secret = _bearer(request)
     key = keys.find(studio.store, secret) if secret and secret.startswith(keys.PREFIX) else None
     if key is not None:
-        return Caller(key.id, key.admin, Limits(key.per_minute, key.concurrent))
+        return _by_key(studio, key)
+    if secret and studio.config.public:
+        raise ApiError(401, "the API key is not valid (make one in the studio's Account page, or ask the server's "
+                            "admin)", code="invalid_api_key")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    signed = members.session_of(studio.store, cookie) if cookie and not secret else None
+    if signed is not None:
+        if request.method not in SAFE_METHODS and not secrets.compare_digest(
+                request.headers.get(CSRF_HEADER, "").encode(), signed.csrf_token.encode()):
+            raise ApiError(403, "this change came without the page's CSRF token (X-CSRF-Token); reload the studio "
+                                "and try again", code="csrf_failed")
+        return as_member(studio, signed.member, by_cookie=True)
     if not studio.config.public:
-        return Caller(LOCAL, admin=True)
-    if secret:
-        raise ApiError(401, "the API key is not valid (create one with `ungated keys create`)", code="invalid_api_key")
-    return Caller(None)
+        return Caller(LOCAL, admin=True, role="admin")
+    return Caller(None, role="anonymous")
+
+
+def _by_key(studio: Studio, key: ApiKey) -> Caller:
+    if key.member_id is None:  # a key made on the command line: its own limits and admin flag
+        return Caller(key.id, key.admin, Limits(key.per_minute, key.concurrent), role="admin" if key.admin else "member")
+    try:
+        member = members.get(studio.store, key.member_id)
+    except members.Refused:
+        raise ApiError(401, "the API key's member is gone", code="invalid_api_key") from None
+    return as_member(studio, member)
+
+
+def as_member(studio: Studio, member: Member, by_cookie: bool = False) -> Caller:
+    if member.suspended_at is not None:
+        raise ApiError(403, f"your account is suspended: {member.suspended_reason or 'no reason given'}",
+                       code="suspended")
+    admin = member.role == "admin"
+    quota = (UNLIMITED if admin else studio.config.quota).over(member.quota)
+    limits = Limits(ADMIN_PER_MINUTE if admin else keys.DEFAULT_PER_MINUTE,
+                    UNBOUNDED if quota.concurrent_jobs is None else quota.concurrent_jobs, quota)
+    return Caller(member.id, admin, limits, role=member.role, name=member.name, by_cookie=by_cookie)
 
 
 async def asker(request: Request) -> tuple[Studio, Caller]:
     """The studio and the caller, as the `studio` and `caller` dependencies give them, for an
-    async endpoint: a worker thread only when an API key must be looked up."""
+    async endpoint: a worker thread only when a key or a session must be looked up."""
     the_studio = studio(request)
-    if _bearer(request) is None:
+    if _bearer(request) is None and SESSION_COOKIE not in request.cookies:
         return the_studio, caller(request, the_studio)
     return the_studio, await asyncio.to_thread(caller, request, the_studio)
 
 
 def signed_in(who: Caller = Depends(caller)) -> Caller:
-    """A caller who has an identity: any local caller, or one with a key on a public server."""
+    """A caller who has an identity: any local caller, a signed-in member, or one with a key."""
     if who.client is None:
-        raise ApiError(401, "this server is public: send an API key as `Authorization: Bearer ugk_...` "
-                            "(ask its admin for one)", code="missing_api_key")
+        raise ApiError(401, "this server is public: sign in (or sign up with an invite) in the studio, or send an "
+                            "API key as `Authorization: Bearer ugk_...`", code="missing_api_key")
+    return who
+
+
+def moderator_only(who: Caller = Depends(signed_in)) -> Caller:
+    if not who.moderator:
+        raise ApiError(403, "only the server's moderators and admins may do this", code="not_moderator")
+    return who
+
+
+def admin_only(who: Caller = Depends(signed_in)) -> Caller:
+    if not who.admin:
+        raise ApiError(403, "only the server's admins may do this", code="not_admin")
     return who
 
 

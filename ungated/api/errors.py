@@ -6,6 +6,7 @@ saying so, and a Retry-After header: never an unexplained 500."""
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from ..errors import InvalidRequest
 from ..jobs import outages
+from ..jobs.quotas import OverLimit
 
 log = logging.getLogger("ungated.api")
 
@@ -32,9 +34,19 @@ OUTAGES = {
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
+        self.status, self.message, self.param, self.code, self.headers = status, message, param, code, headers
+
+
+def over_limit(err: OverLimit) -> ApiError:
+    """The 429 for a request over a key's limits (rate_limit_exceeded) or a member's quota
+    (quota_exceeded, naming the limit, with Retry-After: when it resets)."""
+    if err.param is None:
+        return ApiError(429, str(err), code="rate_limit_exceeded")
+    headers = {"Retry-After": str(max(1, math.ceil(err.retry_after)))} if err.retry_after else None
+    return ApiError(429, str(err), err.param, "quota_exceeded", headers)
 
 
 def not_found(what: str, identifier: str, param: str | None = None) -> ApiError:
@@ -60,7 +72,7 @@ def outage_response(request: Request, err: Exception) -> JSONResponse | None:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, err: ApiError) -> JSONResponse:
-        return error_response(err.status, err.message, err.param, err.code)
+        return error_response(err.status, err.message, err.param, err.code, err.headers)
 
     @app.exception_handler(InvalidRequest)
     async def invalid_request(_request: Request, err: InvalidRequest) -> JSONResponse:

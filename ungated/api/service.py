@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 from ..engines.base import Engine
 from ..errors import InvalidRequest
 from ..jobs import queue, trained
+from ..jobs.quotas import Quota
 from ..jobs.schema import Favourite, Profile, Video, Worker
 from ..jobs.storage import Storage
 from ..jobs.store import Store
 from ..media.inputs import MAX_PIXELS, too_many_pixels
 from ..request import INPUT_FIELDS, Plan, Request, plan
 from .characters_service import cast
-from .errors import ApiError, not_found
+from .errors import ApiError, not_found, over_limit
 
 # What a prompt kept private keeps to its artist: the words and the characters they name.
 PRIVATE_FIELDS = ("prompt", "negative_prompt", "characters")
@@ -61,6 +62,9 @@ class ServiceConfig:
     # Models asked for that this server's own workers cannot run, and why (their weights are not here).
     unavailable: dict[str, str] = field(default_factory=dict)
     fetch_image_urls: bool = False  # /v1 may fetch an input_reference image_url from another server (settings.py)
+    # A community server (config.toml [community]): anyone may sign up, or only by invite; members' daily quota.
+    open_signup: bool = False
+    quota: Quota = field(default_factory=Quota)
 
 
 # Set while the server answers a remote worker's call (api/workers.py): what it writes is no
@@ -260,7 +264,7 @@ class Studio:
             return queued
         except queue.OverLimit as err:
             self._remove_inputs(written.values())
-            raise ApiError(429, str(err), code="rate_limit_exceeded") from None
+            raise over_limit(err) from None
         except BaseException:
             self._remove_inputs(written.values())
             raise
@@ -285,7 +289,7 @@ class Studio:
             try:
                 queue.check_limits(session, client, wanted, limits, time.time())
             except queue.OverLimit as err:
-                raise ApiError(429, str(err), code="rate_limit_exceeded") from None
+                raise over_limit(err) from None
 
     def _write_inputs(self, inputs: dict[str, NewInput]) -> dict[str, str]:
         """Each input written under inputs/, as {field: its path under the storage root}."""

@@ -32,7 +32,7 @@ from ..jobs.schema import Training
 from ..jobs.storage import LORA_NAME
 from .access import Caller, caller, signed_in, studio
 from .bodies import read_body
-from .errors import ApiError, not_found
+from .errors import ApiError, over_limit, not_found
 from .events import ProgressHub, stream
 from .service import Studio
 
@@ -265,11 +265,12 @@ async def create_training(request: Request, studio: Studio = Depends(studio),
     if is_lora and "alpha" not in options:
         options["alpha"] = float(options.get("rank", defaults["rank"]))
     steps = options.get("steps") or defaults["steps"]
+    quota = who.limits.quota if who.limits else None  # a member's quota holds their training runs too
     try:
         run = queue.submit_training(studio.store, wanted.model, wanted.name, dataset, options, steps, who.client,
-                                    active_limit=None if who.admin else ACTIVE_PER_KEY)
+                                    active_limit=None if who.admin or quota else ACTIVE_PER_KEY, quota=quota)
     except queue.OverLimit as err:
-        raise ApiError(429, str(err), code="rate_limit_exceeded") from None
+        raise over_limit(err) from None
     studio.on_queued()
     return training_object(run, who, studio.storage)
 

@@ -1,5 +1,6 @@
 """The web studio: static files from ungated/web, and one page for every route the page handles
-itself (/, /feed, /me, /favourites, /train, /workers, /boards, /boards/{id}, /v/{id}). Every response
+itself (/, /feed, /me, /favourites, /train, /workers, /boards, /boards/{id}, /account, /moderation,
+/admin, /join/{code}, /v/{id}). Every response
 carries a Content-Security-Policy that allows this server's own scripts, styles and media and nothing else."""
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def _page() -> FileResponse:
     return FileResponse(WEB / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
-for path in ("/", "/feed", "/me", "/favourites", "/train", "/workers", "/boards", "/boards/{board_id}"):
+for path in ("/", "/feed", "/me", "/favourites", "/train", "/workers", "/boards", "/boards/{board_id}", "/account",
+             "/moderation", "/admin", "/join/{code}"):
     router.add_api_route(path, _page, methods=["GET"])
 
 

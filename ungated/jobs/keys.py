@@ -24,11 +24,13 @@ def _hash(secret: str) -> str:
 
 
 def create(store: Store, name: str, admin: bool = False, per_minute: int = DEFAULT_PER_MINUTE,
-           concurrent: int = DEFAULT_CONCURRENT) -> tuple[ApiKey, str]:
-    """A new key and its secret (which is not stored)."""
+           concurrent: int = DEFAULT_CONCURRENT, member_id: str | None = None) -> tuple[ApiKey, str]:
+    """A new key and its secret (which is not stored). A member's key acts as the member: their role
+    and quota, not the key's admin flag and limits, decide what it may do."""
     secret = PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(id=queue.new_id("key_")[:16], name=name, secret_hash=_hash(secret), admin=admin,
-                 per_minute=per_minute, concurrent=concurrent, created_at=time.time(), revoked_at=None)
+                 per_minute=per_minute, concurrent=concurrent, created_at=time.time(), revoked_at=None,
+                 member_id=member_id)
     with store.write() as session:
         session.add(key)
     return key, secret
@@ -45,7 +47,10 @@ def all_keys(store: Store) -> list[ApiKey]:
         return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
 
 
-def revoke(store: Store, key_id: str) -> bool:
+def revoke(store: Store, key_id: str, member_id: str | None = None) -> bool:
+    """Revoke a live key (with member_id: only that member's own); False when there is none."""
+    statement = update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+    if member_id is not None:
+        statement = statement.where(ApiKey.member_id == member_id)
     with store.write() as session:
-        statement = update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=time.time())
-        return session.execute(statement).rowcount > 0
+        return session.execute(statement.values(revoked_at=time.time())).rowcount > 0

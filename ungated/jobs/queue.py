@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, update
 
-from . import processes
+from . import processes, quotas
+from .quotas import OverLimit, Quota
 from .schema import JobState, ModelStats, Training, Video, Worker
 from .store import Store
 
@@ -51,14 +52,11 @@ QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "queued", "in_progress", "comple
 FINISHED = (COMPLETED, FAILED, CANCELLED)
 
 
-class OverLimit(Exception):
-    """A client asked for more than its key allows; the message says which limit."""
-
-
 @dataclass(frozen=True)
 class Limits:
     per_minute: int  # clips asked for in any 60 seconds
     concurrent: int  # clips queued or running at once
+    quota: Quota | None = None  # a member's daily quota (jobs/quotas.py)
 
 
 class LeaseLost(Exception):
@@ -135,10 +133,12 @@ def record_made(store: Store, video_id: str, job: NewJob, result: str, client: s
 
 
 def submit_training(store: Store, model: str, name: str, dataset: str, options: dict, steps: int,
-                    client: str = "local", active_limit: int | None = None) -> Training:
+                    client: str = "local", active_limit: int | None = None, quota: Quota | None = None) -> Training:
     """Queue a training run. With active_limit, raises OverLimit instead when the client already
-    has that many queued or running."""
+    has that many queued or running; with a quota, when it is spent."""
     with store.write() as session:
+        if quota is not None:
+            quotas.check_training(session, client, quota, time.time())
         if active_limit is not None:
             active = session.scalar(select(func.count()).where(
                 Training.client == client, Training.status.in_((QUEUED, RUNNING))))
@@ -163,6 +163,8 @@ def check_limits(session, client: str, wanted: int, limits: Limits, now: float) 
     if active + wanted > limits.concurrent:
         raise OverLimit(f"this key may have {limits.concurrent} videos queued or running at once; it has {active} "
                         f"(and asked for {wanted} more); wait for some to finish")
+    if limits.quota is not None:
+        quotas.check_clips(session, client, wanted, limits.quota, now)
 
 
 def claim(store: Store, worker: str, models: list[str], published_prompts_only: bool = False) -> Video | None:
@@ -252,19 +254,24 @@ def heartbeat(store: Store, video_id: str, token: str, step: int | None = None, 
     return cancel
 
 
-def complete(store: Store, video_id: str, token: str, result: str, seconds_per_step: float | None = None) -> bool:
+def complete(store: Store, video_id: str, token: str, result: str, seconds_per_step: float | None = None,
+             run_seconds: float | None = None) -> bool:
     """Record the finished clip; False when the job is no longer this worker's (its files are not the result).
     The token decides, not the lease's time: a worker whose lease ran out during a database outage
     while no one took the job over still completes it. Safe to repeat after a try whose answer was
-    lost: the result path is the attempt's own."""
+    lost: the result path is the attempt's own. The job's GPU time is what its worker reports
+    (run_seconds), never more than the attempt's wall time, which stands in when it reports none."""
     now = time.time()
+    table = table_of(video_id)
+    wall = now - func.coalesce(table.started_at, now)
+    smaller = func.least if store.engine.dialect.name == "postgresql" else func.min  # SQLite's min of two
+    spent = wall if run_seconds is None else smaller(wall, max(run_seconds, 0.0))
     with store.write() as session:
         statement = _guarded(video_id, token).values(
             status=COMPLETED, progress=100, completed_at=now, result=result, lease_token=None, lease_until=None,
-            error_code=None, error_message=None).returning(table_of(video_id).model)
+            error_code=None, error_message=None, run_seconds=spent).returning(table.model)
         model = session.scalars(statement).first()
         if model is None:  # not ours, unless an earlier try was recorded but its answer lost
-            table = table_of(video_id)
             return session.scalar(select(table.status).where(table.id == video_id, table.result == result)) == COMPLETED
         if seconds_per_step:
             _record_speed(session, model if table_of(video_id) is Video else training_stats_key(model),
@@ -456,6 +463,13 @@ def ids_starting(store: Store, prefix: str) -> list[str]:
     """The ids of the videos whose id starts with prefix (what a watermark's short id points to)."""
     with store.read() as session:
         return list(session.scalars(select(Video.id).where(Video.id.startswith(prefix))))
+
+
+def ids_waiting(store: Store, client: str) -> list[str]:
+    """The client's videos and training runs that are queued or running."""
+    with store.read() as session:
+        return [job_id for table in (Video, Training) for job_id in session.scalars(
+            select(table.id).where(table.client == client, table.status.in_((QUEUED, RUNNING))))]
 
 
 @dataclass(frozen=True)

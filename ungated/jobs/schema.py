@@ -46,6 +46,8 @@ class JobState:
     result: Mapped[str | None] = mapped_column(String(200), nullable=True)  # a path under the storage root
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # GPU time it took, as its worker reported it (capped by the wall time of its attempt): quotas count it.
+    run_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Video(JobState, Base):
@@ -66,6 +68,10 @@ class Video(JobState, Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True)  # in the feed; any video opens by its link
     fair_key: Mapped[int] = mapped_column(Integer, default=0)
     preview_step: Mapped[int] = mapped_column(Integer, default=0)  # the step of the latest preview frame; 0: none
+    # Moderation after the fact (jobs/moderation.py): None, "hidden" (out of the feed, its link still
+    # plays) or "removed" (served to no one but moderators); the reason is shown to its artist.
+    moderation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    moderation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     @property
     def prompt_private(self) -> bool:
@@ -125,6 +131,8 @@ class ApiKey(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "key_" + 48 random bits; the client name
     name: Mapped[str] = mapped_column(String(100))
+    # A member's own key (made in the studio): it acts as the member, whose id is then the client.
+    member_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole key
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     per_minute: Mapped[int] = mapped_column(Integer)  # videos it may ask for per minute
@@ -225,3 +233,92 @@ class Board(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (Index("boards_by_client", "client", "created_at"), Index("boards_status", "status"))
+
+
+class Member(Base):
+    """A person with an account on a community server (jobs/members.py). Their id is the `client`
+    of everything they make, whether they come with the session cookie or one of their API keys."""
+
+    __tablename__ = "members"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "mem_" + 64 random bits
+    name: Mapped[str] = mapped_column(String(40))  # as they typed it
+    name_key: Mapped[str] = mapped_column(String(40), unique=True)  # casefolded: names are unique without case
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, with its parameters and salt
+    role: Mapped[str] = mapped_column(String(16), default="member")  # member, moderator or admin
+    quota: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # per-member overrides of [community]
+    invite_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the invite they came by
+    suspended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    suspended_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Invite(Base):
+    """A sign-up link: its code is shown once, at creation; only its hash is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "inv_" + 48 random bits
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")  # what its members become
+    uses: Mapped[int] = mapped_column(Integer)  # how many may sign up with it
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class MemberSession(Base):
+    """A signed-in browser: the cookie holds a random secret, the store its hash."""
+
+    __tablename__ = "member_sessions"
+
+    secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(40), ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))  # sent back in X-CSRF-Token on every write
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class SignInFailure(Base):
+    """Failed sign-ins per name and per address, for throttling password guessing."""
+
+    __tablename__ = "sign_in_failures"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)  # "name:<casefolded>" or "ip:<address>"
+    count: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[float] = mapped_column(Float)
+
+
+class Report(Base):
+    """Someone's report of a shared clip. The clip stays shared while the report waits."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "rep_" + 128 random bits
+    video_id: Mapped[str] = mapped_column(String(40), ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    reporter: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a client; None: anonymous
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, actioned or dismissed
+    created_at: Mapped[float] = mapped_column(Float)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("reports_queue", "status", "created_at"),)
+
+
+class AuditEntry(Base):
+    """One action of a moderator or admin (jobs/audit.py): who, what, on what, why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # a client id, or "cli" for the command line
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON)
