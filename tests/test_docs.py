@@ -30,7 +30,8 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # FastAPI's schema and the pages that show it.
 NOT_API = {
     ("GET", "/"), ("GET", "/feed"), ("GET", "/me"), ("GET", "/favourites"), ("GET", "/train"), ("GET", "/workers"),
-    ("GET", "/v/{}"), ("GET", "/boards"), ("GET", "/boards/{}"),
+    ("GET", "/v/{}"), ("GET", "/boards"), ("GET", "/boards/{}"), ("GET", "/account"), ("GET", "/moderation"),
+    ("GET", "/admin"), ("GET", "/join/{}"),
     ("MOUNT", "/static"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
 }

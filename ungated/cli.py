@@ -13,7 +13,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 from rich.table import Table
 
-from . import __version__, serve, settings
+from . import __version__, community, serve, settings
 from .options import (AttentionOption, CacheOption, CompileOption, Fp8Option, OffloadOption, QuantizeOption,
                       VaeTilingOption)
 from .errors import GenerationCancelled, InvalidRequest, TrainingCancelled, UngatedError
@@ -775,6 +775,8 @@ app.command()(serve.serve)
 app.command()(serve.worker)
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(serve.workers_app, name="workers")
+app.add_typer(community.invites_app, name="invites")
+app.add_typer(community.members_app, name="members")
 
 
 @app.command()

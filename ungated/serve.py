@@ -64,8 +64,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes to run here (0: only workers started elsewhere).",
                                          min=0, max=64)] = 1,
     models: ModelsOption = "builtin",
-    public: Annotated[bool, typer.Option("--public", help="Creating videos needs an API key (`ungated keys "
-                                                          "create`); reading shared videos stays open.")] = False,
+    public: Annotated[bool, typer.Option("--public", help="Creating videos needs an identity: a member signed in "
+                                                          "(invite them: `ungated invites create`) or an API key "
+                                                          "(`ungated keys create`); reading shared videos stays "
+                                                          "open.")] = False,
     offload: OffloadOption = None,
     fp8: Fp8Option = None,
     quantize: QuantizeOption = None,
@@ -80,6 +82,7 @@ def serve(
 
     from .api.app import create_app
     from .api.service import ServiceConfig
+    from .jobs.quotas import Quota
     from .jobs.storage import Storage
     from .jobs.supervisor import Supervisor
 
@@ -94,10 +97,14 @@ def serve(
     local = [model_id for model_id in served if model_id not in missing]
     store, files = _store(db), Storage(storage)
     aliases = {**ServiceConfig().aliases, **settings.config().get("openai", {}).get("models", {})}
+    community = settings.community()
     config = ServiceConfig(models=local if workers else served, aliases=aliases, public=public,
                            own_workers=bool(workers and local), unavailable=missing,
-                           fetch_image_urls=settings.fetch_image_urls())
+                           fetch_image_urls=settings.fetch_image_urls(),
+                           open_signup=community.get("open_signup", False), quota=Quota().over(community))
     app = create_app(store, files, config)
+    if public:
+        _greet_community(store, host, port)
     _reap_at_start(store)
     supervisor = Supervisor(workers if local else 0, store.url, str(files.root), local, worker_arguments(options))
     supervisor.start()
@@ -105,6 +112,17 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         supervisor.stop()
+
+
+def _greet_community(store, host: str, port: int) -> None:
+    """On a public server no one can sign in to yet, say how its first admin gets in."""
+    from .jobs import members
+
+    if members.count(store) == 0:
+        where = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        logging.getLogger("ungated").warning(
+            "this public server has no members yet: make its first admin's invite with "
+            "`ungated invites create --role admin --url %s` and open the link it prints", where)
 
 
 def _runnable(models: list[str], options: EngineOptions) -> tuple[list[str], dict[str, str]]:

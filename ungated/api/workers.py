@@ -395,6 +395,7 @@ class Finished(BaseModel):
     sha256: str = Field(pattern=r"[0-9a-fA-F]{64}")
     size: int = Field(ge=0)
     seconds_per_step: float | None = Field(default=None, ge=0)
+    run_seconds: float | None = Field(default=None, ge=0, le=10**7)  # the job's GPU time (quotas count it)
 
 
 @router.post("/worker/jobs/{job_id}/complete")
@@ -421,7 +422,8 @@ async def complete(job_id: str, body: Finished, token: WorkerToken = Depends(rem
     speed = body.seconds_per_step if body.seconds_per_step and math.isfinite(body.seconds_per_step) else None
     done = await asyncio.to_thread(
         queue.complete, studio.store, job_id, body.lease_token, result,
-        None if token.untrusted else speed)  # an untrusted worker's claimed speed does not steer ETAs
+        None if token.untrusted else speed,  # an untrusted worker's claimed speed does not steer ETAs
+        body.run_seconds if body.run_seconds is not None and math.isfinite(body.run_seconds) else None)
     if not done:
         await asyncio.to_thread(_discard, studio, job, result)
         raise ApiError(409, f"job {job_id!r} is no longer this worker's", "lease_token", "lease_lost")

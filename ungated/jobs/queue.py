@@ -161,8 +161,9 @@ def check_limits(session, client: str, wanted: int, limits: Limits, now: float) 
                         f"last minute (and {wanted} now); try again shortly")
     active = session.scalar(select(func.count()).where(Video.client == client, Video.status.in_((QUEUED, RUNNING))))
     if active + wanted > limits.concurrent:
-        raise OverLimit(f"this key may have {limits.concurrent} videos queued or running at once; it has {active} "
-                        f"(and asked for {wanted} more); wait for some to finish")
+        who, limit = ("concurrent_jobs: you", "concurrent_jobs") if limits.quota else ("this key", None)
+        raise OverLimit(f"{who} may have {limits.concurrent} videos queued or running at once; it has {active} "
+                        f"(and asked for {wanted} more); wait for some to finish", limit)
     if limits.quota is not None:
         quotas.check_clips(session, client, wanted, limits.quota, now)
 

@@ -342,6 +342,7 @@ class RemoteWorker:
 
     def _run(self, job: Claim, keeper: RemoteLease, folder: Path) -> None:
         clip = folder / "clip.mp4"
+        started = time.monotonic()
         try:
             engine = self.engine(job)
             request = job_request(job.request, job.seed, lambda name, stored: self._input(job, name, stored, folder),
@@ -362,7 +363,7 @@ class RemoteWorker:
             log.exception("%s failed", job.id)
             self._fail(job, "generation_failed", f"{type(err).__name__}: {err}", retry=True)
             return
-        self._deliver(job, keeper, clip, seconds_per_step)
+        self._deliver(job, keeper, clip, seconds_per_step, time.monotonic() - started)
 
     def train(self, job: Claim) -> None:
         """Run a training run as a local worker does (training.make), in a folder of its own keyed by
@@ -386,6 +387,7 @@ class RemoteWorker:
     def _train(self, job: Claim, keeper: TrainingLease, run: LocalRun) -> bool:
         """Fetch, train and deliver; whether the run is over for this worker (its files may go)."""
         pace = TrainingPace()
+        started = time.monotonic()
         try:
             run.fetch(self.client, self.stopping.is_set)
             training.make(run.training, run.storage, pace.around(keeper.progress), keeper.entered,
@@ -404,7 +406,8 @@ class RemoteWorker:
             log.exception("%s failed", job.id)
             self._fail(job, "training_failed", f"{type(err).__name__}: {err}", retry=True)
             return False
-        return self._deliver(job, keeper, package, pace.seconds_per_step()) in ("completed", "refused")
+        return self._deliver(job, keeper, package, pace.seconds_per_step(),
+                             time.monotonic() - started) in ("completed", "refused")
 
     def _input(self, job: Claim, name: str, stored: str, folder: Path) -> Path:
         url = job.inputs.get(name)
@@ -434,14 +437,16 @@ class RemoteWorker:
         save_preview(frame, path)
         keeper.hand_preview(path.read_bytes())
 
-    def _deliver(self, job: Claim, keeper: RemoteLease, result: Path, seconds_per_step: float | None) -> str:
-        """Upload the result (a clip, a training run's zip) and complete the job; the keeper renews
-        the lease meanwhile. Returns how it ended: completed, refused, stopped or failed."""
+    def _deliver(self, job: Claim, keeper: RemoteLease, result: Path, seconds_per_step: float | None,
+                 run_seconds: float) -> str:
+        """Upload the result (a clip, a training run's zip) and complete the job, with the time it took
+        here (the member's quota counts it); the keeper renews the lease meanwhile. Returns how it
+        ended: completed, refused, stopped or failed."""
         try:
             digest = self._upload(job, result)
             self.client.call("POST", f"/api/worker/jobs/{job.id}/complete", give_up=self.stopping.is_set,
                              json={"lease_token": job.lease_token, "sha256": digest, "size": result.stat().st_size,
-                                   "seconds_per_step": seconds_per_step})
+                                   "seconds_per_step": seconds_per_step, "run_seconds": round(run_seconds, 3)})
         except (TokenRefused, Paused):
             raise
         except ResultRefused as refused:
