@@ -280,3 +280,21 @@ def test_community_settings_are_checked(tmp_path):
     assert known["community"] == {"gpu_seconds_per_day": "unlimited"}
     assert len(problems) == 3 and any("did you mean concurrent_jobs" in p for p in problems)
     assert Quota().over(known["community"]).gpu_seconds_per_day is None
+
+
+def test_a_member_changes_their_password_and_an_admin_resets_a_lost_one(server):
+    store, app, _ = server
+    ada, session = join(app, store, "Ada")
+    other = TestClient(app, raise_server_exceptions=False)
+    assert other.post("/api/session", json={"name": "Ada", "password": PASSWORD}).status_code == 200
+    wrong = ada.put("/api/me/password", json={"current": "not it at all", "new": "a new long password"})
+    assert wrong.status_code == 400 and error(wrong)["param"] == "current"
+    assert ada.put("/api/me/password", json={"current": PASSWORD, "new": "a new long password"}).status_code == 200
+    assert ada.get("/api/session").json()["signed_in"] is True  # this browser stays signed in
+    assert other.get("/api/session").json()["signed_in"] is False  # the others are signed out
+    assert other.post("/api/session", json={"name": "Ada", "password": PASSWORD}).status_code == 401
+    reset = CliRunner().invoke(cli, ["members", "password", "ada", "--db", store.url],
+                               input="the admin's choice\nthe admin's choice\n")
+    assert reset.exit_code == 0, reset.output
+    assert ada.get("/api/session").json()["signed_in"] is False
+    assert other.post("/api/session", json={"name": "Ada", "password": "the admin's choice"}).status_code == 200

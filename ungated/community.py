@@ -146,3 +146,18 @@ def reinstate(member: MemberArgument, db: DbOption = None) -> None:
     store = _store(db)
     changed = members.reinstate(store, ACTOR, _member_id(store, member))
     typer.echo(f"reinstated {changed.name}", err=True)
+
+
+@members_app.command("password")
+def reset_password(member: MemberArgument, db: DbOption = None) -> None:
+    """Set a new password for a member who lost theirs (asked for twice, never shown); their sessions end."""
+    from .jobs import members
+
+    store = _store(db)
+    member_id = _member_id(store, member)
+    new = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        members.set_password(store, member_id, new, actor=ACTOR)
+    except members.Refused as err:
+        raise _refused(err) from None
+    typer.echo("password changed; give it to them by a private channel", err=True)

@@ -113,6 +113,23 @@ def check_invite(code: Annotated[str, Path(max_length=200)], studio: Studio = De
             "expires_at": invite.expires_at if invite else None}
 
 
+class NewPassword(BaseModel):
+    current: str = Field(max_length=1000)
+    new: str = Field(max_length=1000)
+
+
+@router.put("/me/password")
+def change_password(body: NewPassword, request: Request, studio: Studio = Depends(studio),
+                    who: Caller = Depends(signed_in)) -> dict:
+    """Change your password (the current one is asked for); your other sessions are signed out."""
+    try:
+        members.set_password(studio.store, _member(who), body.new, current=body.current,
+                             keep_secret=request.cookies.get(SESSION_COOKIE) if who.by_cookie else None)
+    except members.Refused as err:
+        raise refused(err) from None
+    return {"changed": True}
+
+
 # One's own keys and quota
 
 class NewKey(BaseModel):

@@ -225,6 +225,25 @@ def sign_out(store: Store, secret: str) -> None:
         session.execute(delete(MemberSession).where(MemberSession.secret_hash == _hash(secret)))
 
 
+def set_password(store: Store, member_id: str, new: str, current: str | None = None, keep_secret: str | None = None,
+                 actor: str | None = None) -> None:
+    """A new password: with `current`, only when it is right (a member changing their own); with an
+    actor, an admin's reset (audited). Every session but `keep_secret`'s ends."""
+    check_password(new)
+    member = get(store, member_id)
+    if current is not None and not _verified(member.password_hash, current):
+        raise Refused("invalid", "current: that is not your current password", "current")
+    password_hash = _hasher.hash(new)
+    with store.write() as session:
+        session.execute(update(Member).where(Member.id == member_id).values(password_hash=password_hash))
+        ended = delete(MemberSession).where(MemberSession.member_id == member_id)
+        if keep_secret is not None:
+            ended = ended.where(MemberSession.secret_hash != _hash(keep_secret))
+        session.execute(ended)
+        if actor is not None:
+            audit.record(session, actor, "member.password_reset", member_id)
+
+
 # Members, as moderators and admins see and change them
 
 def get(store: Store, member_id: str) -> Member:
