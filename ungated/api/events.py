@@ -25,6 +25,7 @@ from sqlalchemy import select
 from ..jobs import outages, queue
 from ..jobs.schema import Favourite, Video
 from .access import studio
+from .moderation import check_shown
 from .service import WRITES, Studio
 from .studio import links, waiting_for_worker
 
@@ -243,8 +244,9 @@ def hub(request: Request) -> ProgressHub:
     return request.app.state.progress_hub
 
 
-def existing_video(video_id: str, studio: Studio = Depends(studio)) -> str:
-    studio.get(video_id)  # raises the 404 here, before the stream starts
+def existing_video(video_id: str, request: Request, studio: Studio = Depends(studio)) -> str:
+    # raises the 404 (or a removed clip's 410) here, before the stream starts
+    check_shown(studio.get(video_id), request, content=False)
     return video_id
 
 

@@ -33,6 +33,7 @@ from . import references
 from .access import Caller, asker, may_change, signed_in, studio
 from .bodies import read_body, renamed_fields
 from .errors import not_found
+from .moderation import check_shown, moderation_of
 from .service import NewInput, Studio
 
 router = APIRouter(prefix="/v1")
@@ -97,12 +98,13 @@ DERIVED_BODY = {"requestBody": {"required": True, "content": {
 
 def video_object(video: Video, who: Caller) -> dict:
     """A row in OpenAI's video shape. A cancelled video is "failed" with the code "cancelled". A
-    prompt the artist keeps private is shown only to them (and admins)."""
+    prompt the artist keeps private is shown only to them (and admins); a moderator's hiding or
+    removing (`moderation`: state and reason) only to them and moderators."""
     status = "failed" if video.status == queue.CANCELLED else video.status
     error = None
     if status == "failed":
         error = {"code": video.error_code or "failed", "message": video.error_message or "generation failed"}
-    return {
+    shown = {
         "id": video.id, "object": "video", "model": video.requested_model, "status": status,
         "progress": video.progress, "created_at": int(video.created_at),
         "completed_at": int(video.completed_at) if video.completed_at else None, "expires_at": None,
@@ -110,6 +112,9 @@ def video_object(video: Video, who: Caller) -> dict:
         "remixed_from_video_id": video.remixed_from,
         "seconds": f"{video.seconds:g}", "size": video.size, "error": error,
     }
+    if (moderated := moderation_of(video, who)) is not None:
+        shown["moderation"] = moderated
+    return shown
 
 
 def _seconds(value: str | float | None) -> float | None:
@@ -157,6 +162,7 @@ async def retrieve_video(video_id: str, request: Request) -> JSONResponse:
     studio, who = await asker(request)
     seen = await request.app.state.progress_hub.status(video_id, who.client)
     video = seen.video if seen is not None and seen.video is not None else await asyncio.to_thread(studio.get, video_id)
+    check_shown(video, request, who, content=False)
     return JSONResponse(video_object(video, who), headers={"openai-poll-after-ms": POLL_AFTER_MS})
 
 
@@ -168,9 +174,10 @@ def delete_video(video_id: str, studio: Studio = Depends(studio), who: Caller = 
 
 
 @router.get("/videos/{video_id}/content")
-def video_content(video_id: str, variant: Literal["video", "thumbnail", "spritesheet"] = "video",
+def video_content(video_id: str, request: Request, variant: Literal["video", "thumbnail", "spritesheet"] = "video",
                   studio: Studio = Depends(studio)) -> FileResponse:
-    _, mp4 = studio.clip(video_id)
+    video, mp4 = studio.clip(video_id)
+    check_shown(video, request)
     path = getattr(companion_paths(mp4), variant)
     if not path.is_file():
         raise not_found("content", video_id)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..engines.base import Engine
 from ..errors import InvalidRequest
-from ..jobs import queue, trained
+from ..jobs import moderation, queue, trained
 from ..jobs.quotas import Quota
 from ..jobs.schema import Favourite, Profile, Video, Worker
 from ..jobs.storage import Storage
@@ -36,6 +36,11 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_VIDEO_BYTES = 60 * 1024 * 1024
 MAX_LORA_BYTES = 1024 * 1024 * 1024  # a rank-64 LoRA of a 14B model is a few hundred MB
 MAX_DATASET_BYTES = 2 * 1024 * 1024 * 1024  # one file of a dataset, or a zip of a whole one
+
+
+def removed(video_id: str, param: str = "video_id") -> ApiError:
+    """The answer for a clip the moderators removed, to whoever may not see it (api/moderation.py)."""
+    return ApiError(410, f"video {video_id!r} has been removed by the server's moderators", param, "removed")
 
 
 @dataclass(frozen=True)
@@ -362,6 +367,7 @@ class Studio:
             video = session.get(Video, video_id)
         if video is None:
             raise not_found("video", video_id, param)
+        self.check_source(video, param)
         clip = self.storage.resolve(video.result) if video.result else None
         if video.status != queue.COMPLETED or clip is None or not clip.is_file():
             raise ApiError(409, f"video {video_id!r} is {video.status}; only a finished video can be used here",
@@ -388,12 +394,20 @@ class Studio:
               sees_prompt: bool = True, **options) -> list[Video]:
         """New videos from a source's request and seed with some fields changed. Each keeps its own
         copy of the source's input files: deleting the source must not break it."""
+        self.check_source(source, "video_id")
         changes = dict(changes)
         requested_model = changes.pop("model", None) or source.requested_model
         fields = {**self.inherited(source, sees_prompt, changes.get("prompt")), **changes}
         inputs = {name: NewInput.copy_of(self.storage.resolve(source.request[name]))
                   for name in INPUT_FIELDS if source.request.get(name)}
         return self.create(fields, client, requested_model, inputs, remixed_from=source.id, limits=limits, **options)
+
+    @staticmethod
+    def check_source(video: Video, param: str) -> None:
+        """No new clip is made from a removed one (its content is served to no one but moderators,
+        and they make nothing from it either): 410 `removed`, naming `param`."""
+        if video.moderation == moderation.REMOVED:
+            raise removed(video.id, param)
 
     @staticmethod
     def inherited(source: Video, sees_prompt: bool, prompt: str | None) -> dict:
@@ -457,7 +471,8 @@ class Studio:
 
     @staticmethod
     def in_feed():
-        return (Video.public.is_(True), Video.status == queue.COMPLETED)
+        """Finished, listed by its artist, and neither hidden nor removed by a moderator."""
+        return (Video.public.is_(True), Video.status == queue.COMPLETED, Video.moderation.is_(None))
 
     @staticmethod
     def owned_by(client: str):
@@ -465,7 +480,7 @@ class Studio:
 
     @staticmethod
     def favourites_of(client: str):
-        return (Video.id.in_(select(Favourite.video_id).where(Favourite.client == client)),)
+        return (Video.id.in_(select(Favourite.video_id).where(Favourite.client == client)), moderation.not_removed())
 
     def favourite_ids(self, client: str | None, videos: list[Video]) -> set[str]:
         """Which of videos the client has marked as a favourite."""

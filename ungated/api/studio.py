@@ -29,6 +29,7 @@ from ..request import INPUT_FIELDS, Request as GenerationRequest, Text
 from .access import Caller, asker, caller, may_change, signed_in, studio
 from .bodies import data_url_bytes, read_body, renamed_fields
 from .errors import ApiError
+from .moderation import check_shown, moderation_of
 from .service import MAX_VIDEO_BYTES, PRIVATE_FIELDS, NewInput, Studio
 
 router = APIRouter(prefix="/api")
@@ -66,10 +67,10 @@ def links(video: Video) -> dict:
 
 def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Outlook | None = None) -> dict:
     """A video as the studio shows it to `who`: a prompt its artist keeps private (with its seed)
-    only to them and admins."""
+    only to them and admins; its moderation (state and reason) only to them and moderators."""
     hidden = PRIVATE_FIELDS if video.prompt_private and not who.sees_prompt_of(video) else ()
     request = {name: value for name, value in video.request.items() if name not in (*INPUT_FIELDS, *hidden)}
-    return {
+    shown = {
         "id": video.id, "status": video.status, "prompt": None if hidden else video.prompt,
         "prompt_private": video.prompt_private, "model": video.model,
         "requested_model": video.requested_model, "size": video.size, "seconds": video.seconds,
@@ -86,6 +87,9 @@ def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Out
             queue.FAILED, queue.CANCELLED) else None,
         "links": links(video),
     }
+    if (moderated := moderation_of(video, who)) is not None:
+        shown["moderation"] = moderated
+    return shown
 
 
 def waiting_for_worker(video: Video, outlook: queue.Outlook | None) -> bool:
@@ -287,12 +291,14 @@ async def get_video(video_id: str, request: Request) -> JSONResponse:
     seen = await request.app.state.progress_hub.status(video_id, who.client, favourite=True)
     if seen is None or seen.video is None:
         return JSONResponse(await asyncio.to_thread(one_video, video_id, studio, who))
+    check_shown(seen.video, request, who, content=False)
     favourite = who.client is not None and who.client in seen.favourite_of
     return JSONResponse(studio_object(seen.video, who, favourite, seen.outlook))
 
 
 def one_video(video_id: str, studio: Studio, who: Caller) -> dict:
     video = studio.get(video_id)
+    check_shown(video, None, who, content=False)
     favourite = video.id in studio.favourite_ids(who.client, [video])
     return studio_object(video, who, favourite, studio.outlook(video))
 
@@ -421,9 +427,10 @@ def remove_favourite(video_id: str, studio: Studio = Depends(studio), who: Calle
 
 
 @router.get("/videos/{video_id}/provenance")
-async def video_provenance(video_id: str, studio: Studio = Depends(studio)) -> dict:
+async def video_provenance(video_id: str, request: Request, studio: Studio = Depends(studio)) -> dict:
     """What the stored clip's C2PA manifest and watermark say (the studio's provenance badge)."""
-    _, mp4 = studio.clip(video_id)
+    video, mp4 = studio.clip(video_id)
+    check_shown(video, request)
     return await asyncio.to_thread(studio.provenance_of, mp4)
 
 
@@ -444,10 +451,11 @@ async def verify_upload(request: Request, studio: Studio = Depends(studio)) -> d
 
 
 @router.get("/videos/{video_id}/gif")
-async def video_gif(video_id: str, studio: Studio = Depends(studio)) -> FileResponse:
+async def video_gif(video_id: str, request: Request, studio: Studio = Depends(studio)) -> FileResponse:
     """The clip as an animated GIF (made on first request, then kept beside the MP4). Requests that
     come while it is being made wait for it rather than make it again."""
-    _, mp4 = studio.clip(video_id)
+    video, mp4 = studio.clip(video_id)
+    check_shown(video, request)
     gif = mp4.with_suffix(".gif")
     if not gif.is_file():
         lock = _gif_locks.setdefault(video_id, asyncio.Lock())  # held by its waiters; gone with the last
@@ -458,9 +466,9 @@ async def video_gif(video_id: str, studio: Studio = Depends(studio)) -> FileResp
 
 
 @router.get("/videos/{video_id}/preview")
-def preview_frame(video_id: str, studio: Studio = Depends(studio)) -> FileResponse:
+def preview_frame(video_id: str, request: Request, studio: Studio = Depends(studio)) -> FileResponse:
     """The latest low-resolution preview frame of a video being made."""
-    studio.get(video_id)
+    check_shown(studio.get(video_id), request)
     path = studio.storage.preview_path(video_id)
     if not path.is_file():
         raise ApiError(404, f"video {video_id!r} has no preview frame yet", "video_id", "not_ready")
