@@ -70,7 +70,8 @@ def test_an_invite_signs_up_and_the_cookie_is_locked_down(server):
     assert browser.get(f"/api/invites/{code}").json()["valid"] is False
 
 
-@pytest.mark.parametrize("change, words", [("revoked", "revoked"), ("expired", "expired"), ("unknown", "not an invite")])
+@pytest.mark.parametrize("change, words", [("revoked", "revoked"), ("expired", "expired"),
+                                           ("unknown", "not an invite")])
 def test_a_dead_invite_is_refused_with_the_reason(server, change, words):
     store, app, client = server
     invite, code = members.create_invite(store, "cli", uses=5)

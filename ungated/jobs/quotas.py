@@ -2,9 +2,10 @@
 UTC day), and how many clips and training runs one member may have queued or running at once.
 
 The defaults are config.toml's [community] section (settings.community); a member may have
-overrides (Member.quota), set by an admin. A limit is a whole number, or "unlimited" (None here). GPU-seconds are what the
-workers reported for each finished job (queue.complete records them as run_seconds), so a job in
-flight counts once it ends: a member may run over by the jobs they already had running."""
+overrides (Member.quota), set by an admin. A limit is a whole number, or "unlimited" (None here).
+GPU-seconds are what the workers reported for each finished job (queue.complete records them as
+run_seconds), so a job in flight counts once it ends: a member may run over by the jobs they
+already had running."""
 
 from __future__ import annotations
 
