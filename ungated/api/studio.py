@@ -212,7 +212,8 @@ def delete_lora(name: str, studio: Studio = Depends(studio), who: Caller = Depen
 
 @router.get("/me")
 def me(studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> dict:
-    return {"client": who.client, "admin": who.admin, "public_server": studio.config.public,
+    return {"client": who.client, "admin": who.admin, "role": who.role, "moderator": who.moderator, "name": who.name,
+            "public_server": studio.config.public,
             "artist": studio.artist_of(who.client) if who.client else "",
             "limits": {"per_minute": who.limits.per_minute, "concurrent": who.limits.concurrent}
             if who.limits else None}
