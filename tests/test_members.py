@@ -299,3 +299,22 @@ def test_a_member_changes_their_password_and_an_admin_resets_a_lost_one(server):
     assert reset.exit_code == 0, reset.output
     assert ada.get("/api/session").json()["signed_in"] is False
     assert other.post("/api/session", json={"name": "Ada", "password": "the admin's choice"}).status_code == 200
+
+
+def test_work_done_later_for_a_member_keeps_their_quota(server):
+    """A storyboard's shots are queued by the server (api/director.py) with the limits of the
+    board's owner: a member's quota, not none."""
+    from ungated.api.access import limits_of
+    from ungated.api.errors import ApiError
+
+    store, app, _ = server
+    studio = app.state.studio
+    _, session = join(app, store, "Ada")
+    _, root = join(app, store, "Root", role="admin")
+    ada_id = session["member"]["id"]
+    assert limits_of(studio, ada_id).quota.clips_per_day == 3
+    assert limits_of(studio, root["member"]["id"]).quota.clips_per_day is None
+    members.suspend(store, "cli", ada_id, "spam")
+    with pytest.raises(ApiError) as refused:
+        limits_of(studio, ada_id)
+    assert refused.value.code == "suspended"

@@ -94,7 +94,8 @@ def caller(request: Request, studio: Studio = Depends(studio)) -> Caller:
 
 def _by_key(studio: Studio, key: ApiKey) -> Caller:
     if key.member_id is None:  # a key made on the command line: its own limits and admin flag
-        return Caller(key.id, key.admin, Limits(key.per_minute, key.concurrent), role="admin" if key.admin else "member")
+        role = "admin" if key.admin else "member"
+        return Caller(key.id, key.admin, Limits(key.per_minute, key.concurrent), role=role)
     try:
         member = members.get(studio.store, key.member_id)
     except members.Refused:
@@ -111,6 +112,23 @@ def as_member(studio: Studio, member: Member, by_cookie: bool = False) -> Caller
     limits = Limits(ADMIN_PER_MINUTE if admin else keys.DEFAULT_PER_MINUTE,
                     UNBOUNDED if quota.concurrent_jobs is None else quota.concurrent_jobs, quota)
     return Caller(member.id, admin, limits, role=member.role, name=member.name, by_cookie=by_cookie)
+
+
+def limits_of(studio: Studio, client: str) -> Limits | None:
+    """The limits a client's own requests have, for work the server does on its behalf later (a
+    storyboard's shots): a member's quota, a key's limits; none for admins and local. A revoked
+    key or a suspended member asks for nothing more (ApiError)."""
+    if client.startswith(members.MEMBER_PREFIX):
+        try:
+            member = members.get(studio.store, client)
+        except members.Refused:
+            raise ApiError(401, "the member this belongs to is gone", code="invalid_api_key") from None
+        return as_member(studio, member).limits
+    with studio.store.read() as session:
+        key = session.get(ApiKey, client)
+    if key is not None and key.revoked_at is not None:
+        raise ApiError(401, "the API key this belongs to was revoked", code="invalid_api_key")
+    return None if key is None or key.admin else Limits(key.per_minute, key.concurrent)
 
 
 async def asker(request: Request) -> tuple[Studio, Caller]:

@@ -28,12 +28,13 @@ from sqlalchemy import select, update
 
 from ..errors import UngatedError
 from ..jobs import outages, queue
-from ..jobs.schema import ApiKey, Board, Video
+from ..jobs.schema import Board, Video
 from ..media.pipeline import placed_together
 from ..media.stitch import stitch, write_previews
 from ..provenance import c2pa_manifest
 from ..provenance.credentials import load
 from ..request import MAX_SEED
+from .access import limits_of
 from .errors import ApiError
 from .service import NewInput, Studio
 
@@ -161,10 +162,10 @@ class Director:
                 previous = takes[board.shots[index - 1]["video"]]
                 inputs["follows"] = NewInput.copy_of(studio.storage.resolve(previous.result))
             [take] = studio.create(fields, board.client, board.model, inputs, public=False,
-                                   limits=self._limits(board.client))
+                                   limits=limits_of(studio, board.client))
         except ApiError as err:
-            if err.status == 429:  # over the key's limits: the shot waits for the client's other videos
-                return
+            if err.status == 429 and err.param in (None, "concurrent_jobs"):
+                return  # over the key's rate or the member's clips at once: the shot waits for their other videos
             return self._save(board, status=FAILED, error_message=f"shot {index + 1}: {err.message}")
         except UngatedError as err:  # the model went away, or a character or image is gone
             return self._save(board, status=FAILED, error_message=f"shot {index + 1}: {err}")
@@ -172,15 +173,6 @@ class Director:
         shots[index]["video"] = take.id
         if not self._save(board, shots=shots):
             self.studio.delete(take.id)  # the board was edited meanwhile; the next move decides afresh
-
-    def _limits(self, client: str) -> queue.Limits | None:
-        """The limits of the client's key, as its own requests have them (none for admins and local);
-        a key revoked since the board was made asks for nothing more."""
-        with self.studio.store.read() as session:
-            key = session.get(ApiKey, client)
-        if key is not None and key.revoked_at is not None:
-            raise ApiError(401, "the API key this board belongs to was revoked", code="invalid_api_key")
-        return None if key is None or key.admin else queue.Limits(key.per_minute, key.concurrent)
 
     def _save(self, board: Board, **values) -> bool:
         """Write values to the board unless it was edited since it was read."""

@@ -27,6 +27,7 @@ ROLES = ("member", "moderator", "admin")
 NAME = re.compile(r"[^\W_](?:[\w .\-]{0,38}[^\W_])?")  # letters and digits first and last; no control characters
 PASSWORD_LENGTH = (8, 256)
 SESSION_DAYS = 30
+MEMBER_PREFIX = "mem_"  # of member ids, which are the `client` of what they make
 SESSION_PREFIX = "ugs_"
 INVITE_PREFIX = "ugi_"
 # Sign-in throttling: after this many failures in THROTTLE_SECONDS, a name (or an address) waits
@@ -104,7 +105,7 @@ def sign_up(store: Store, name: str, password: str, invite_code: str | None, ope
                                     "for an invite link", "invite")
         if session.scalar(select(Member.id).where(Member.name_key == name_key(name))):
             raise Refused("taken", f"name: {name!r} is taken; choose another", "name")
-        member = Member(id=queue.new_id("mem_")[:20], name=name, name_key=name_key(name), password_hash=password_hash,
+        member = Member(id=queue.new_id(MEMBER_PREFIX)[:20], name=name, name_key=name_key(name), password_hash=password_hash,
                         role=role, quota=None, invite_id=invite_id, created_at=now)
         session.add(member)
     return member
