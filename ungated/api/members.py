@@ -27,9 +27,12 @@ MAX_KEYS = 20  # live keys per member
 QuotaValue = Annotated[int, Field(ge=0, le=10**9)] | Literal["unlimited"] | None
 
 
+CODES = {"throttled": "too_many_attempts"}  # what the API calls a kind, where the two differ
+
+
 def refused(err: members.Refused) -> ApiError:
     headers = {"Retry-After": str(math.ceil(err.retry_after))} if err.retry_after else None
-    return ApiError(STATUS[err.kind], err.message, err.param, err.kind, headers)
+    return ApiError(STATUS[err.kind], err.message, err.param, CODES.get(err.kind, err.kind), headers)
 
 
 def session_object(studio: Studio, who: Caller, csrf_token: str | None) -> dict:

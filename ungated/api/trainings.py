@@ -333,27 +333,23 @@ def list_trainings(limit: int = Query(50, ge=1, le=200), studio: Studio = Depend
     return {"data": [training_object(run, who, studio.storage) for run in runs]}
 
 
-def _get(studio: Studio, run_id: str) -> Training:
+def _get(studio: Studio, run_id: str, who: Caller) -> Training:
+    """The run, for its owner or an admin; to anyone else it does not exist (404), so its id tells
+    nothing: a run, its samples and its model are private until its owner shares what it made."""
     with studio.store.read() as session:
         run = session.get(Training, run_id)
-    if run is None:
+    if run is None or not (who.admin or (who.client is not None and who.client == run.client)):
         raise not_found("training run", run_id)
     return run
 
 
-def _may_change(who: Caller, run: Training) -> None:
-    if not (who.admin or who.client == run.client):
-        raise ApiError(403, f"training run {run.id!r} is not yours; only its owner or an admin may change it",
-                       "training_id", "not_owner")
-
-
 @router.get("/trainings/{training_id}")
 def one_training(training_id: str, studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> dict:
-    return training_object(_get(studio, training_id), who, studio.storage)
+    return training_object(_get(studio, training_id, who), who, studio.storage)
 
 
-def existing_training(training_id: str, studio: Studio = Depends(studio)) -> str:
-    _get(studio, training_id)  # raises the 404 here, before the stream starts
+def existing_training(training_id: str, studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> str:
+    _get(studio, training_id, who)  # raises the 404 here, before the stream starts
     return training_id
 
 
@@ -367,9 +363,10 @@ async def training_events(request: Request, training_id: str = Depends(existing_
 
 
 @router.get("/trainings/{training_id}/files/{path:path}")
-def training_file(training_id: str, path: str, studio: Studio = Depends(studio)) -> FileResponse:
-    """A sample clip (work/samples/...) or an output (out/...) of a run."""
-    _get(studio, training_id)
+def training_file(training_id: str, path: str, studio: Studio = Depends(studio),
+                  who: Caller = Depends(caller)) -> FileResponse:
+    """A sample clip (work/samples/...) or an output (out/...) of a run (its owner's, or an admin's)."""
+    _get(studio, training_id, who)
     root = training.folder(studio.storage, training_id)
     file = (root / paths.client_path(path)).resolve()
     shown = (root / "out").resolve(), (root / "work" / "samples").resolve()
@@ -381,7 +378,7 @@ def training_file(training_id: str, path: str, studio: Studio = Depends(studio))
 @router.post("/trainings/{training_id}/cancel")
 def cancel_training(training_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
     """Stop a run: at once if queued, else at its next step (it saves a checkpoint to resume from)."""
-    _may_change(who, _get(studio, training_id))
+    _get(studio, training_id, who)
     queue.cancel(studio.store, training_id)
     return one_training(training_id, studio, who)
 
@@ -389,8 +386,7 @@ def cancel_training(training_id: str, studio: Studio = Depends(studio), who: Cal
 @router.post("/trainings/{training_id}/resume")
 def resume_training(training_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
     """Queue a cancelled or failed run again; it continues from its last checkpoint."""
-    run = _get(studio, training_id)
-    _may_change(who, run)
+    run = _get(studio, training_id, who)
     if run.status not in (queue.CANCELLED, queue.FAILED):
         raise ApiError(409, f"training run {training_id!r} is {run.status}; only a cancelled or failed run resumes",
                        "training_id", "not_resumable")
@@ -402,8 +398,7 @@ def resume_training(training_id: str, studio: Studio = Depends(studio), who: Cal
 @router.delete("/trainings/{training_id}")
 def delete_training(training_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
     """Delete a finished run and its files (a LoRA it added to the library stays there)."""
-    run = _get(studio, training_id)
-    _may_change(who, run)
+    run = _get(studio, training_id, who)
     if run.status not in queue.FINISHED:
         raise ApiError(409, f"training run {training_id!r} is {run.status}; cancel it first", "training_id",
                        "not_finished")
