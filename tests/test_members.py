@@ -156,8 +156,9 @@ def test_a_members_key_acts_as_the_member_with_the_openai_client(server):
     client = openai.OpenAI(base_url="http://testserver/v1", api_key=made.json()["secret"],
                            http_client=TestClient(app))
     video = client.videos.create(prompt="a red circle", seconds="4")
-    mine = [v["id"] for v in ada.get("/api/me/videos").json()["data"]]
-    assert video.id in mine  # by key or by cookie, one member owns it
+    mine = ada.get("/api/me/videos").json()["data"]
+    assert video.id in [v["id"] for v in mine]  # by key or by cookie, one member owns it
+    assert {v["artist"] for v in mine} == {"Ada"}  # credited by their name until they choose another
     bob, _ = join(app, store, "Bob")
     assert bob.delete(f"/api/me/keys/{made.json()['id']}").status_code == 404  # not his
     assert ada.delete(f"/api/me/keys/{made.json()['id']}").status_code == 200

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 
 from . import audit, queue
-from .schema import ApiKey, Invite, Member, MemberSession, SignInFailure
+from .schema import ApiKey, Invite, Member, MemberSession, Profile, SignInFailure
 from .store import Store
 
 ROLES = ("member", "moderator", "admin")
@@ -108,6 +108,7 @@ def sign_up(store: Store, name: str, password: str, invite_code: str | None, ope
         member = Member(id=queue.new_id(MEMBER_PREFIX)[:20], name=name, name_key=name_key(name), password_hash=password_hash,
                         role=role, quota=None, invite_id=invite_id, created_at=now)
         session.add(member)
+        session.add(Profile(client=member.id, artist=name))  # credited by name until they choose another
     return member
 
 
