@@ -70,7 +70,7 @@ def upload(api, bearer, job: dict, data: bytes, size: int | None = None, sha256:
     assert api.put(f"{base}/result", params={**lease, "offset": received}, content=data[received:],
                    headers=bearer).json() == {"received": len(data)}
     body = {**lease, "sha256": sha256 or hashlib.sha256(data).hexdigest(), "size": size or len(data),
-            "seconds_per_step": 0.05}
+            "seconds_per_step": 0.05, "run_seconds": 0.01}
     return api.post(f"{base}/complete", json=body, headers=bearer)
 
 
@@ -105,6 +105,7 @@ def test_a_remote_worker_makes_a_video_the_server_checks_and_signs(pool, engine,
 
     finished = video(store, job["id"])
     assert finished.status == queue.COMPLETED and finished.result == f"videos/{job['id']}/{job['lease_token']}.mp4"
+    assert finished.run_seconds == pytest.approx(0.01)  # the GPU time it reported: the member's quota counts it
     stored = storage.resolve(finished.result)
     assert stored.with_suffix(".thumb.jpg").is_file() and stored.with_suffix(".sprites.jpg").is_file()
     assert not list(stored.parent.glob(".upload-*"))
