@@ -107,7 +107,7 @@ def test_a_report_waits_in_the_queue_while_the_clip_stays_shared(server, people)
     queued = reports(people["moderator"])
     assert [(r["video"]["id"], r["reason"], r["status"]) for r in queued] == [
         (video_id, "spam", "open"), (video_id, "copyright", "open")]
-    assert queued[0]["note"] == "<b>buy</b> now" and queued[0]["video"]["artist"] == ""
+    assert queued[0]["note"] == "<b>buy</b> now" and queued[0]["video"]["artist"] == "Ada"
     assert queued[0]["video"]["prompt"] == "a red circle"
     assert queued[0]["video"]["thumbnail"] == f"/v1/videos/{video_id}/content?variant=thumbnail"
     assert queued[0]["video"]["moderation"] == {"state": None, "reason": None}
