@@ -220,7 +220,7 @@ def test_an_admin_sets_roles_and_quota_overrides_and_every_change_is_audited(ser
     assert changed.json()["quota"]["clips_per_day"] is None and changed.json()["quota"]["concurrent_jobs"] == 10
     assert ada.get("/api/me/quota").json()["limits"]["clips_per_day"] is None
     assert make(ada, variants=4).status_code == 200
-    back = admin.patch(f"/api/members/{ada_id}", json={"quota": {"clips_per_day": None}})
+    back = admin.patch(f"/api/members/{ada_id}", json={"quota": {"clips_per_day": None, "concurrent_trainings": None}})
     assert back.json()["quota_overrides"] == {"concurrent_jobs": 10}
     bad = admin.patch(f"/api/members/{ada_id}", json={"quota": {"clips_per_week": 5}})
     assert bad.status_code == 400 and "clips_per_week" in error(bad)["param"]

@@ -221,7 +221,10 @@ def change_member(member_id: Annotated[str, Path(max_length=40)], body: MemberCh
         if body.quota is not None:
             quota = dict(members.get(studio.store, member_id).quota or {})
             for name, value in body.quota.items():
-                quota.pop(name) if value is None else quota.__setitem__(name, value)
+                if value is None:  # back to the server's default
+                    quota.pop(name, None)
+                else:
+                    quota[name] = value
         member = members.change(studio.store, who.client, member_id, body.role, quota)
     except members.Refused as err:
         raise refused(err) from None

@@ -1,8 +1,12 @@
 // The ungated web studio: plain modules on the studio API (/api), no build step, nothing fetched
 // from elsewhere. Every user-supplied string is set as text (textContent), never as HTML.
 
-import { $, api } from "./common.js";
+import { $, api, loadSession } from "./common.js";
+import { showAccount } from "./account.js";
+import { showAdmin, stopAdmin } from "./admin.js";
 import { showDirecting } from "./directing.js";
+import { moderationNote, offerReport, showModeration } from "./moderation.js";
+import { isModerator, openSignIn, roleOf, showHeader } from "./session.js";
 import { showBoards, stopBoards } from "./storyboard.js";
 import { showWorkers, stopWorkers } from "./workers.js";
 
@@ -36,8 +40,9 @@ $("#settings-save").addEventListener("click", async (event) => {
   const key = $("#api-key").value.trim();
   key ? localStorage.setItem("ungated.key", key) : localStorage.removeItem("ungated.key");
   try {
-    state.me = await api("/api/me");
+    [state.me] = await Promise.all([api("/api/me"), loadSession()]);
     if (state.me.client) state.me = await api("/api/me", { method: "PUT", json: { artist: $("#artist").value } });
+    showHeader(state.me);
     $("#settings").close();
   } catch (error) {
     $("#settings-error").textContent = error.message;
@@ -57,7 +62,8 @@ function route() {
   const videoId = path.startsWith("/v/") ? decodeURIComponent(path.slice(3)) : null;
   const boardId = path.startsWith("/boards/") ? decodeURIComponent(path.slice(8)) : null;
   const view = videoId ? "video" : boardId ? "boards"
-    : { "/feed": "feed", "/me": "mine", "/favourites": "favourites", "/train": "train", "/workers": "workers", "/boards": "boards" }[path]
+    : { "/feed": "feed", "/me": "mine", "/favourites": "favourites", "/train": "train", "/workers": "workers", "/boards": "boards",
+      "/account": "account", "/moderation": "moderation", "/admin": "admin" }[path]
     || "create";
   for (const link of document.querySelectorAll("nav a")) {
     link.toggleAttribute("aria-current", link.dataset.view === view);
@@ -69,15 +75,21 @@ function route() {
   $("#view-train").hidden = view !== "train";
   $("#view-workers").hidden = view !== "workers";
   $("#view-boards").hidden = view !== "boards";
+  for (const name of ["account", "moderation", "admin"]) $(`#view-${name}`).hidden = view !== name;
   if (view !== "video") $("#player").pause();
   if (view !== "workers") stopWorkers();
+  if (view !== "admin") stopAdmin();
   if (view !== "boards") stopBoards();
   if (LISTS[view]) showList(view);
   if (videoId) showVideo(videoId);
   if (view === "train" && state.me) showTrain();
   if (view === "workers" && state.me) showWorkers(state.me, state.models);
   if (view === "boards" && state.me) showBoards(boardId, { me: state.me, models: state.models, go });
-  const titles = { train: "Train", workers: "GPU workers", boards: "Storyboard" };
+  if (view === "account" && state.me) showAccount(state.me, state.models);
+  if (view === "moderation" && state.me) showModeration(roleOf(state.me) === "admin");
+  if (view === "admin" && state.me) showAdmin(roleOf(state.me) === "admin");
+  const titles = { train: "Train", workers: "GPU workers", boards: "Storyboard", account: "Account", moderation: "Moderation",
+    admin: "Admin" };
   document.title = videoId ? "Video · ungated" : `${LISTS[view]?.title || titles[view] || "Create"} · ungated`;
 }
 
@@ -417,13 +429,16 @@ function card(video) {
   const link = $(".card-link", item);
   link.href = `/v/${video.id}`;
   link.setAttribute("aria-label", `Open video: ${promptText(video)}`);
-  $(".thumb", item).src = video.links.thumbnail || "/static/icon.svg";
+  const removed = video.moderation?.state === "removed" && !isModerator(state.me);  // its files are gone for its artist too
+  $(".thumb", item).src = (!removed && video.links.thumbnail) || "/static/icon.svg";
   $(".card-prompt", item).textContent = promptText(video);
   $(".card-meta", item).textContent = [video.model, video.artist && `by ${video.artist}`,
-    video.status !== "completed" && video.status].filter(Boolean).join(" · ");
+    video.status !== "completed" && video.status, video.moderation?.state && `${video.moderation.state} by a moderator`]
+    .filter(Boolean).join(" · ");
+  if (moderationNote(video)) item.title = moderationNote(video);
   const clip = $(".hover", item);
   const play = (on) => {
-    if (!video.links.video) return;
+    if (!video.links.video || removed) return;
     if (on) { clip.src ||= video.links.video; clip.hidden = false; clip.play().catch(() => {}); }
     else { clip.pause(); clip.hidden = true; }
   };
@@ -490,18 +505,24 @@ async function showVideo(id) {
     return;
   }
   $("#video-title").textContent = promptText(video);
+  $("#video-moderation").textContent = moderationNote(video);
+  $("#video-moderation").hidden = !video.moderation?.state;
+  offerReport(video);
   const done = video.status === "completed";
+  // A removed clip's files are gone for everyone but moderators, its artist included.
+  const playable = done && !(video.moderation?.state === "removed" && !isModerator(state.me));
   $("#video-state").textContent = done ? "" : describe(video);
-  if (done && player.dataset.id !== video.id) {
+  if (playable && player.dataset.id !== video.id) {
     player.src = video.links.video;
     player.poster = video.links.thumbnail;
     player.dataset.id = video.id;
   }
-  player.hidden = !done;
+  if (!playable) { player.removeAttribute("src"); delete player.dataset.id; }
+  player.hidden = !playable;
   const facts = [
     ["Model", video.model], ["Seed", video.seed], ["Size", video.size], ["Length", `${video.seconds.toFixed(1)} s`],
     ["Created", new Date(video.created_at * 1000).toLocaleString()], ["Artist", video.artist || "not credited"],
-    ["Provenance", done ? "checking…" : "made when the clip is done"],
+    ["Provenance", playable ? "checking…" : done ? "not shown: the clip was removed" : "made when the clip is done"],
     ["Listed in feed", video.public ? "yes" : "no (open by link)"],
   ];
   if (video.request.loop) facts.push(["Loop", "yes: the last frame flows into the first"]);
@@ -513,10 +534,10 @@ async function showVideo(id) {
     dd.textContent = String(value);
     return [dt, dd];
   }));
-  if (done) showProvenance(video.id);
+  if (playable) showProvenance(video.id);
   for (const [selector, url] of [["#download-mp4", video.links.video], ["#download-gif", video.links.gif]]) {
     const link = $(selector);
-    link.hidden = !url;
+    link.hidden = !url || !playable;
     if (url) link.href = url;
   }
   $("#copy-link").onclick = async () => {
@@ -581,7 +602,7 @@ const DATASET_FILE = /\.(mp4|mov|webm|mkv|m4v|gif|png|jpe?g|webp|txt)$|^metadata
 
 async function showTrain() {
   if (!state.me.client) {
-    $("#train-error").textContent = "This server is public: add an API key in Settings (⚙) to train.";
+    $("#train-error").textContent = "This server is public: sign in (or add an API key in Settings, ⚙) to train.";
     return;
   }
   fillTrainModels();
@@ -874,11 +895,13 @@ async function start() {
   route();
   try {
     [state.me, { data: state.models }, { data: state.loras }] = await Promise.all(
-      [api("/api/me"), api("/api/models"), api("/api/loras")]);
+      [api("/api/me"), api("/api/models"), api("/api/loras"), loadSession()]);
   } catch (error) {
     $("#create-error").textContent = error.message;
     return;
   }
+  showHeader(state.me);
+  if (location.pathname.startsWith("/join/")) openSignIn("signup", decodeURIComponent(location.pathname.slice(6)));
   fillModels();
   $("#nav-workers").hidden = !state.me.admin;
   markModelsLoaded();

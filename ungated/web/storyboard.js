@@ -26,7 +26,7 @@ export async function showBoards(boardId, studio) {
   $("#board").hidden = !boardId;
   if (!studio.me.client) {
     $(boardId ? "#board-error" : "#boards-error").textContent =
-      "This server is public: add an API key in Settings (⚙) to make storyboards.";
+      "This server is public: sign in (or add an API key in Settings, ⚙) to make storyboards.";
     return;
   }
   loadCharacters();

@@ -1,0 +1,113 @@
+// Signing in, up and out: the header's Sign in button or the member's menu, and the dialog that
+// signs a person in or up. An invite link (/join/CODE) opens it to sign up with the invite.
+
+import { $, api, session, when } from "./common.js";
+
+let mode = "signin";  // or "signup"
+
+/** The caller's role (GET /api/me): a member's, the local user's (admin) or a server key's. */
+export function roleOf(me) {
+  return me?.role ?? session.member?.role ?? (me?.admin ? "admin" : me?.client ? "member" : "anonymous");
+}
+
+export function isModerator(me) {
+  return ["moderator", "admin"].includes(roleOf(me));
+}
+
+export function showHeader(me) {
+  const member = session.member;
+  $("#signin-open").hidden = Boolean(member) || !session.public_server;
+  $("#member-menu").hidden = !member;
+  $("#member-name").textContent = member?.name ?? "";
+  for (const id of ["#nav-moderation", "#menu-moderation"]) $(id).hidden = !isModerator(me);
+  for (const id of ["#nav-admin", "#menu-admin"]) $(id).hidden = roleOf(me) !== "admin";
+}
+
+export function openSignIn(as = "signin", invite = "") {
+  mode = as;
+  $("#signin-invite").value = invite;
+  $("#signin-error").textContent = "";
+  $("#signin-greeting").textContent = "";
+  fitDialog();
+  if (!$("#signin").open) $("#signin").showModal();
+  if (invite) greet(invite);
+}
+
+function fitDialog() {
+  const up = mode === "signup";
+  $("#signin-title").textContent = up ? "Sign up" : "Sign in";
+  $("#signin-submit").textContent = up ? "Sign up" : "Sign in";
+  $("#signin-password").autocomplete = up ? "new-password" : "current-password";
+  $("#signin-password-hint").textContent = up ? "(8 characters or more)" : "";
+  $("#signin-invite-field").hidden = !up || (session.signup === "open" && !$("#signin-invite").value);
+  const signupClosed = session.signup === "closed";
+  $("#signin-switch").hidden = !up && signupClosed;
+  $("#signin-switch").textContent = up ? "Already a member? Sign in"
+    : session.signup === "open" ? "New here? Sign up" : "New here, with an invite? Sign up";
+}
+
+async function greet(code) {
+  try {
+    const invite = await api(`/api/invites/${encodeURIComponent(code)}`);
+    const as = invite.role && invite.role !== "member" ? ` as a ${invite.role}` : "";
+    const until = invite.expires_at ? ` The link works until ${when(invite.expires_at)}.` : "";
+    $("#signin-greeting").textContent = invite.valid
+      ? `Welcome! You are invited to join this server${as}: choose a name and a password.${until}`
+      : "This invite link can no longer be used (it was used up, has expired or was revoked): ask for a new one.";
+  } catch (error) {
+    $("#signin-greeting").textContent = error.message;
+  }
+}
+
+$("#signin-open").addEventListener("click", () => openSignIn("signin"));
+$("#signin-close").addEventListener("click", () => $("#signin").close());
+$("#signin-switch").addEventListener("click", () => {
+  mode = mode === "signup" ? "signin" : "signup";
+  $("#signin-error").textContent = "";
+  fitDialog();
+});
+
+$("#signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { name: $("#signin-name").value.trim(), password: $("#signin-password").value };
+  if (!body.name || !body.password) {
+    $("#signin-error").textContent = "Write your name and your password.";
+    return;
+  }
+  if (mode === "signup") body.invite = $("#signin-invite").value.trim() || null;
+  const button = $("#signin-submit");
+  button.disabled = true;
+  try {
+    await api(mode === "signup" ? "/api/members" : "/api/session", { method: "POST", json: body });
+    // The member's own identity from now on, not a key kept from before; and a fresh start of
+    // the page, since what it shows (queue, lists, views) depends on who asks.
+    localStorage.removeItem("ungated.key");
+    location.assign(location.pathname.startsWith("/join/") ? "/" : location.pathname + location.search);
+  } catch (error) {
+    $("#signin-error").textContent = error.message;
+    button.disabled = false;
+  }
+});
+
+$("#signout").addEventListener("click", async () => {
+  try {
+    await api("/api/session", { method: "DELETE" });
+  } catch { /* the session had ended already: the cookie goes all the same */ }
+  localStorage.removeItem("ungated.key");
+  location.assign("/");
+});
+
+// The member's menu: opened by their name; closed by a choice in it, a click elsewhere or Escape.
+function openMenu(open) {
+  $("#member-links").hidden = !open;
+  $("#member-button").setAttribute("aria-expanded", String(open));
+}
+$("#member-button").addEventListener("click", () => openMenu($("#member-links").hidden));
+$("#member-links").addEventListener("click", (event) => event.target.closest("a") && openMenu(false));
+document.addEventListener("click", (event) => !event.target.closest("#member-menu") && openMenu(false));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("#member-links").hidden) {
+    openMenu(false);
+    $("#member-button").focus();
+  }
+});
