@@ -1,7 +1,8 @@
 """Screenshots of the web studio for the README: the create page, the feed and a video page, on a
 desktop and on a phone, in Debian's Chromium against a fresh `ungated serve` with a few clips; a
 video page with its directing tools open (re-cut) and a storyboard made and stitched; and the
-admins' Workers view (docs/community.md) against a server whose GPU workers are elsewhere.
+admins' Workers view (docs/community.md) against a server whose GPU workers are elsewhere; and a
+public server's Admin, Moderation and Account views, with members who joined by invite.
 
     python scripts/screenshots.py [--out docs/images]
 """
@@ -20,7 +21,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.service
 
 from tests.service import Server  # noqa: E402
-from ungated.jobs import worker_tokens  # noqa: E402
+from ungated.jobs import members, worker_tokens  # noqa: E402
 from ungated.jobs.store import Store  # noqa: E402
 
 PROMPTS = [
@@ -85,10 +86,11 @@ def main() -> None:
                 directing_view(browser, server.base, ids[0], args.out / "studio-directing.png")
                 storyboard_view(browser, api, ids[0], args.out / "studio-storyboard.png")
                 workers_view(browser, home / "pool", args.out / "studio-workers.png")
+                community_views(browser, home / "community", args.out)
                 browser.close()
         finally:
             server.stop()
-    print(f"wrote {len(SCREENS) * 3 + 4} screenshots to {args.out}")
+    print(f"wrote {len(SCREENS) * 3 + 7} screenshots to {args.out}")
 
 
 def until(page, expression: str) -> None:
@@ -160,6 +162,46 @@ def workers_view(browser, home: Path, path: Path) -> None:
         page.wait_for_selector("#worker-secret:not([hidden])")
         time.sleep(0.5)
         page.screenshot(path=path, full_page=True)
+    finally:
+        server.stop()
+
+
+def community_views(browser, home: Path, out: Path) -> None:
+    """A public server a few members joined by invite: its admin's Admin view (live figures,
+    members, invites, the audit log), the Moderation view with two reports, a member's Account."""
+    home.mkdir()
+    server = Server(home, f"sqlite:///{home / 'store.db'}", extra=("--public",)).start()
+    try:
+        store = Store(server.db_url)
+        people = {}
+        for name, role in (("Ines", "admin"), ("Mina", "moderator"), ("Ada", "member"), ("Tomás", "member")):
+            _, code = members.create_invite(store, "cli", role=role)
+            client = httpx.Client(base_url=server.base, timeout=60)
+            signed = client.post("/api/members", json={"name": name, "password": "a long password", "invite": code})
+            client.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
+            people[name] = client
+        admin = people["Ines"]
+        ada_id = people["Ada"].get("/api/session").json()["member"]["id"]
+        admin.patch(f"/api/members/{ada_id}", json={"quota": {"clips_per_day": 20}})
+        admin.post("/api/invites", json={"uses": 25, "expires_in_hours": 72, "note": "spring workshop"})
+        ids = [people["Ada"].post("/api/videos", json={"prompt": p, "seed": 3}).json()["data"][0]["id"]
+               for p in PROMPTS[:3]]
+        people["Tomás"].post("/api/videos", json={"prompt": PROMPTS[3]})
+        wait_done(people["Ada"], ids)
+        people["Ada"].post("/api/me/keys", json={"name": "laptop script"})
+        httpx.post(f"{server.base}/api/videos/{ids[0]}/reports", json={"reason": "spam", "note": "posted 5 times"})
+        people["Tomás"].post(f"/api/videos/{ids[1]}/reports", json={"reason": "copyright", "note": "my logo"})
+        for name, path, ready, file in (("Ines", "/admin", "#audit li", "studio-admin.png"),
+                                        ("Mina", "/moderation", "#reports li", "studio-moderation.png"),
+                                        ("Ada", "/account", "#keys li", "studio-account.png")):
+            context = browser.new_context(base_url=server.base, viewport=SCREENS["desktop"])
+            context.request.post("/api/session", data={"name": name, "password": "a long password"})
+            page = context.new_page()
+            page.goto(path)
+            page.wait_for_selector(ready)
+            time.sleep(1.0)
+            page.screenshot(path=out / file, full_page=True)
+            context.close()
     finally:
         server.stop()
 
