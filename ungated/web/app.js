@@ -860,7 +860,30 @@ function followRun(item, run) {
   };
   source.addEventListener("progress", update);
   source.addEventListener("done", update);
+  source.addEventListener("error", () => {
+    // Closed for good (not reconnecting): refused, as for a studio that uses an API key, which an
+    // EventSource cannot send. Follow the run by polling with the key instead.
+    if (source.readyState === EventSource.CLOSED) state.runs.set(run.id, pollRun(item, run.id));
+  });
   state.runs.set(run.id, source);
+}
+
+function pollRun(item, id) {
+  let timer;
+  const poll = async () => {
+    try {
+      const run = await api(`/api/trainings/${id}`);
+      renderRun(item, run);
+      if (["completed", "failed", "cancelled"].includes(run.status)) {
+        state.runs.delete(id);
+        if (run.model_id) await refreshModels();
+        return;
+      }
+    } catch { state.runs.delete(id); return; }  // deleted meanwhile
+    timer = setTimeout(poll, 3000);
+  };
+  poll();
+  return { close: () => clearTimeout(timer) };
 }
 
 async function refreshModels() {
