@@ -319,3 +319,19 @@ def test_work_done_later_for_a_member_keeps_their_quota(server):
     with pytest.raises(ApiError) as refused:
         limits_of(studio, ada_id)
     assert refused.value.code == "suspended"
+
+
+def test_an_admins_changes_to_what_is_not_theirs_are_audited(server):
+    store, app, _ = server
+    admin, admin_session = join(app, store, "Root", role="admin")
+    ada, _ = join(app, store, "Ada")
+    own = make(admin).json()["data"][0]["id"]
+    theirs = make(ada).json()["data"][0]["id"]
+    assert admin.delete(f"/api/videos/{own}").status_code == 200
+    assert admin.delete(f"/v1/videos/{theirs}").status_code == 200
+    assert admin.post("/api/workers", json={"name": "gpu-1"}).status_code == 200
+    assert admin.delete("/api/workers/gpu-1").status_code == 200
+    assert ada.post("/api/workers", json={"name": "gpu-2"}).status_code == 403
+    log = [(e["action"], e["target"]) for e in admin.get("/api/admin/audit").json()["data"]]
+    assert log[:3] == [("worker.revoke", "gpu-1"), ("worker.add", "gpu-1"), ("video.delete", theirs)]
+    assert ("video.delete", own) not in log  # one's own is no one else's business

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from fastapi import Depends, Request
 
-from ..jobs import keys, members
+from ..jobs import audit, keys, members
 from ..jobs.queue import Limits
 from ..jobs.quotas import UNLIMITED
 from ..jobs.schema import ApiKey, Member, Video
@@ -164,3 +164,9 @@ def may_change(who: Caller, video: Video) -> None:
     if not (who.admin or who.owns(video)):
         raise ApiError(403, f"video {video.id!r} is not yours; only its owner or an admin may change it",
                        "video_id", "not_owner")
+
+
+def audit_if_not_own(studio: Studio, who: Caller, video: Video, action: str) -> None:
+    """An admin's change to another's video goes to the audit log (local mode's one user excepted)."""
+    if who.client not in (LOCAL, video.client):
+        audit.log(studio.store, who.client, action, video.id, owner=video.client)

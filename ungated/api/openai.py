@@ -30,7 +30,7 @@ from ..jobs import queue
 from ..jobs.schema import Video
 from ..media.pipeline import companion_paths
 from . import references
-from .access import Caller, asker, may_change, signed_in, studio
+from .access import Caller, asker, audit_if_not_own, may_change, signed_in, studio
 from .bodies import read_body, renamed_fields
 from .errors import not_found
 from .moderation import check_shown, moderation_of
@@ -168,8 +168,10 @@ async def retrieve_video(video_id: str, request: Request) -> JSONResponse:
 
 @router.delete("/videos/{video_id}")
 def delete_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
-    may_change(who, studio.get(video_id))
+    video = studio.get(video_id)
+    may_change(who, video)
     studio.delete(video_id)
+    audit_if_not_own(studio, who, video, "video.delete")
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 

@@ -26,7 +26,7 @@ from ..jobs.schema import Video
 from ..media.gif import write_gif
 from ..provenance.verify import check_video
 from ..request import INPUT_FIELDS, Request as GenerationRequest, Text
-from .access import Caller, asker, caller, may_change, signed_in, studio
+from .access import Caller, asker, audit_if_not_own, caller, may_change, signed_in, studio
 from .bodies import data_url_bytes, read_body, renamed_fields
 from .errors import ApiError
 from .moderation import check_shown, moderation_of
@@ -315,8 +315,10 @@ def change_video(video_id: str, body: Changes, studio: Studio = Depends(studio),
 
 @router.delete("/videos/{video_id}")
 def delete_video(video_id: str, studio: Studio = Depends(studio), who: Caller = Depends(signed_in)) -> dict:
-    may_change(who, studio.get(video_id))
+    video = studio.get(video_id)
+    may_change(who, video)
     studio.delete(video_id)
+    audit_if_not_own(studio, who, video, "video.delete")
     return {"id": video_id, "deleted": True}
 
 

@@ -28,11 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from ..errors import InvalidRequest
-from ..jobs import outages, queue, remote_runs, results, trained, training, worker_tokens
+from ..jobs import audit, outages, queue, remote_runs, results, trained, training, worker_tokens
 from ..jobs.schema import Training, Video, WorkerToken
 from ..media.pipeline import companion_paths
 from ..request import INPUT_FIELDS
-from .access import Caller, caller, studio
+from .access import Caller, admin_only, studio
 from .errors import TYPES, ApiError
 from .service import WORKER_CALL, Studio
 
@@ -77,12 +77,6 @@ def held_job(studio: Studio, token: WorkerToken, job_id: str, lease_token: str,
         raise ApiError(409, f"job {job_id!r} is no longer this worker's (cancelled, handed to another worker, "
                             "deleted or revoked); drop it", "lease_token", "lease_lost")
     return job
-
-
-def admin(who: Caller = Depends(caller)) -> Caller:
-    if not who.admin:
-        raise ApiError(403, "only an admin may manage remote workers", code="not_admin")
-    return who
 
 
 class WorkerCalls:
@@ -527,14 +521,14 @@ def record_of(token: WorkerToken, activity: dict | None = None) -> dict:
 
 
 @router.get("/workers")
-def list_workers(studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
+def list_workers(studio: Studio = Depends(studio), _: Caller = Depends(admin_only)) -> dict:
     """Every worker token's record (never its secret) and what its processes do now."""
     activity = worker_tokens.activity(studio.store)
     return {"data": [record_of(token, activity.get(token.id)) for token in worker_tokens.all_tokens(studio.store)]}
 
 
 @router.post("/workers")
-def add_worker(body: NewWorker, studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
+def add_worker(body: NewWorker, studio: Studio = Depends(studio), who: Caller = Depends(admin_only)) -> dict:
     """A new worker token; its secret is in this answer only."""
     unknown = sorted(set(body.models or []) - set(studio.model_ids()))
     if unknown:
@@ -543,21 +537,24 @@ def add_worker(body: NewWorker, studio: Studio = Depends(studio), _: Caller = De
         token, secret = worker_tokens.add(studio.store, body.name, body.models, body.untrusted)
     except worker_tokens.NameTaken as err:
         raise ApiError(409, str(err).removeprefix("NAME: "), "name", "exists") from None
+    audit.log(studio.store, who.client, "worker.add", body.name, models=body.models, untrusted=body.untrusted)
     return {**record_of(token), "secret": secret}
 
 
 @router.delete("/workers/{name}")
-def revoke_worker(name: str, studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
+def revoke_worker(name: str, studio: Studio = Depends(studio), who: Caller = Depends(admin_only)) -> dict:
     """Revoke a token: its next call is refused and its running jobs go back to the queue."""
     handed_back = worker_tokens.revoke(studio.store, name)
     if handed_back is None:
         raise ApiError(404, f"no live worker named {name!r}", "name", "not_found")
+    audit.log(studio.store, who.client, "worker.revoke", name, requeued=handed_back)
     return {"name": name, "state": "revoked", "requeued": handed_back}
 
 
 @router.post("/workers/{name}/unpause")
-def unpause_worker(name: str, studio: Studio = Depends(studio), _: Caller = Depends(admin)) -> dict:
+def unpause_worker(name: str, studio: Studio = Depends(studio), who: Caller = Depends(admin_only)) -> dict:
     """Let a worker the server paused claim jobs again."""
     if not worker_tokens.unpause(studio.store, name):
         raise ApiError(404, f"no live worker named {name!r}", "name", "not_found")
+    audit.log(studio.store, who.client, "worker.unpause", name)
     return record_of(worker_tokens.named(studio.store, name))

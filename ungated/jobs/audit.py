@@ -17,6 +17,12 @@ def record(session: Session, actor: str, action: str, target: str, **detail) -> 
     session.add(AuditEntry(at=time.time(), actor=actor, action=action, target=target, detail=detail))
 
 
+def log(store: Store, actor: str, action: str, target: str, **detail) -> None:
+    """An entry of its own, for an action whose own writes are done elsewhere."""
+    with store.write() as session:
+        record(session, actor, action, target, **detail)
+
+
 def entries(store: Store, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
     """The newest entries first; `before` (an entry id) pages back."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
