@@ -217,7 +217,7 @@ def test_config_mistakes_are_each_named_and_a_dotted_model_id_is_still_found():
         "[models.ltx-vidoe] is not a model id (did you mean ltx-video?) (`ungated models` lists them)",
         "[openai.models] sora-2-pro = 'sora': not a model id (`ungated models` lists them)",
         "[provenance] artst is not a setting (did you mean artist?); its settings are artist, certificate, private_key",
-        '[servr] is not a section; the sections are [models."ID"], [openai], [openai.models] and [provenance]',
+        '[servr] is not a section; the sections are [models."ID"], [openai], [openai.models], [provenance] and [community]',
     ]
     _, problems = settings.check({"models": {"wan2": {"1-t2v-1": {"3c": {"path": "/x"}}}}, "artist": "Ada"},
                                  model_ids())
