@@ -105,8 +105,8 @@ def sign_up(store: Store, name: str, password: str, invite_code: str | None, ope
                                     "for an invite link", "invite")
         if session.scalar(select(Member.id).where(Member.name_key == name_key(name))):
             raise Refused("taken", f"name: {name!r} is taken; choose another", "name")
-        member = Member(id=queue.new_id(MEMBER_PREFIX)[:20], name=name, name_key=name_key(name), password_hash=password_hash,
-                        role=role, quota=None, invite_id=invite_id, created_at=now)
+        member = Member(id=queue.new_id(MEMBER_PREFIX)[:20], name=name, name_key=name_key(name),
+                        password_hash=password_hash, role=role, quota=None, invite_id=invite_id, created_at=now)
         session.add(member)
         session.add(Profile(client=member.id, artist=name))  # credited by name until they choose another
     return member
