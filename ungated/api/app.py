@@ -16,8 +16,8 @@ from ..jobs import outages, queue
 from ..jobs.results import MAX_RESULT_BYTES
 from ..jobs.storage import Storage
 from ..jobs.store import Store
-from . import (boards, characters, errors, events, members, moderation, openai, studio, trainings, web, worker_runs,
-               workers)
+from . import (batches, boards, characters, errors, events, members, moderation, openai, own_queue, studio, trainings,
+               web, worker_runs, workers)
 from .director import Director
 from .limits import BodyLimit
 from .urls import CleanUrls
@@ -53,6 +53,8 @@ def create_app(store: Store, storage: Storage, config: ServiceConfig = ServiceCo
     app.include_router(openai.router)
     app.include_router(characters.router)
     app.include_router(studio.router)
+    app.include_router(batches.router)
+    app.include_router(own_queue.router)
     app.include_router(members.router)
     app.include_router(moderation.router)
     app.include_router(events.router)

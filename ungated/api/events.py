@@ -39,7 +39,7 @@ def progress_event(video: Video, outlook: queue.Outlook) -> dict:
         "id": video.id, "status": video.status, "progress": video.progress, "step": video.step,
         "queue_position": outlook.position,
         "eta_seconds": None if outlook.eta_seconds is None else round(outlook.eta_seconds, 1),
-        "waiting_for_worker": waiting_for_worker(video, outlook),
+        "waiting_for_worker": waiting_for_worker(video, outlook), "paused": outlook.paused,
         "error": video.error_message if video.status in (queue.FAILED, queue.CANCELLED) else None,
         "preview": links(video)["preview"],
     }

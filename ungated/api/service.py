@@ -72,6 +72,18 @@ class ServiceConfig:
     quota: Quota = field(default_factory=Quota)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A request checked against its model (Studio.check), its input files not yet written."""
+
+    fields: dict
+    inputs: dict[str, NewInput]
+    model_id: str
+    requested_model: str | None
+    videos: int  # one per variant
+    public: bool
+
+
 # Set while the server answers a remote worker's call (api/workers.py): what it writes is no
 # client's own doing, so no poll need wait for a read after it; it shows within one read's tick,
 # as what `serve --workers N` and the CLI write in their own processes does.
@@ -84,7 +96,7 @@ class Writes:
     live workers). A status read after the count was N has seen every such commit counted in N
     (events.VideoView keys its reads by it), so a client always sees its own writes."""
 
-    TABLES = frozenset({"videos", "trainings", "favourites", "model_stats"})
+    TABLES = frozenset({"videos", "trainings", "favourites", "model_stats", "queue_pauses"})
     ROWS_ONLY = frozenset({"workers"})  # a worker joining or leaving counts; one seen again does not
 
     def __init__(self) -> None:
@@ -229,50 +241,70 @@ class Studio:
         and queue one job per variant. Nothing is written for a refused request; the files of one
         whose queueing fails after all (a limit reached by a request in between) are removed again.
         The artist defaults to the client's profile."""
+        checked = self.check(fields, client, requested_model, inputs, public)
+        return self.queue_checked([checked], client, artist, limits, remixed_from)
+
+    def check(self, fields: dict, client: str, requested_model: str | None,
+              inputs: dict[str, NewInput] | None = None, public: bool | None = None) -> Checked:
+        """Everything about a request that is checked before a file is written: the verbs asked of
+        the model, the characters named (as saved objects, or an image), and the request with
+        uploads still in memory."""
         inputs = inputs or {}
         fields = {name: value for name, value in fields.items() if name not in INPUT_FIELDS}  # files come as inputs
         model_id = self.model_for(requested_model)
         engine = self.engine(model_id)
-        # 1. Everything is checked before a file is written: the verbs asked of the model, the
-        #    characters named (as saved objects, or an image), the request with uploads still in
-        #    memory, and the client's limits.
         self._check_verbs(fields, inputs, model_id)
         fields, inputs = cast(self, fields, inputs, client, model_id)
-        checked = self._checked_plan(fields, inputs, model_id, engine)
+        the_plan = self._checked_plan(fields, inputs, model_id, engine)
         if public is None:  # a prompt kept private keeps its video out of the feed unless asked
-            public = checked.request.provenance.publish_prompt
+            public = the_plan.request.provenance.publish_prompt
+        return Checked(fields, inputs, model_id, requested_model, len(the_plan.seeds), public)
+
+    def queue_checked(self, requests: list[Checked], client: str, artist: str | None = None,
+                      limits: queue.Limits | None = None, remixed_from: str | None = None) -> list[Video]:
+        """Queue checked requests as one group (one batch id, in order): the client's limits are
+        checked for them all, then their inputs written and their jobs queued; the queue checks the
+        limits again in the transaction that queues, so parallel requests cannot slip past them.
+        On any refusal nothing stays queued and the files written are removed again."""
         if limits is not None:
-            self._check_limits(client, len(checked.seeds), limits)
-        # 2. The inputs are written and the jobs queued; the queue checks the limits again in the
-        #    transaction that queues, so parallel requests cannot slip past them.
-        written = self._write_inputs(inputs)
+            self._check_limits(client, sum(checked.videos for checked in requests), limits)
+        written: list[str] = []
         try:
-            resolved = {name: self.storage.resolve(relative) for name, relative in written.items()}
-            request = Request.build(**{**fields, **resolved, **self._lora_files(fields)}, model=model_id)
-            the_plan = plan(request, engine.capabilities, engine.id)
-            # loop only when asked: the stored requests of others stay as workers of older versions read them
-            stored = request.model_dump(mode="json", exclude_none=True, exclude={
-                "seed", "variants", "model", *(() if request.loop else ("loop",)),
-                *(() if request.characters else ("characters",))})
-            stored |= written  # kept relative to the storage root, which workers elsewhere mount
-            if request.loras:  # by library name: the worker finds the file under its own mount
-                stored["loras"] = [{"name": Path(c.path).stem, "weight": c.weight} for c in request.loras]
-            jobs = [
-                queue.NewJob(model=model_id, requested_model=requested_model or "sora-2", request=stored,
-                             prompt=request.prompt, size=f"{the_plan.out_width}x{the_plan.out_height}",
-                             seconds=the_plan.seconds, seed=seed, steps=the_plan.steps, remixed_from=remixed_from)
-                for seed in the_plan.seeds
-            ]
+            jobs = []
+            for checked in requests:
+                files = self._write_inputs(checked.inputs)
+                written += files.values()
+                jobs += self._jobs(checked, files, remixed_from)
             artist = self.artist_of(client) if artist is None else artist
-            queued = queue.submit(self.store, jobs, client=client, artist=artist, public=public, limits=limits)
+            queued = queue.submit(self.store, jobs, client=client, artist=artist, limits=limits)
             self.on_queued()
             return queued
         except queue.OverLimit as err:
-            self._remove_inputs(written.values())
+            self._remove_inputs(written)
             raise over_limit(err) from None
         except BaseException:
-            self._remove_inputs(written.values())
+            self._remove_inputs(written)
             raise
+
+    def _jobs(self, checked: Checked, written: dict[str, str], remixed_from: str | None) -> list[queue.NewJob]:
+        """The jobs of a checked request whose inputs are written (`written`: their stored paths)."""
+        engine = self.engine(checked.model_id)
+        resolved = {name: self.storage.resolve(relative) for name, relative in written.items()}
+        request = Request.build(**{**checked.fields, **resolved, **self._lora_files(checked.fields)},
+                                model=checked.model_id)
+        the_plan = plan(request, engine.capabilities, engine.id)
+        # loop only when asked: the stored requests of others stay as workers of older versions read them
+        stored = request.model_dump(mode="json", exclude_none=True, exclude={
+            "seed", "variants", "model", *(() if request.loop else ("loop",)),
+            *(() if request.characters else ("characters",))})
+        stored |= written  # kept relative to the storage root, which workers elsewhere mount
+        if request.loras:  # by library name: the worker finds the file under its own mount
+            stored["loras"] = [{"name": Path(c.path).stem, "weight": c.weight} for c in request.loras]
+        return [queue.NewJob(model=checked.model_id, requested_model=checked.requested_model or "sora-2",
+                             request=stored, prompt=request.prompt, size=f"{the_plan.out_width}x{the_plan.out_height}",
+                             seconds=the_plan.seconds, seed=seed, steps=the_plan.steps, remixed_from=remixed_from,
+                             public=checked.public)
+                for seed in the_plan.seeds]
 
     def _checked_plan(self, fields: dict, inputs: dict[str, NewInput], model_id: str, engine: Engine) -> Plan:
         """The plan of a request as it would be queued, its inputs not yet written: a stored file to

@@ -83,6 +83,7 @@ def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Out
         "queue_position": outlook.position if outlook else None,
         "eta_seconds": round(outlook.eta_seconds, 1) if outlook and outlook.eta_seconds is not None else None,
         "waiting_for_worker": waiting_for_worker(video, outlook),
+        "paused": bool(outlook and outlook.paused),
         "error": {"code": video.error_code, "message": video.error_message} if video.status in (
             queue.FAILED, queue.CANCELLED) else None,
         "links": links(video),
@@ -93,9 +94,10 @@ def studio_object(video: Video, who: Caller, favourite: bool, outlook: queue.Out
 
 
 def waiting_for_worker(video: Video, outlook: queue.Outlook | None) -> bool:
-    """Queued for a model no worker is serving now (Studio.outlooks gives it no ETA then)."""
+    """Queued for a model no worker is serving now (Studio.outlooks gives it no ETA then; nor a
+    paused one, which waits for its client instead)."""
     return video.status == queue.QUEUED and outlook is not None and outlook.position is not None \
-        and outlook.eta_seconds is None
+        and outlook.eta_seconds is None and not outlook.paused
 
 
 def batch_of(studio: Studio, videos: list[Video], who: Caller) -> dict:

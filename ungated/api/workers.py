@@ -158,7 +158,8 @@ class QueueWatch:
         now = time.time()
         with self.studio.store.read() as session:
             return {table: set(session.scalars(select(table.model).where(
-                table.status == queue.QUEUED, table.not_before <= now).distinct())) for table in (Video, Training)}
+                table.status == queue.QUEUED, table.not_before <= now, queue.not_paused(table)).distinct()))
+                for table in (Video, Training)}
 
 
 async def queue_watch(request: Request, studio: Studio = Depends(studio)) -> QueueWatch:

@@ -4,6 +4,9 @@ API servers and worker processes on any number of machines can share it.
 Order. Queued jobs are taken by priority, then by a fair-share tag, then by age. A client's jobs
 get consecutive tags starting at the queue's current tag (the smallest tag still waiting), so a
 client who queues 50 jobs and one who then queues 1 take turns: the newcomer's job is next but one.
+A client may reorder their own queued jobs, which permutes their own tags only, and pause their own
+queue, which no claim takes a job from while it lasts (jobs/own_queue.py): neither lets anyone's
+jobs go ahead of another client's turn.
 
 Trainings (the `trainings` table) are jobs of the same queue: a worker takes whichever job for its
 models is older, a video or a training, and holds either under the same lease rules. The job's id
@@ -38,7 +41,7 @@ from sqlalchemy import func, or_, select, update
 
 from . import processes, quotas
 from .quotas import OverLimit, Quota
-from .schema import JobState, ModelStats, Training, Video, Worker
+from .schema import JobState, ModelStats, QueuePause, Training, Video, Worker
 from .store import Store
 
 LEASE_SECONDS = 30.0  # a worker renews its lease well within this (see worker.HEARTBEAT_SECONDS)
@@ -87,18 +90,20 @@ class NewJob:
     seed: int
     steps: int  # sampling steps: ETAs are steps times the model's measured seconds per step
     remixed_from: str | None = None
+    public: bool | None = None  # listed in the feed; None: as submit's `public` says
 
 
 def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str = "", priority: int = 0,
            public: bool = True, limits: Limits | None = None) -> list[Video]:
-    """Queue the clips of one request (one per variant) and return their rows. With limits, raises
+    """Queue the clips of one request (one per variant) or of a batch, as one group in order (one
+    batch id, `variant` their index), and return their rows. With limits, raises
     OverLimit instead when the client would go over them (checked and queued in one transaction)."""
     now = time.time()
     batch = new_id("batch_")
     with store.write() as session:
         if limits is not None:
             check_limits(session, client, len(jobs), limits, now)
-        waiting = session.scalar(select(func.min(Video.fair_key)).where(Video.status == QUEUED))
+        waiting = current_turn(session)
         if waiting is None:
             waiting = session.scalar(select(func.max(Video.fair_key)).where(Video.status == RUNNING)) or 0
         own = session.scalar(select(func.max(Video.fair_key)).where(Video.status == QUEUED, Video.client == client))
@@ -107,7 +112,8 @@ def submit(store: Store, jobs: list[NewJob], client: str = "local", artist: str 
             Video(id=new_id(), created_at=now, status=QUEUED, model=job.model, requested_model=job.requested_model,
                   request=job.request, prompt=job.prompt, size=job.size, seconds=job.seconds, seed=job.seed,
                   steps=job.steps, client=client, artist=artist, batch_id=batch, variant=index,
-                  remixed_from=job.remixed_from, public=public, preview_step=0, priority=priority,
+                  remixed_from=job.remixed_from, public=public if job.public is None else job.public,
+                  preview_step=0, priority=priority,
                   fair_key=first + index, not_before=0.0,
                   attempts=0, cancel_requested=False, progress=0, step=0)
             for index, job in enumerate(jobs)
@@ -150,6 +156,17 @@ def submit_training(store: Store, model: str, name: str, dataset: str, options: 
                             not_before=0.0, attempts=0, cancel_requested=False, progress=0, step=0)
         session.add(training)
     return training
+
+
+def current_turn(session) -> int | None:
+    """The queue's current fair-share tag: the smallest still waiting to be taken. A paused
+    client's jobs are not waiting to be taken: their old tags would let newcomers in ahead."""
+    return session.scalar(select(func.min(Video.fair_key)).where(Video.status == QUEUED, not_paused(Video)))
+
+
+def not_paused(table: type[JobState]):
+    """The condition that a job's client has not paused their queue."""
+    return table.client.not_in(select(QueuePause.client).scalar_subquery())
 
 
 def check_limits(session, client: str, wanted: int, limits: Limits, now: float) -> None:
@@ -203,7 +220,7 @@ def _oldest_waiting(store: Store, table: type[JobState], models: list[str], now:
     """When the oldest job waiting in table for one of models was queued, or None."""
     with store.read() as session:
         return session.scalar(select(func.min(table.created_at)).where(
-            table.status == QUEUED, table.model.in_(models), table.not_before <= now))
+            table.status == QUEUED, table.model.in_(models), table.not_before <= now, not_paused(table)))
 
 
 def _claim(store: Store, table: type[JobState], worker: str, models: list[str], order: tuple, where: tuple = (),
@@ -211,7 +228,7 @@ def _claim(store: Store, table: type[JobState], worker: str, models: list[str], 
     now = time.time()
     first = (
         select(table.id)
-        .where(table.status == QUEUED, table.model.in_(models), table.not_before <= now, *where)
+        .where(table.status == QUEUED, table.model.in_(models), table.not_before <= now, not_paused(table), *where)
         .order_by(*order)
         .limit(1)
         .with_for_update(skip_locked=True)  # PostgreSQL: concurrent claimers skip each other's row
@@ -371,12 +388,27 @@ def cancel(store: Store, video_id: str) -> str | None:
         video = session.get(table_of(video_id), video_id)
         if video is None:
             return None
-        if video.status == QUEUED:
-            video.status, video.completed_at = CANCELLED, time.time()
-            video.error_code, video.error_message = "cancelled", "cancelled while queued"
-        elif video.status == RUNNING:
-            video.cancel_requested = True
+        _cancel(video)
         return video.status
+
+
+def cancel_videos(store: Store, *conditions) -> list[str]:
+    """Cancel, as `cancel` does, every queued or running video meeting conditions (a client's, a
+    batch's); returns their ids."""
+    with store.write() as session:
+        videos = session.scalars(select(Video).where(*conditions, Video.status.in_((QUEUED, RUNNING)))
+                                 .order_by(Video.created_at, Video.id).with_for_update()).all()
+        for video in videos:
+            _cancel(video)
+        return [video.id for video in videos]
+
+
+def _cancel(job: JobState) -> None:
+    if job.status == QUEUED:
+        job.status, job.completed_at = CANCELLED, time.time()
+        job.error_code, job.error_message = "cancelled", "cancelled while queued"
+    elif job.status == RUNNING:
+        job.cancel_requested = True
 
 
 def resume(store: Store, training_id: str) -> str | None:
@@ -478,6 +510,7 @@ class Outlook:
     position: int | None  # jobs ahead in the queue (0: next); None once it has started
     eta_seconds: float | None  # until it finishes, at the pace of at least one worker
     workers: int | None = None  # live workers serving its model (None once it has finished)
+    paused: bool = False  # its client paused their queue: it keeps its place, no worker takes it
 
 
 def outlook(session, video: Video) -> Outlook:
@@ -499,8 +532,10 @@ def outlooks(session, videos: list[Video]) -> dict[str, Outlook]:
     """Where each job stands, from the measured speed of its model and the workers serving it; a
     few queries per model, however many jobs are asked about. Training runs for the same workers
     count too: running ones by their own pace so far, queued ones ahead of a video by age (the
-    order claim_next takes them in)."""
+    order claim_next takes them in). A paused client's jobs count for no one's place: theirs keep
+    the place they would have, with no ETA."""
     result = {video.id: Outlook(None, None) for video in videos if video.status in FINISHED}
+    paused = set(session.scalars(select(QueuePause.client)))
     seen = time.time() - WORKER_GONE_SECONDS
     live_workers = session.scalars(select(Worker.models).where(Worker.seen_at > seen)).all()
     for model in {video.model for video in videos if video.id not in result}:
@@ -512,16 +547,19 @@ def outlooks(session, videos: list[Video]) -> dict[str, Outlook]:
             select(func.coalesce(func.sum(Video.steps * (100 - Video.progress) / 100.0), 0))
             .where(Video.status == RUNNING, Video.model == model))
         waiting = session.execute(
-            select(Video.id, Video.steps).where(Video.status == QUEUED, Video.model == model)
+            select(Video.id, Video.steps, Video.client).where(Video.status == QUEUED, Video.model == model)
             .order_by(Video.priority.desc(), Video.fair_key, Video.created_at, Video.id)).all()
         busy_seconds, queued_runs = _trainings(session, pool(model))
-        ahead_steps, place = 0, {}
-        for position, (video_id, steps) in enumerate(waiting):
+        position, ahead_steps, place = 0, 0, {}
+        for video_id, steps, client in waiting:
             place[video_id] = (position, ahead_steps)
-            ahead_steps += steps
+            if client not in paused:
+                position, ahead_steps = position + 1, ahead_steps + steps
         for video in (v for v in videos if v.model == model and v.id not in result):
             if video.status == RUNNING:
                 result[video.id] = Outlook(None, video.steps * (1 - video.progress / 100) * per_step, serving)
+            elif video.id in place and video.client in paused:
+                result[video.id] = Outlook(place[video.id][0], None, serving, paused=True)
             elif video.id in place:
                 position, ahead = place[video.id]
                 runs_ahead = [seconds for created, seconds in queued_runs if created < video.created_at]
@@ -539,8 +577,9 @@ def _trainings(session, model: str) -> tuple[float, list[tuple[float, float]]]:
     per_step = stats.seconds_per_step if stats else DEFAULT_SECONDS_PER_STEP
     busy, queued = 0.0, []
     runs = session.execute(select(Training.status, Training.created_at, Training.started_at, Training.step,
-                                  Training.steps).where(Training.model == model,
-                                                        Training.status.in_((QUEUED, RUNNING)))).all()
+                                  Training.steps).where(Training.model == model, or_(
+                                      Training.status == RUNNING, (Training.status == QUEUED) & not_paused(Training)))
+                           ).all()
     for status, created_at, started_at, step, steps in runs:
         if status == RUNNING:
             busy += training_seconds_left(started_at, step, steps, per_step)

@@ -107,6 +107,16 @@ class Training(JobState, Base):
     )
 
 
+class QueuePause(Base):
+    """A client who paused their own queue: workers take none of their queued jobs (videos and
+    training runs alike) until they resume; the jobs keep their places (jobs/own_queue.py)."""
+
+    __tablename__ = "queue_pauses"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paused_at: Mapped[float] = mapped_column(Float)
+
+
 class Favourite(Base):
     __tablename__ = "favourites"
 

@@ -2,6 +2,7 @@
 // signs a person in or up. An invite link (/join/CODE) opens it to sign up with the invite.
 
 import { $, api, session, when } from "./common.js";
+import { clearDraft } from "./draft.js";
 
 let mode = "signin";  // or "signup"
 
@@ -94,6 +95,7 @@ $("#signout").addEventListener("click", async () => {
     await api("/api/session", { method: "DELETE" });
   } catch { /* the session had ended already: the cookie goes all the same */ }
   localStorage.removeItem("ungated.key");
+  clearDraft();  // the next person at this browser does not see what was typed
   location.assign("/");
 });
 

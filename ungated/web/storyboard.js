@@ -5,19 +5,18 @@
 // server stitches the board again.
 
 import { $, api, secondsRange, spoken } from "./common.js";
-import { CHANGED, characters, loadCharacters, seenAs } from "./characters.js";
+import { loadCharacters } from "./characters.js";
+import { changed, drawShots, editing, keyed, making, newShot, showShot } from "./shots.js";
 
 const POLL_MS = 1000;
 const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
 const SHORT_SIDES = [144, 360, 480, 720, 1080];  // 144: a quick draft, to try a board before making it large
 const RESOLUTION_SIDES = { "360p": 360, "480p": 480, "720p": 720, "1080p": 1080 };
-const SHOT_STATES = { queued: "Queued", completed: "Done", failed: "Failed", cancelled: "Cancelled" };
 const BOARD_STATES = { draft: "not made yet", making: "being made", completed: "made", failed: "failed" };
 
 let context = null;  // {me, models, go} from the studio
 let board = null;  // the board in the editor; `id` once it is saved, `edited` while it has unsaved changes
 let poller = null;
-let nextKey = 0;  // each shot card's key, saved or not
 
 export async function showBoards(boardId, studio) {
   context = studio;
@@ -36,7 +35,7 @@ export async function showBoards(boardId, studio) {
   try {
     edit(await api(`/api/boards/${encodeURIComponent(boardId)}`));
   } catch (error) {
-    board = null;
+    board = editing.board = null;
     $("#board-error").textContent = error.message;
   }
 }
@@ -81,20 +80,17 @@ async function listBoards() {
 
 const served = () => context.models.filter((m) => m.served && m.weights_present);
 const boardModel = () => context.models.find((m) => m.id === $("#board-model").value);
+editing.caps = () => boardModel()?.capabilities;
 
 function draft() {
   const flowing = served().find((m) => m.capabilities.verbs?.continue) || served()[0];
   return { title: "", model: flowing?.id, settings: {}, status: "draft", progress: 0, shots: [], result: null };
 }
 
-function newShot() {
-  const caps = boardModel()?.capabilities;
-  return { key: nextKey++, prompt: "", seconds: caps ? Math.min(caps.default_seconds, secondsRange(caps).max) : 2 };
-}
-
 // A board from the server into the editor (every card drawn again).
 function edit(fresh) {
-  board = { ...fresh, edited: !fresh.id, shots: fresh.shots.map((shot) => ({ ...shot, key: nextKey++ })) };
+  board = { ...fresh, edited: !fresh.id, shots: fresh.shots.map(keyed) };
+  editing.board = board;
   $("#board-heading").textContent = fresh.id ? "Storyboard" : "New storyboard";
   $("#board-title").value = board.title || "";
   $("#board-delete").hidden = !board.id;
@@ -172,158 +168,6 @@ function settings() {
   return chosen;
 }
 
-const making = () => board?.status === "making";
-
-// ---- the timeline of shot cards ----------------------------------------------------------------
-
-function drawShots() {
-  $("#shots").replaceChildren(...board.shots.map(shotCard));
-  showLength();
-}
-
-function showLength() {
-  const seconds = board.shots.reduce((sum, shot) => sum + (Number(shot.seconds) || 0), 0);
-  $("#board-length").textContent = `· ${board.shots.length} shot${board.shots.length === 1 ? "" : "s"}, ${seconds.toFixed(1)} s in all`;
-}
-
-function shotCard(shot, index) {
-  const item = $("#shot-template").content.firstElementChild.cloneNode(true);
-  const caps = boardModel()?.capabilities;
-  const place = `shot ${index + 1}`;
-  item.dataset.key = shot.key;
-  $(".shot-number", item).textContent = `Shot ${index + 1}`;
-  for (const [selector, label, disabled] of [[".shot-left", `Move ${place} earlier`, index === 0],
-    [".shot-right", `Move ${place} later`, index === board.shots.length - 1],
-    [".shot-remove", `Remove ${place}`, board.shots.length === 1]]) {
-    const button = $(selector, item);
-    button.setAttribute("aria-label", label);
-    button.title = label;
-    button.disabled = disabled || making();
-  }
-  $(".shot-left", item).addEventListener("click", () => move(index, index - 1, ".shot-left"));
-  $(".shot-right", item).addEventListener("click", () => move(index, index + 1, ".shot-right"));
-  $(".shot-remove", item).addEventListener("click", () => {
-    board.shots.splice(index, 1);
-    changed();
-    drawShots();
-    $(".shot-prompt", $("#shots").children[Math.min(index, board.shots.length - 1)]).focus();
-  });
-
-  const prompt = $(".shot-prompt", item);
-  Object.assign(prompt, { value: shot.prompt, placeholder: "What happens in this shot" });
-  prompt.setAttribute("aria-label", `Prompt of ${place}`);
-  prompt.addEventListener("input", () => { shot.prompt = prompt.value; changed(); });
-
-  const seconds = $(".shot-seconds", item);
-  if (caps) Object.assign(seconds, secondsRange(caps));
-  seconds.value = shot.seconds ?? "";
-  seconds.setAttribute("aria-label", `Seconds of ${place}`);
-  seconds.addEventListener("input", () => { shot.seconds = Number(seconds.value); changed(); showLength(); });
-
-  $(".shot-character-field", item).hidden = !caps?.verbs?.characters;
-  const character = $(".shot-character", item);
-  character.setAttribute("aria-label", `Character in ${place}`);
-  fillCharacters(character, shot.character);
-  character.addEventListener("change", () => { shot.character = character.value || null; changed(); });
-
-  $(".shot-image-field", item).hidden = !caps?.image_input;
-  const image = $(".shot-image", item);
-  image.setAttribute("aria-label", `Image of ${place}${shot.has_image ? " (it has one: choose another to replace it)" : ""}`);
-  image.addEventListener("change", () => readImage(shot, image.files[0]));
-
-  $(".shot-regenerate", item).setAttribute("aria-label", `Regenerate ${place}`);
-  $(".shot-regenerate", item).addEventListener("click", () => regenerate(shot, item));
-  dragging(item, index);
-  showShot(item, shot, index);
-  return item;
-}
-
-function fillCharacters(select, chosen) {
-  select.replaceChildren(new Option("No character", ""), ...characters().map((c) =>
-    new Option(`@${c.name}${seenAs(c) ? ` (${seenAs(c)})` : ""}`, c.id)));
-  select.value = characters().some((c) => c.id === chosen) ? chosen : "";
-}
-
-document.addEventListener(CHANGED, () => {
-  if (!board) return;
-  for (const card of $("#shots").children) {
-    const shot = board.shots.find((s) => String(s.key) === card.dataset.key);
-    fillCharacters($(".shot-character", card), shot?.character);
-  }
-});
-
-function readImage(shot, file) {
-  if (!file) return;
-  const reader = new FileReader();
-  reader.addEventListener("load", () => { shot.image = reader.result; changed(); });
-  reader.readAsDataURL(file);
-}
-
-// A shot's take as the server reports it: its state, a small bar, its thumbnail when done.
-function showShot(item, shot, index) {
-  const state = shot.status && shot.status !== "pending" ? shot.status : null;  // pending: no take yet
-  const badge = $(".shot-state", item);
-  badge.textContent = !state ? (making() ? "Waits for the shot before" : "Not made yet")
-    : state === "in_progress" ? `Making · ${shot.progress ?? 0}%` : SHOT_STATES[state] || state;
-  badge.dataset.state = state || "draft";
-  item.dataset.status = state || "draft";
-  const bar = $(".shot-bar", item);
-  bar.hidden = !state;
-  bar.value = state === "completed" ? 100 : shot.progress ?? 0;
-  bar.setAttribute("aria-label", `Shot ${index + 1}: ${badge.textContent}`);
-  const thumb = $(".shot-thumb", item);
-  const src = shot.video && state === "completed" ? `/v1/videos/${shot.video}/content?variant=thumbnail` : null;
-  if (src && thumb.getAttribute("src") !== src) Object.assign(thumb, { src, alt: `Shot ${index + 1}'s take` });
-  thumb.hidden = !src;
-  $(".shot-error", item).textContent = shot.error || "";
-  $(".shot-regenerate", item).hidden = !(board.id && shot.id && shot.video && !making());
-}
-
-function move(from, to, focus) {
-  if (to < 0 || to >= board.shots.length || from === to) return;
-  const [shot] = board.shots.splice(from, 1);
-  board.shots.splice(to, 0, shot);
-  changed();
-  drawShots();
-  $("#shots-moved").textContent = `Moved the shot to place ${to + 1} of ${board.shots.length}.`;
-  const card = $(`#shots [data-key="${shot.key}"]`);
-  const button = focus && $(focus, card);
-  (button && !button.disabled ? button : $(".shot-prompt", card)).focus();
-}
-
-// Drag a card by its head onto another card: it takes that card's place.
-function dragging(item, index) {
-  const head = $(".shot-head", item);
-  head.draggable = !making();
-  head.addEventListener("dragstart", (event) => {
-    event.dataTransfer.setData("text/plain", String(index));
-    event.dataTransfer.effectAllowed = "move";
-    event.dataTransfer.setDragImage(item, 24, 24);
-    item.classList.add("dragging");
-  });
-  head.addEventListener("dragend", () => item.classList.remove("dragging"));
-  item.addEventListener("dragover", (event) => {
-    if (!event.dataTransfer.types.includes("text/plain")) return;
-    event.preventDefault();
-    event.dataTransfer.dropEffect = "move";
-  });
-  item.addEventListener("drop", (event) => {
-    event.preventDefault();
-    const from = Number(event.dataTransfer.getData("text/plain"));
-    if (Number.isInteger(from)) move(from, index, null);
-  });
-}
-
-function changed() {
-  board.edited = true;
-}
-
-$("#shot-add").addEventListener("click", () => {
-  board.shots.push(newShot());
-  changed();
-  drawShots();
-  $(".shot-prompt", $("#shots").lastElementChild).focus();
-});
 $("#board-title").addEventListener("input", changed);
 for (const id of ["#board-size", "#board-steps", "#board-seed"]) $(id).addEventListener("input", changed);
 $("#board-size").addEventListener("change", (event) => { event.target.dataset.chosen = event.target.value; });
@@ -395,6 +239,7 @@ function showRefusal(error) {
   ($(`.shot-${field}`, card) || $(".shot-prompt", card)).focus();
 }
 
+editing.regenerate = regenerate;
 async function regenerate(shot, item) {
   try {
     const fresh = await api(`/api/boards/${board.id}/shots/${shot.id}/regenerate`, { method: "POST",

@@ -1,0 +1,145 @@
+// Training runs as they go: progress, loss curve and samples followed live (Server-Sent Events, or
+// polling where an API key is used), and what each made: files, and a model or LoRA to use at once.
+
+import { $, api } from "./common.js";
+import { useLora, useModel } from "./controls.js";
+import { refreshModels, state } from "./state.js";
+
+const following = new Map();  // run id -> its EventSource (or poller)
+
+export async function listRuns() {
+  const { data } = await api("/api/trainings");
+  for (const source of following.values()) source.close();
+  following.clear();
+  $("#runs").replaceChildren();
+  data.forEach((run) => showRun(run));
+  $("#runs-empty").hidden = data.length > 0;
+}
+
+function describeRun(run) {
+  const loss = run.losses.at(-1)?.[1];
+  const lossText = loss != null ? ` · loss ${loss.toFixed(4)}` : "";
+  if (run.status === "queued") return "Queued: it starts when a worker is free";
+  if (run.status === "in_progress") {
+    if (run.stage === "preparing") return "Preparing: reading and caching the clips";
+    if (run.stage === "finishing") return `Finishing: writing the result, its sample and loss curve${lossText}`;
+    const eta = run.eta_seconds != null ? ` · about ${Math.ceil(run.eta_seconds / 60)} min left` : "";
+    return `Training · step ${run.step} of ${run.steps}${lossText}${eta}`;
+  }
+  if (run.status === "completed") return `Done · ${run.steps} steps${lossText}`;
+  if (run.status === "cancelled") return `Cancelled at step ${run.step}: resume continues from its checkpoint`;
+  return { failed: "Failed", deleted: "Deleted" }[run.status] || run.status;
+}
+
+function drawLoss(svg, losses) {
+  svg.toggleAttribute("hidden", losses.length < 2);  // an SVG element has no .hidden property
+  if (losses.length < 2) return;
+  const values = losses.map(([, loss]) => loss);
+  const low = Math.min(...values), high = Math.max(...values);
+  const first = losses[0][0], last = losses.at(-1)[0];
+  const points = losses.map(([step, loss]) =>
+    `${((step - first) / Math.max(1, last - first) * 300).toFixed(1)},${(76 - (loss - low) / Math.max(1e-9, high - low) * 72).toFixed(1)}`);
+  $("polyline", svg).setAttribute("points", points.join(" "));
+  svg.setAttribute("aria-label", `Loss curve: from ${values[0].toFixed(4)} at step ${first} to ${values.at(-1).toFixed(4)} at step ${last}`);
+}
+
+function renderRun(item, run) {
+  item.dataset.status = run.status;
+  $(".run-state", item).textContent = describeRun(run);
+  $("progress", item).value = run.progress;
+  drawLoss($(".loss", item), run.losses);
+  const sample = run.outputs?.find((o) => o.name.endsWith("sample.mp4"))?.url || run.samples.at(-1)?.url;
+  const video = $(".sample", item);
+  if (sample && video.getAttribute("src") !== sample) Object.assign(video, { src: sample, hidden: false });
+  const finished = ["completed", "failed", "cancelled", "deleted"].includes(run.status);
+  $(".run-error", item).textContent = run.status === "failed" ? run.error?.message || "" : "";
+  $(".run-cancel", item).hidden = finished;
+  $(".run-resume", item).hidden = !["failed", "cancelled"].includes(run.status);
+  $(".run-delete", item).hidden = !finished || run.status === "deleted";
+  const use = $(".run-use", item);
+  use.hidden = !(run.lora || run.model_id);
+  use.onclick = () => (run.lora ? useLora(run) : useModel(run.model_id));
+  $(".outputs", item).replaceChildren(...(run.outputs || []).map((output) => {
+    const li = document.createElement("li");
+    const link = Object.assign(document.createElement("a"), { href: output.url, textContent: output.name });
+    link.download = output.name.split("/").at(-1);
+    li.append(link, ` (${fileSize(output.size_bytes)})`);
+    return li;
+  }), ...(run.model_path ? [Object.assign(document.createElement("li"), {
+    className: "hint", textContent: `From the command line: ungated generate --model-path ${run.model_path} "your prompt"` })] : []));
+}
+
+function fileSize(bytes) {
+  return bytes < 2 ** 20 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 2 ** 20).toFixed(1)} MB`;
+}
+
+export function showRun(run, fresh = false) {
+  let item = $(`#runs li[data-id="${run.id}"]`);
+  if (!item) {
+    item = $("#run-template").content.firstElementChild.cloneNode(true);
+    item.dataset.id = run.id;
+    const title = state.models.find((m) => m.id === run.model)?.title || run.model;
+    $(".run-name", item).textContent = `${run.name} · ${run.model === "builtin" ? "built-in model" : `LoRA for ${title}`} · on ${run.dataset}`;
+    $(".run-cancel", item).addEventListener("click", () => act(item, run.id, "cancel"));
+    $(".run-resume", item).addEventListener("click", () => act(item, run.id, "resume"));
+    $(".run-delete", item).addEventListener("click", async () => {
+      if (!confirm("Delete this training run and its files? (A LoRA it made stays in the library.)")) return;
+      await api(`/api/trainings/${run.id}`, { method: "DELETE" });
+      item.remove();
+    });
+    fresh ? $("#runs").prepend(item) : $("#runs").append(item);
+    $("#runs-empty").hidden = true;
+  }
+  renderRun(item, run);
+  if (!["completed", "failed", "cancelled"].includes(run.status)) followRun(item, run);
+}
+
+async function act(item, id, action) {
+  try {
+    showRun(await api(`/api/trainings/${id}/${action}`, { method: "POST" }));
+  } catch (error) {
+    $(".run-error", item).textContent = error.message;
+  }
+}
+
+function followRun(item, run) {
+  if (following.has(run.id)) return;
+  const source = new EventSource(`/api/trainings/${run.id}/events`);
+  const update = async (event) => {
+    renderRun(item, { ...run, ...JSON.parse(event.data) });
+    if (event.type !== "done") return;
+    source.close();
+    following.delete(run.id);
+    try {
+      const finished = await api(`/api/trainings/${run.id}`);
+      renderRun(item, finished);
+      if (finished.model_id) await refreshModels();  // offer the new model in both forms
+    } catch { /* deleted meanwhile */ }
+  };
+  source.addEventListener("progress", update);
+  source.addEventListener("done", update);
+  source.addEventListener("error", () => {
+    // Closed for good (not reconnecting): refused, as for a studio that uses an API key, which an
+    // EventSource cannot send. Follow the run by polling with the key instead.
+    if (source.readyState === EventSource.CLOSED) following.set(run.id, pollRun(item, run.id));
+  });
+  following.set(run.id, source);
+}
+
+function pollRun(item, id) {
+  let timer;
+  const poll = async () => {
+    try {
+      const run = await api(`/api/trainings/${id}`);
+      renderRun(item, run);
+      if (["completed", "failed", "cancelled"].includes(run.status)) {
+        following.delete(id);
+        if (run.model_id) await refreshModels();
+        return;
+      }
+    } catch { following.delete(id); return; }  // deleted meanwhile
+    timer = setTimeout(poll, 3000);
+  };
+  poll();
+  return { close: () => clearTimeout(timer) };
+}

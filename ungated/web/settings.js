@@ -1,0 +1,40 @@
+// The header's theme switch and the settings dialog (artist name, API key).
+
+import { $, api, loadSession } from "./common.js";
+import { showHeader } from "./session.js";
+import { state } from "./state.js";
+
+function applyTheme(theme) {
+  if (theme) document.documentElement.dataset.theme = theme;
+}
+applyTheme(localStorage.getItem("ungated.theme"));
+
+$("#theme").addEventListener("click", () => {
+  const dark = document.documentElement.dataset.theme
+    ? document.documentElement.dataset.theme === "dark"
+    : matchMedia("(prefers-color-scheme: dark)").matches;
+  const theme = dark ? "light" : "dark";
+  localStorage.setItem("ungated.theme", theme);
+  applyTheme(theme);
+});
+
+$("#settings-open").addEventListener("click", () => {
+  $("#artist").value = state.me?.artist || "";
+  $("#api-key").value = localStorage.getItem("ungated.key") || "";
+  $("#settings-error").textContent = "";
+  $("#settings").showModal();
+});
+
+$("#settings-save").addEventListener("click", async (event) => {
+  event.preventDefault();
+  const key = $("#api-key").value.trim();
+  key ? localStorage.setItem("ungated.key", key) : localStorage.removeItem("ungated.key");
+  try {
+    [state.me] = await Promise.all([api("/api/me"), loadSession()]);
+    if (state.me.client) state.me = await api("/api/me", { method: "PUT", json: { artist: $("#artist").value } });
+    showHeader(state.me);
+    $("#settings").close();
+  } catch (error) {
+    $("#settings-error").textContent = error.message;
+  }
+});
