@@ -66,6 +66,7 @@ class Objects:
     invite_code: str
     member: str  # member C, whom moderators suspend and admins change
     worker: str  # a worker token's name
+    batch: str | None = None  # the group (batch) of A's video
     report: str | None = None  # a report of A's video, where the server takes reports
 
     def markers(self, a: Member) -> list[str]:
@@ -156,7 +157,9 @@ class World:
         if report_route:
             report = ok(self.send("POST", f"/api/videos/{video}/reports", json={"reason": "spam", "note": "walker"},
                                   headers=self.actors["C"].by("key")), 201)["id"]
-        return Objects(video=video, video2=video2, dataset=dataset, training=run, lora=lora, model=model,
+        with self.store.read() as session:
+            batch = session.get(Video, video).batch_id
+        return Objects(video=video, video2=video2, dataset=dataset, training=run, lora=lora, model=model, batch=batch,
                        board=board["id"], shot=board["shots"][0]["id"], character=character, key_id=key_id,
                        invite_id=invite.id, invite_code=code, member=self.actors["C"].id, worker=worker.name,
                        report=report)
