@@ -23,7 +23,7 @@ from fastapi import Depends, Request
 
 from ..jobs import audit, keys, members
 from ..jobs.queue import Limits
-from ..jobs.quotas import UNLIMITED
+from ..jobs.quotas import UNLIMITED, Quota
 from ..jobs.schema import ApiKey, Member, Video
 from .errors import ApiError
 from .service import Studio
@@ -43,7 +43,11 @@ class Caller:
     limits: Limits | None = None
     role: str = "member"  # anonymous, member, moderator or admin
     name: str | None = None  # a member's name
-    by_cookie: bool = False  # signed in with the session cookie (not a key)
+    csrf_token: str | None = None  # signed in with the session cookie (not a key): the token its writes carry
+
+    @property
+    def by_cookie(self) -> bool:
+        return self.csrf_token is not None
 
     @property
     def moderator(self) -> bool:
@@ -86,7 +90,7 @@ def caller(request: Request, studio: Studio = Depends(studio)) -> Caller:
                 request.headers.get(CSRF_HEADER, "").encode(), signed.csrf_token.encode()):
             raise ApiError(403, "this change came without the page's CSRF token (X-CSRF-Token); reload the studio "
                                 "and try again", code="csrf_failed")
-        return as_member(studio, signed.member, by_cookie=True)
+        return as_member(studio, signed.member, signed.csrf_token)
     if not studio.config.public:
         return Caller(LOCAL, admin=True, role="admin")
     return Caller(None, role="anonymous")
@@ -103,15 +107,20 @@ def _by_key(studio: Studio, key: ApiKey) -> Caller:
     return as_member(studio, member)
 
 
-def as_member(studio: Studio, member: Member, by_cookie: bool = False) -> Caller:
+def as_member(studio: Studio, member: Member, csrf_token: str | None = None) -> Caller:
     if member.suspended_at is not None:
         raise ApiError(403, f"your account is suspended: {member.suspended_reason or 'no reason given'}",
                        code="suspended")
     admin = member.role == "admin"
-    quota = (UNLIMITED if admin else studio.config.quota).over(member.quota)
+    quota = quota_of(studio, member)
     limits = Limits(ADMIN_PER_MINUTE if admin else keys.DEFAULT_PER_MINUTE,
                     UNBOUNDED if quota.concurrent_jobs is None else quota.concurrent_jobs, quota)
-    return Caller(member.id, admin, limits, role=member.role, name=member.name, by_cookie=by_cookie)
+    return Caller(member.id, admin, limits, role=member.role, name=member.name, csrf_token=csrf_token)
+
+
+def quota_of(studio: Studio, member: Member) -> Quota:
+    """A member's quota: the server's (none for admins), with their overrides."""
+    return (UNLIMITED if member.role == "admin" else studio.config.quota).over(member.quota)
 
 
 def limits_of(studio: Studio, client: str) -> Limits | None:

@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from ..jobs import audit, keys, members, quotas
 from ..jobs.figures import server_figures
 from ..jobs.schema import ApiKey, Invite, Member
-from .access import SESSION_COOKIE, Caller, admin_only, caller, moderator_only, signed_in, studio
+from .access import (SESSION_COOKIE, Caller, admin_only, as_member, caller, moderator_only, quota_of, signed_in,
+                     studio)
 from .errors import ApiError
 from .service import Studio
 
@@ -35,11 +36,11 @@ def refused(err: members.Refused) -> ApiError:
     return ApiError(STATUS[err.kind], err.message, err.param, CODES.get(err.kind, err.kind), headers)
 
 
-def session_object(studio: Studio, who: Caller, csrf_token: str | None) -> dict:
+def session_object(studio: Studio, who: Caller) -> dict:
     member = None
     if who.member_id is not None:
         member = {"id": who.member_id, "name": who.name, "role": who.role, "suspended": False}
-    return {"signed_in": member is not None, "member": member, "csrf_token": csrf_token,
+    return {"signed_in": member is not None, "member": member, "csrf_token": who.csrf_token,
             "signup": "open" if studio.config.open_signup else "invite", "public_server": studio.config.public}
 
 
@@ -47,12 +48,15 @@ def _start_session(request: Request, response: Response, studio: Studio, signed:
                    secret: str) -> dict:
     response.set_cookie(SESSION_COOKIE, secret, max_age=members.SESSION_DAYS * 86400, path="/", httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")
-    who = Caller(signed.member.id, signed.member.role == "admin", role=signed.member.role, name=signed.member.name,
-                 by_cookie=True)
-    return session_object(studio, who, signed.csrf_token)
+    return session_object(studio, as_member(studio, signed.member, signed.csrf_token))
 
 
 # Signing up, in and out
+
+def _address(request: Request) -> str:
+    """Where a sign-in comes from, for throttling per address."""
+    return request.client.host if request.client else "unknown"
+
 
 class SignIn(BaseModel):
     name: str = Field(max_length=200)
@@ -64,13 +68,9 @@ class SignUp(SignIn):
 
 
 @router.get("/session")
-def current_session(request: Request, studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> dict:
+def current_session(studio: Studio = Depends(studio), who: Caller = Depends(caller)) -> dict:
     """Who is signed in here, the CSRF token their writes must carry, and how this server signs people up."""
-    csrf = None
-    if who.by_cookie:
-        signed = members.session_of(studio.store, request.cookies[SESSION_COOKIE])
-        csrf = signed.csrf_token if signed else None
-    return session_object(studio, who, csrf)
+    return session_object(studio, who)
 
 
 @router.post("/session")
@@ -78,9 +78,8 @@ def sign_in(body: SignIn, request: Request, response: Response, studio: Studio =
     """Sign in with a name and password: a new session cookie (any earlier one of this browser is
     not reused). Failed attempts are throttled per name and per address. The body must be JSON (a
     form another site posts, even one of text/plain holding JSON, is refused): no login CSRF."""
-    address = request.client.host if request.client else "unknown"
     try:
-        signed, secret = members.sign_in(studio.store, body.name, body.password, address)
+        signed, secret = members.sign_in(studio.store, body.name, body.password, _address(request))
     except members.Refused as err:
         raise refused(err) from None
     return _start_session(request, response, studio, signed, secret)
@@ -93,7 +92,7 @@ def sign_out(request: Request, response: Response, studio: Studio = Depends(stud
     if who.by_cookie:  # the caller dependency checked the CSRF token
         members.sign_out(studio.store, request.cookies[SESSION_COOKIE])
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
-    return session_object(studio, Caller(None, role="anonymous"), None)
+    return session_object(studio, Caller(None, role="anonymous"))
 
 
 @router.post("/members", status_code=201)
@@ -101,8 +100,7 @@ def sign_up(body: SignUp, request: Request, response: Response, studio: Studio =
     """Become a member (with an invite, or anyone when sign-up is open) and be signed in."""
     try:
         members.sign_up(studio.store, body.name, body.password, body.invite, studio.config.open_signup)
-        signed, secret = members.sign_in(studio.store, body.name, body.password,
-                                         request.client.host if request.client else "unknown")
+        signed, secret = members.sign_in(studio.store, body.name, body.password, _address(request))
     except members.Refused as err:
         raise refused(err) from None
     return _start_session(request, response, studio, signed, secret)
@@ -200,8 +198,7 @@ def member_object(member: Member, studio: Studio, who: Caller) -> dict:
     shown = {"id": member.id, "name": member.name, "role": member.role, "created_at": member.created_at,
              "suspended": member.suspended_at is not None, "suspended_reason": member.suspended_reason}
     if who.admin:
-        base = quotas.UNLIMITED if member.role == "admin" else studio.config.quota
-        shown |= {"quota_overrides": member.quota or {}, "quota": base.over(member.quota).as_dict()}
+        shown |= {"quota_overrides": member.quota or {}, "quota": quota_of(studio, member).as_dict()}
     return shown
 
 

@@ -250,7 +250,11 @@ def set_password(store: Store, member_id: str, new: str, current: str | None = N
 
 def get(store: Store, member_id: str) -> Member:
     with store.read() as session:
-        member = session.get(Member, member_id)
+        return _member_in(session, member_id)
+
+
+def _member_in(session, member_id: str) -> Member:
+    member = session.get(Member, member_id)
     if member is None:
         raise Refused("not_found", f"member_id: no member {member_id!r}", "member_id")
     return member
@@ -270,9 +274,7 @@ def change(store: Store, actor: str, member_id: str, role: str | None = None,
            quota: dict | None = None) -> Member:
     """Set a member's role and/or quota overrides (the whole set: {} clears them)."""
     with store.write() as session:
-        member = session.get(Member, member_id)
-        if member is None:
-            raise Refused("not_found", f"member_id: no member {member_id!r}", "member_id")
+        member = _member_in(session, member_id)
         if role is not None and role != member.role:
             audit.record(session, actor, "member.role", member_id, before=member.role, after=check_role(role))
             member.role = role
@@ -289,9 +291,7 @@ def suspend(store: Store, actor: str, member_id: str, reason: str) -> Member:
     if not reason:
         raise Refused("invalid", "reason: say why (the member sees it)", "reason")
     with store.write() as session:
-        member = session.get(Member, member_id)
-        if member is None:
-            raise Refused("not_found", f"member_id: no member {member_id!r}", "member_id")
+        member = _member_in(session, member_id)
         member.suspended_at, member.suspended_reason = time.time(), reason[:1000]
         session.execute(delete(MemberSession).where(MemberSession.member_id == member_id))
         audit.record(session, actor, "member.suspend", member_id, reason=reason[:1000])
@@ -302,9 +302,7 @@ def suspend(store: Store, actor: str, member_id: str, reason: str) -> Member:
 
 def reinstate(store: Store, actor: str, member_id: str) -> Member:
     with store.write() as session:
-        member = session.get(Member, member_id)
-        if member is None:
-            raise Refused("not_found", f"member_id: no member {member_id!r}", "member_id")
+        member = _member_in(session, member_id)
         member.suspended_at = member.suspended_reason = None
         audit.record(session, actor, "member.reinstate", member_id)
     return member
