@@ -100,10 +100,15 @@ def _by_key(studio: Studio, key: ApiKey) -> Caller:
     if key.member_id is None:  # a key made on the command line: its own limits and admin flag
         role = "admin" if key.admin else "member"
         return Caller(key.id, key.admin, Limits(key.per_minute, key.concurrent), role=role)
+    return _member_caller(studio, key.member_id, "the API key's member is gone")
+
+
+def _member_caller(studio: Studio, member_id: str, gone: str) -> Caller:
+    """The member as a caller; a 401 saying `gone` where there is no such member any more."""
     try:
-        member = members.get(studio.store, key.member_id)
+        member = members.get(studio.store, member_id)
     except members.Refused:
-        raise ApiError(401, "the API key's member is gone", code="invalid_api_key") from None
+        raise ApiError(401, gone, code="invalid_api_key") from None
     return as_member(studio, member)
 
 
@@ -128,11 +133,7 @@ def limits_of(studio: Studio, client: str) -> Limits | None:
     storyboard's shots): a member's quota, a key's limits; none for admins and local. A revoked
     key or a suspended member asks for nothing more (ApiError)."""
     if client.startswith(members.MEMBER_PREFIX):
-        try:
-            member = members.get(studio.store, client)
-        except members.Refused:
-            raise ApiError(401, "the member this belongs to is gone", code="invalid_api_key") from None
-        return as_member(studio, member).limits
+        return _member_caller(studio, client, "the member this belongs to is gone").limits
     with studio.store.read() as session:
         key = session.get(ApiKey, client)
     if key is not None and key.revoked_at is not None:
