@@ -1,14 +1,16 @@
 """The web studio: static files from ungated/web, and one page for every route the page handles
 itself (/, /feed, /me, /favourites, /train, /workers, /boards, /boards/{id}, /account, /moderation,
-/admin, /join/{code}, /v/{id}). Every response
+/admin, /join/{code}, /v/{id}), and the languages it speaks (/languages.json: one catalog a language in
+web/locales, so adding a language is adding a file). Every response
 carries a Content-Security-Policy that allows this server's own scripts, styles and media and nothing else."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -30,6 +32,14 @@ for path in ("/", "/feed", "/me", "/favourites", "/train", "/workers", "/boards"
 @router.get("/v/{video_id}")
 def share_page(video_id: str) -> FileResponse:
     return _page()
+
+
+@router.get("/languages.json")
+def languages() -> JSONResponse:
+    """[{code, name}] for each catalog, its name in its own language (the switcher's choices)."""
+    offered = [{"code": path.stem, "name": json.loads(path.read_text(encoding="utf-8")).get("_name", path.stem)}
+               for path in sorted((WEB / "locales").glob("*.json"))]
+    return JSONResponse(offered, headers={"Cache-Control": "no-cache"})
 
 
 def install(app: FastAPI) -> None:
