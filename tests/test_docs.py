@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "docs" / "service.md"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
-# Routes that are not the API, so not listed: the web studio's pages and static files, and
+# Routes that are not the API, so not listed: the web studio's pages, static files and languages, and
 # FastAPI's schema and the pages that show it.
 NOT_API = {
     ("GET", "/"), ("GET", "/feed"), ("GET", "/me"), ("GET", "/favourites"), ("GET", "/train"), ("GET", "/workers"),
     ("GET", "/v/{}"), ("GET", "/boards"), ("GET", "/boards/{}"), ("GET", "/account"), ("GET", "/moderation"),
-    ("GET", "/admin"), ("GET", "/join/{}"),
+    ("GET", "/admin"), ("GET", "/join/{}"), ("GET", "/languages.json"),
     ("MOUNT", "/static"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
 }

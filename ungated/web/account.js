@@ -1,44 +1,46 @@
 // The account view: what one may still make today (one's quota, used and left), and one's own API
 // keys: make one (its secret shown once, with the openai client's code to use it), revoke one.
 
-import { $, api, copyFrom, element, session, when } from "./common.js";
+import { $, api, copyFrom, element, session } from "./common.js";
+import { duration, moment, number, t } from "./i18n.js";
+import { kept, phrase, roleName } from "./session.js";
 
 const LIMITS = {
-  clips_per_day: "Clips a day", gpu_seconds_per_day: "GPU-seconds a day",
-  concurrent_jobs: "Clips queued or running at once", concurrent_trainings: "Training runs at once",
+  clips_per_day: () => t("account.limit_clips_per_day"), gpu_seconds_per_day: () => t("account.limit_gpu_seconds_per_day"),
+  concurrent_jobs: () => t("account.limit_concurrent_jobs"), concurrent_trainings: () => t("account.limit_concurrent_trainings"),
 };
 let snippetModel = "builtin";
 
 export async function showAccount(me, models) {
   $("#key-secret").hidden = true;  // a secret is shown once, right after it is made
   $("#key-secret-value").textContent = $("#key-snippet").textContent = "";
+  for (const id of ["#key-secret-name", "#key-secret-value", "#key-snippet"]) $(id).translate = false;
   snippetModel = models.find((m) => m.served && m.weights_present)?.id || snippetModel;
-  $("#account-who").textContent = session.member
-    ? `Signed in as ${session.member.name} (${session.member.role}).`
-    : me?.client === "local" ? "This server runs for you alone: no sign-in, no limits."
-    : me?.client ? "You use a key made for this server on its command line." : "You are not signed in.";
+  $("#account-who").replaceChildren(session.member
+    ? phrase("account.signed_in_as", { name: kept(session.member.name), role: roleName(session.member.role) })
+    : me?.client === "local" ? t("account.local")
+    : me?.client ? t("account.server_key") : t("account.signed_out"));
   await Promise.all([showQuota(), listKeys()]);
 }
 
-const number = (n) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+const amount = (n) => number(n, Number.isInteger(n) ? 0 : 1);
 
 async function showQuota() {
   try {
     const quota = await api("/api/me/quota");
     $("#quota-error").textContent = "";
-    $("#quota tbody").replaceChildren(...Object.entries(LIMITS).map(([name, label]) => {
+    $("#quota tbody").replaceChildren(...Object.entries(LIMITS).map(([name, words]) => {
       const limit = quota.limits[name], used = quota.used[name] ?? 0;
       const row = document.createElement("tr");
       row.dataset.limit = name;
-      const head = element("th", label);
+      const head = element("th", words());
       head.scope = "row";
-      row.append(head, element("td", limit == null ? number(used) : `${number(used)} of ${limit}`),
-        element("td", limit == null ? "no limit" : number(Math.max(0, limit - used))));
+      row.append(head, element("td", limit == null ? amount(used) : t("account.used_of", { used: amount(used), limit: amount(limit) })),
+        element("td", limit == null ? t("account.no_limit") : amount(Math.max(0, limit - used))));
       return row;
     }));
-    const hours = Math.max(0, (quota.resets_at - Date.now() / 1000) / 3600);
-    $("#quota-resets").textContent = `The day's counts start again at ${when(quota.resets_at)} ` +
-      `(in ${hours < 1 ? `${Math.ceil(hours * 60)} min` : `${hours.toFixed(1)} h`}).`;
+    const minutes = Math.ceil(Math.max(0, quota.resets_at - Date.now() / 1000) / 60);  // to the minute
+    $("#quota-resets").textContent = t("account.quota_resets", { moment: moment(quota.resets_at), duration: duration(minutes * 60) });
   } catch (error) {
     $("#quota tbody").replaceChildren();
     $("#quota-error").textContent = error.message;
@@ -63,15 +65,16 @@ function keyItem(key) {
   const item = $("#key-template").content.firstElementChild.cloneNode(true);
   item.dataset.id = key.id;
   $(".key-name", item).textContent = key.name;
+  $(".key-name", item).translate = false;
   const state = $(".key-state", item);
-  state.textContent = key.revoked ? "revoked" : "live";
+  state.textContent = key.revoked ? t("account.key_revoked") : t("account.key_live");
   state.dataset.state = key.revoked ? "revoked" : "live";
-  $(".key-meta", item).textContent = `made ${when(key.created_at)}`;
+  $(".key-meta", item).textContent = t("account.key_made", { moment: moment(key.created_at) });
   const revoke = $(".key-revoke", item);
   revoke.hidden = key.revoked;
-  revoke.setAttribute("aria-label", `Revoke the key ${key.name}`);
+  revoke.setAttribute("aria-label", t("account.key_revoke_label", { name: key.name }));
   revoke.addEventListener("click", async () => {
-    if (!confirm(`Revoke the key ${key.name}? Whatever uses it stops working at once.`)) return;
+    if (!confirm(t("account.key_revoke_confirm", { name: key.name }))) return;
     try {
       await api(`/api/me/keys/${encodeURIComponent(key.id)}`, { method: "DELETE" });
     } catch (error) {

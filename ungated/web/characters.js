@@ -4,6 +4,7 @@
 // deletes one. Other views read the list through characters() and hear of changes by an event.
 
 import { $, api } from "./common.js";
+import { has, t } from "./i18n.js";
 
 export const CHANGED = "characters-changed";  // dispatched on document when the list changes
 let list = [];
@@ -27,10 +28,17 @@ export async function loadCharacters() {
   return list;
 }
 
-// What the built-in model draws for it, in words: "a large red star".
+// What the built-in model draws for it, in words: "a large red star". A star's words have their own
+// keys, as French says "une grande étoile rouge" of it but "un grand carré rouge" of a square.
 export function seenAs(character) {
   const object = character.object;
-  return object ? `a ${object.size} ${object.color} ${object.shape}` : "";
+  if (!object) return "";
+  const star = object.shape === "star";
+  const size = star ? `characters.star_size_${object.size}` : `characters.size_${object.size}`;
+  const color = star ? `characters.star_color_${object.color}` : `characters.color_${object.color}`;
+  const shape = `characters.seen_${object.shape}`;
+  if (![size, color, shape].every(has)) return `${object.size} ${object.color} ${object.shape}`;  // a word from a newer model
+  return t(shape, { size: t(size), color: t(color) });
 }
 
 async function render() {
@@ -39,13 +47,15 @@ async function render() {
     const item = document.createElement("li");
     item.className = "character";
     item.dataset.name = character.name;
-    const picture = Object.assign(document.createElement("img"), { alt: `${character.name}'s image`, src: await imageOf(character) });
+    // The picture's alt names the character: the img is marked as a person's text (it shows no other words).
+    const picture = Object.assign(document.createElement("img"), { alt: t("characters.image_alt", { name: character.name }),
+      src: await imageOf(character), translate: false });
     const body = document.createElement("div");
-    const name = Object.assign(document.createElement("p"), { className: "job-prompt", textContent: `@${character.name}` });
+    const name = Object.assign(document.createElement("p"), { className: "job-prompt", textContent: `@${character.name}`, translate: false });
     const seen = Object.assign(document.createElement("p"), { className: "hint character-seen",
-      textContent: seenAs(character) ? `The built-in model draws ${seenAs(character)}` : "The built-in model sees no shape of its world here" });
-    const remove = Object.assign(document.createElement("button"), { type: "button", className: "ghost danger", textContent: "Delete" });
-    remove.setAttribute("aria-label", `Delete the character ${character.name}`);
+      textContent: seenAs(character) ? t("characters.draws", { object: seenAs(character) }) : t("characters.sees_nothing") });
+    const remove = Object.assign(document.createElement("button"), { type: "button", className: "ghost danger", textContent: t("characters.delete") });
+    remove.setAttribute("aria-label", t("characters.delete_named", { name: character.name }));
     remove.addEventListener("click", () => removeCharacter(character));
     body.append(name, seen, remove);
     item.append(picture, body);
@@ -65,7 +75,7 @@ async function imageOf(character) {
 }
 
 async function removeCharacter(character) {
-  if (!confirm(`Delete the character ${character.name}? Videos made with it keep it.`)) return;
+  if (!confirm(t("characters.confirm_delete", { name: character.name }))) return;
   try {
     await api(`/api/characters/${character.id}`, { method: "DELETE" });
     URL.revokeObjectURL(images.get(character.id));
@@ -80,8 +90,7 @@ $("#character-add").addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = $("#new-character-name").value.trim();
   const image = $("#new-character-image").files[0];
-  const wrong = !name ? "name: give the character a name, used in prompts as @name"
-    : !image ? "image: choose a picture of the character" : "";
+  const wrong = !name ? t("characters.name_missing") : !image ? t("characters.image_missing") : "";
   $("#character-error").textContent = wrong;
   if (wrong) return;
   const body = new FormData();

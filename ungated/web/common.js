@@ -1,5 +1,7 @@
 // What every view of the web studio shares: a query helper and the studio API's client.
 
+import { errorText, t } from "./i18n.js";
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 
 // ---- the API ---------------------------------------------------------------------------------
@@ -25,10 +27,10 @@ export async function api(path, { method = "GET", json, form, file } = {}) {
   const response = await fetch(path, { method, headers, body });
   const data = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
-    const error = new Error(data?.error?.message || `${response.status} ${response.statusText}`);
-    error.status = response.status;
-    error.param = data?.error?.param;  // the field it names, e.g. "shots.1.seconds"
-    error.code = data?.error?.code;
+    const said = { message: data?.error?.message || `${response.status} ${response.statusText}`,
+      param: data?.error?.param, code: data?.error?.code };  // param: the field it names, e.g. "shots.1.seconds"
+    const error = new Error(errorText(said));  // in the reader's language, by its code
+    Object.assign(error, { status: response.status, param: said.param, code: said.code, serverMessage: said.message });
     throw error;
   }
   return data;
@@ -69,10 +71,10 @@ export async function copyFrom(source, button) {
   const label = button.textContent;
   try {
     await navigator.clipboard.writeText(source.textContent);
-    button.textContent = "Copied";
+    button.textContent = t("common.copied");
   } catch {
     getSelection().selectAllChildren(source);
-    button.textContent = "Selected: press Ctrl+C";
+    button.textContent = t("common.selected");
   }
   setTimeout(() => { button.textContent = label; }, 2500);
 }

@@ -2,6 +2,8 @@
 // the request they make, and the plan of what the server will make of it.
 
 import { $, api } from "./common.js";
+import { number, seconds as secondsText, t } from "./i18n.js";
+import { kept, phrase } from "./lists.js";
 import { RESOLUTIONS, aspectOf, aspectsOf, modelOption, nativeSizes, summary, usable } from "./models.js";
 import { go } from "./nav.js";
 import { MODELS_CHANGED, modelsLoaded, refreshModels, state } from "./state.js";
@@ -13,7 +15,7 @@ let fitted = null;  // the model the controls were last fitted to: a refresh of 
 export function fillModels() {
   const select = $("#model");
   const chosen = select.value;  // kept when the list is refreshed (a model trained meanwhile)
-  select.replaceChildren(...state.models.map((m) => modelOption(m, m.title)));
+  select.replaceChildren(...state.models.map((m) => Object.assign(modelOption(m, m.title), { translate: false })));
   const first = state.models.find((m) => m.id === chosen && usable(m)) || state.models.find(usable);
   if (first) select.value = first.id;
   fitControls();
@@ -55,7 +57,7 @@ export function fitControls() {
   $("#image-field").hidden = !caps.image_input;
   $("#character-hint").hidden = !caps.verbs?.characters;
   fillLoras();
-  $("#model-info").textContent = summary(m);
+  $("#model-info").replaceChildren(...summary(m));
   planSoon();
 }
 
@@ -71,13 +73,13 @@ export function fillLoras(chosen = new Map(chosenLoras().map((l) => [l.name, l.w
     label.className = "check";
     const box = Object.assign(document.createElement("input"), { type: "checkbox", checked: chosen.has(lora.name) });
     box.dataset.lora = lora.name;
-    label.append(box, lora.name);
+    label.append(box, kept(lora.name));
     const weight = Object.assign(document.createElement("input"),
       { type: "number", min: -4, max: 4, step: 0.1, value: chosen.get(lora.name) ?? 1 });
     weight.dataset.loraWeight = lora.name;
-    weight.setAttribute("aria-label", `${lora.name} weight`);
+    weight.setAttribute("aria-label", t("controls.lora_weight", { name: lora.name }));
     row.append(label, weight);
-    if (lora.example_prompt) row.title = `trained on ${lora.clips} clips, e.g. “${lora.example_prompt}”`;
+    if (lora.example_prompt) row.title = t("controls.lora_about", { count: lora.clips, prompt: lora.example_prompt });
     return row;
   }));
 }
@@ -96,7 +98,7 @@ export function fillResolutions() {
   const previous = select.value;
   select.replaceChildren();
   if (caps.any_output_size || caps.any_aspect) {
-    for (const r of RESOLUTIONS) select.add(new Option(`${r}p`, `${r}p`));
+    for (const r of RESOLUTIONS) select.add(Object.assign(new Option(`${r}p`, `${r}p`), { translate: false }));
     select.value = RESOLUTIONS.includes(parseInt(previous)) ? previous : caps.default_resolution;
   } else {
     for (const [w, h] of nativeSizes(caps).filter((s) => aspectOf(s) === form.aspect.value)) {
@@ -107,13 +109,13 @@ export function fillResolutions() {
 }
 
 export function showSeconds() {
-  $("#seconds-out").textContent = `${Number($("#seconds").value).toFixed(1)} s`;
+  $("#seconds-out").textContent = secondsText(Number($("#seconds").value));
 }
 
 // The request for the chosen model (only once the models are known).
 export function requestFields() {
   const caps = model()?.capabilities;
-  if (!caps) throw new Error("model: this server offers no model to make it with");
+  if (!caps) throw new Error(t("controls.no_model"));
   const fields = { prompt: $("#prompt").value, model: $("#model").value, variants: Number($("#variants").value) };
   if (caps.any_output_size || caps.any_aspect) {
     Object.assign(fields, { aspect: form.aspect.value, resolution: $("#resolution").value });
@@ -144,9 +146,9 @@ async function showPlan() {
     fields.prompt = fields.prompt.trim() || "preview";
     const plan = await api("/api/plan", { method: "POST", json: fields });
     if (asked !== planAsked) return;
-    const notes = plan.adjustments.length ? ` Adjusted to the model: ${plan.adjustments.join("; ")}.` : "";
-    $("#plan").textContent = `Makes ${plan.size}, ${plan.seconds.toFixed(1)} s (${plan.frames} frames at ${plan.fps} fps), ` +
-      `${plan.steps} steps.${notes}`;
+    const said = { size: kept(plan.size), seconds: number(plan.seconds, 1), frames: plan.frames, fps: plan.fps,
+      count: plan.steps, adjustments: plan.adjustments.join("; ") };  // the server's notes, as it words them
+    $("#plan").replaceChildren(...phrase(plan.adjustments.length ? "controls.plan_adjusted" : "controls.plan", said));
     $("#create-error").textContent = "";
   } catch (error) {
     if (asked !== planAsked) return;

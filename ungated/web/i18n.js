@@ -98,7 +98,7 @@ export function moment(unixSeconds) {
 /** Words in a list as a sentence writes them: ["a", "b", "c"] -> "a, b or c" (type "disjunction")
  * or "a, b and c" ("conjunction"). */
 export function list(words, type = "disjunction") {
-  return new Intl.ListFormat(language, { type }).format(words);
+  return new Intl.ListFormat(language === FALLBACK ? "en-GB" : language, { type }).format(words);  // the studio's English is British: no serial comma
 }
 
 /** What an error from the API says, in the reader's language: by its stable code where the catalog

@@ -1,6 +1,9 @@
 // A model as the forms show it: its sizes and aspects, a choice in a <select>, and a line that
 // sums up what it makes.
 
+import { list, number, t } from "./i18n.js";
+import { joined, kept, phrase } from "./lists.js";
+
 export const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
 export const RESOLUTIONS = [360, 480, 720, 1080];
 
@@ -29,13 +32,15 @@ function runs(numbers) {
     if (last && n === last.at(-1) + 1) last.push(n);
     else parts.push([n]);
   }
-  return parts.map((run) => (run.length > 2 ? `${run[0]}-${run.at(-1)}` : run.join(", "))).join(", ");
+  return list(parts.flatMap((run) => (run.length > 2 ? [`${number(run[0])}-${number(run.at(-1))}`] : run.map((n) => number(n)))));
 }
 
 /** A model as a choice, with why it cannot be picked here (no weights, no worker serving it). */
 export function modelOption(m, label) {
-  const option = new Option(label + (m.weights_present ? "" : " (weights not downloaded)") +
-    (m.served ? "" : " (not served here)"), m.id);
+  const text = m.served && m.weights_present ? label
+    : !m.weights_present && !m.served ? t("models.option_unavailable", { model: label })
+      : !m.weights_present ? t("models.option_no_weights", { model: label }) : t("models.option_not_served", { model: label });
+  const option = new Option(text, m.id);
   option.disabled = !m.served || !m.weights_present;
   return option;
 }
@@ -44,20 +49,24 @@ export const usable = (m) => m.served && m.weights_present;
 
 // The directing tools it offers besides loops (a video's page and the storyboard show them).
 function directs(verbs = {}) {
-  const offered = ["extend", "re-cut", "edit", "blend", "characters"].filter((name) => verbs[name.replace("-", "")]);
-  return offered.length ? `directs: ${offered.join(", ")}` : "";
+  const words = { extend: t("models.tool_extend"), recut: t("models.tool_recut"), edit: t("models.tool_edit"),
+    blend: t("models.tool_blend"), characters: t("models.tool_characters") };
+  const offered = Object.keys(words).filter((name) => verbs[name]).map((name) => words[name]);
+  return offered.length ? t("models.directs", { tools: list(offered, "conjunction") }) : "";
 }
 
-/** One line on what a model makes: sizes, frame rates, lengths, inputs, tools and licence. */
+/** One line on what a model makes (nodes to append): sizes, frame rates, lengths, inputs, tools and licence. */
 export function summary(m) {
   const caps = m.capabilities;
-  return [
-    caps.any_aspect ? "any size" : `native ${caps.sizes.join(", ")}`, `${runs(caps.fps)} fps`,
-    caps.seconds_range ? `${caps.seconds_range.join("-")} s` : `up to ${caps.max_seconds.toFixed(1)} s`,
-    caps.image_input ? (caps.image_required ? "needs an image" : "takes an image") : "text only",
-    caps.any_output_size && !caps.any_aspect ? "drawn at the size you choose" : "",
-    caps.loop ? "loops" : "",
+  return joined([
+    caps.any_aspect ? t("models.any_size") : t("models.native_sizes", { sizes: list(caps.sizes.map((size) => size.replace("x", "×"))) }),
+    t("models.fps", { rates: runs(caps.fps) }),
+    caps.seconds_range ? t("models.seconds_range", { min: caps.seconds_range[0], max: caps.seconds_range[1] })
+      : t("models.seconds_max", { seconds: number(caps.max_seconds, 1) }),
+    caps.image_input ? (caps.image_required ? t("models.image_needed") : t("models.image_taken")) : t("models.text_only"),
+    caps.any_output_size && !caps.any_aspect ? t("models.any_output_size") : "",
+    caps.loop ? t("models.loops") : "",
     directs(caps.verbs),
-    `licence ${m.licence}`,
-  ].filter(Boolean).join(" · ");
+    phrase("models.licence", { licence: kept(m.licence) }),
+  ]);
 }

@@ -3,19 +3,39 @@
 // it or restore it, or dismiss a report, each with a reason its artist sees. Its artist sees what
 // was done (moderationNote) on their clip's page and card.
 
-import { $, api, when } from "./common.js";
+import { $, api } from "./common.js";
+import { has, moment, t } from "./i18n.js";
+import { joined, kept, phrase } from "./session.js";
 
-const REASONS = Object.fromEntries([...$("#report-reason").options].map((o) => [o.value, o.textContent]));
+const REASONS = ["spam", "harassment", "hate", "sexual", "violence", "illegal", "copyright", "other"];
 let reported = null;  // the video the report dialog is open for
+
+/** A report's reason in words ("Spam"); one this page does not know, as the server wrote it. */
+function reasonName(reason) {
+  return REASONS.includes(reason) ? t(`moderation.reason_${reason}`) : reason;
+}
+
+// The messages for what a moderator did: without the reason, and with it as {reason}.
+function noteKeys(video) {
+  return video.moderation.state === "removed"
+    ? ["moderation.note_removed", "moderation.note_removed_reason"]
+    : ["moderation.note_hidden", "moderation.note_hidden_reason"];
+}
 
 /** What a moderator did to a clip, in words for its artist (or a moderator); "" when nothing. */
 export function moderationNote(video) {
   const done = video.moderation;
   if (!done?.state) return "";
-  const what = done.state === "removed"
-    ? "A moderator removed this clip: only you see it now"
-    : "A moderator hid this clip from the feed (its link still plays)";
-  return done.reason ? `${what}. Their reason: ${done.reason}` : `${what}.`;
+  const [plain, reasoned] = noteKeys(video);
+  return done.reason ? t(reasoned, { reason: done.reason }) : t(plain);
+}
+
+/** The same note in node, the moderator's reason in an element of its own (kept as written). */
+export function showModerationNote(node, video) {
+  const done = video.moderation;
+  if (!done?.state) return node.replaceChildren();
+  const [plain, reasoned] = noteKeys(video);
+  node.replaceChildren(done.reason ? phrase(reasoned, { reason: kept(done.reason) }) : t(plain));
 }
 
 /** The video page's Report button, for anyone but the clip's artist. */
@@ -23,7 +43,7 @@ export function offerReport(video) {
   const button = $("#video-report");
   button.hidden = video.mine || video.status !== "completed";
   button.disabled = false;
-  button.textContent = "Report";
+  button.textContent = t("moderation.report");
   $("#report-state").textContent = "";
   button.onclick = () => {
     reported = video;
@@ -42,8 +62,8 @@ $("#report-form").addEventListener("submit", async (event) => {
     await api(`/api/videos/${encodeURIComponent(reported.id)}/reports`, { method: "POST",
       json: { reason: $("#report-reason").value, note: $("#report-note").value.trim() } });
     $("#report").close();
-    $("#report-state").textContent = "Thanks: moderators will look at it. It stays shared meanwhile.";
-    Object.assign($("#video-report"), { disabled: true, textContent: "Reported" });
+    $("#report-state").textContent = t("moderation.report_thanks");
+    Object.assign($("#video-report"), { disabled: true, textContent: t("moderation.reported") });
   } catch (error) {
     $("#report-error").textContent = error.message;
   } finally {
@@ -52,6 +72,23 @@ $("#report-form").addEventListener("submit", async (event) => {
 });
 
 // ---- the moderators' queue ---------------------------------------------------------------------
+
+/** How a report was closed, in words, with the moderator's reason as they wrote it. The server
+ * writes "hidden: REASON" or "removed: REASON" for an acted-on report, the reason or "dismissed"
+ * for a dismissed one. */
+function resolution(report) {
+  const said = report.resolution || "";
+  const acted = report.status === "actioned" && /^(hidden|removed): ([\s\S]*)$/.exec(said);
+  if (acted) {
+    return acted[2] ? phrase(`moderation.resolution_${acted[1]}_reason`, { reason: kept(acted[2]) })
+      : t(`moderation.resolution_${acted[1]}`);
+  }
+  if (report.status === "dismissed") {
+    return said && said !== "dismissed" ? phrase("moderation.resolution_dismissed_reason", { reason: kept(said) })
+      : t("moderation.resolution_dismissed");
+  }
+  return said && kept(said);
+}
 
 export async function showModeration(admin) {
   $("#moderation-members").hidden = admin;  // an admin has Admin in the menu already
@@ -83,16 +120,23 @@ function reportItem(report) {
   const link = $(".report-link", item);
   link.href = `/v/${video.id}`;
   link.dataset.nav = "";
-  link.setAttribute("aria-label", `Open the reported clip ${video.id}`);
+  link.setAttribute("aria-label", t("moderation.open_reported", { id: video.id }));
   $(".preview", item).src = video.thumbnail || video.links?.thumbnail || "/static/icon.svg";
-  $(".report-reason", item).textContent = REASONS[report.reason] || report.reason;
-  $(".report-prompt", item).textContent = video.prompt ?? "(the artist keeps this prompt private)";
-  $(".report-meta", item).textContent = [video.artist && `by ${video.artist}`, `reported ${when(report.created_at)}`,
-    video.moderation?.state && `clip ${video.moderation.state}`, report.status !== "open" && report.status]
-    .filter(Boolean).join(" · ");
+  $(".report-reason", item).textContent = reasonName(report.reason);
+  const prompt = $(".report-prompt", item);
+  prompt.textContent = video.prompt ?? t("video.private_prompt");
+  prompt.translate = video.prompt == null;  // what the artist wrote stays as written
+  const clip = video.moderation?.state;
+  $(".report-meta", item).replaceChildren(joined([
+    video.artist && phrase("moderation.by_artist", { artist: kept(video.artist) }),
+    t("moderation.reported_at", { moment: moment(report.created_at) }),
+    has(`moderation.clip_${clip}`) ? t(`moderation.clip_${clip}`) : clip,
+    report.status !== "open" && (has(`moderation.status_${report.status}`) ? t(`moderation.status_${report.status}`) : report.status),
+  ]));
   $(".report-note", item).textContent = report.note || "";
-  $(".report-resolution", item).textContent = report.status === "open" ? ""
-    : [report.resolution, report.resolved_at && when(report.resolved_at)].filter(Boolean).join(" · ");
+  $(".report-note", item).translate = false;
+  $(".report-resolution", item).replaceChildren(report.status === "open" ? ""
+    : joined([resolution(report), report.resolved_at && moment(report.resolved_at)]));
   const open = report.status === "open";
   $(".report-hide", item).hidden = !open || video.moderation?.state === "hidden";
   $(".report-remove", item).hidden = !open || video.moderation?.state === "removed";
@@ -103,7 +147,7 @@ function reportItem(report) {
   const act = async (path, body, needsReason) => {
     const reason = why.value.trim();
     if (needsReason && !reason) {
-      $(".report-error", item).textContent = "reason: say why (the artist sees it)";
+      $(".report-error", item).textContent = t("moderation.reason_needed");
       why.focus();
       return;
     }

@@ -3,9 +3,22 @@
 
 import { $, api } from "./common.js";
 import { useLora, useModel } from "./controls.js";
+import { duration, language, number, t } from "./i18n.js";
 import { refreshModels, state } from "./state.js";
 
 const following = new Map();  // run id -> its EventSource (or poller)
+
+/** A message into node, its {names} filled with text or with elements (a person's text, kept as it is). */
+export function fillIn(node, key, values = {}) {
+  const elements = {}, texts = {};
+  for (const [name, value] of Object.entries(values)) (value instanceof Node ? elements : texts)[name] = value;
+  node.replaceChildren(...t(key, texts).split(/(\{\w+\})/).filter(Boolean)
+    .map((part) => elements[part.slice(1, -1)] ?? part));
+  return node;
+}
+
+/** A person's text (a name, a file name, a command) in an element marked to be left untranslated. */
+export const own = (text, tag = "span") => Object.assign(document.createElement(tag), { textContent: text, translate: false });
 
 export async function listRuns() {
   const { data } = await api("/api/trainings");
@@ -16,19 +29,20 @@ export async function listRuns() {
   $("#runs-empty").hidden = data.length > 0;
 }
 
+// What a run is doing, its facts apart by " · " (each one message): e.g. "Training · step 40 of 200 · loss 0.0123".
 function describeRun(run) {
   const loss = run.losses.at(-1)?.[1];
-  const lossText = loss != null ? ` · loss ${loss.toFixed(4)}` : "";
-  if (run.status === "queued") return "Queued: it starts when a worker is free";
+  const facts = (...parts) => [...parts, loss != null && t("runs.loss", { loss: number(loss, 4) })].filter(Boolean).join(" · ");
+  if (run.status === "queued") return t("runs.queued");
   if (run.status === "in_progress") {
-    if (run.stage === "preparing") return "Preparing: reading and caching the clips";
-    if (run.stage === "finishing") return `Finishing: writing the result, its sample and loss curve${lossText}`;
-    const eta = run.eta_seconds != null ? ` · about ${Math.ceil(run.eta_seconds / 60)} min left` : "";
-    return `Training · step ${run.step} of ${run.steps}${lossText}${eta}`;
+    if (run.stage === "preparing") return t("runs.preparing");
+    if (run.stage === "finishing") return facts(t("runs.finishing"));
+    const eta = run.eta_seconds != null && t("runs.eta", { duration: duration(run.eta_seconds) });
+    return [facts(t("runs.training"), t("runs.step", { step: run.step, steps: run.steps })), eta].filter(Boolean).join(" · ");
   }
-  if (run.status === "completed") return `Done · ${run.steps} steps${lossText}`;
-  if (run.status === "cancelled") return `Cancelled at step ${run.step}: resume continues from its checkpoint`;
-  return { failed: "Failed", deleted: "Deleted" }[run.status] || run.status;
+  if (run.status === "completed") return facts(t("runs.done"), t("runs.steps", { count: run.steps }));
+  if (run.status === "cancelled") return t("runs.cancelled", { step: run.step });
+  return { failed: () => t("status.failed"), deleted: () => t("status.deleted") }[run.status]?.() || run.status;
 }
 
 function drawLoss(svg, losses) {
@@ -40,7 +54,7 @@ function drawLoss(svg, losses) {
   const points = losses.map(([step, loss]) =>
     `${((step - first) / Math.max(1, last - first) * 300).toFixed(1)},${(76 - (loss - low) / Math.max(1e-9, high - low) * 72).toFixed(1)}`);
   $("polyline", svg).setAttribute("points", points.join(" "));
-  svg.setAttribute("aria-label", `Loss curve: from ${values[0].toFixed(4)} at step ${first} to ${values.at(-1).toFixed(4)} at step ${last}`);
+  svg.setAttribute("aria-label", t("runs.loss_curve", { from: number(values[0], 4), first, to: number(values.at(-1), 4), last }));
 }
 
 function renderRun(item, run) {
@@ -61,16 +75,19 @@ function renderRun(item, run) {
   use.onclick = () => (run.lora ? useLora(run) : useModel(run.model_id));
   $(".outputs", item).replaceChildren(...(run.outputs || []).map((output) => {
     const li = document.createElement("li");
-    const link = Object.assign(document.createElement("a"), { href: output.url, textContent: output.name });
+    const link = own(output.name, "a");
+    link.href = output.url;
     link.download = output.name.split("/").at(-1);
-    li.append(link, ` (${fileSize(output.size_bytes)})`);
-    return li;
-  }), ...(run.model_path ? [Object.assign(document.createElement("li"), {
-    className: "hint", textContent: `From the command line: ungated generate --model-path ${run.model_path} "your prompt"` })] : []));
+    return fillIn(li, "runs.output", { file: link, size: fileSize(output.size_bytes) });
+  }), ...(run.model_path ? [fillIn(Object.assign(document.createElement("li"), { className: "hint" }), "runs.command_line",
+    { command: own(`ungated generate --model-path ${run.model_path} "${t("runs.your_prompt")}"`, "code") })] : []));
 }
 
 function fileSize(bytes) {
-  return bytes < 2 ** 20 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  const [value, unit, digits] = bytes < 2 ** 20 ? [Math.max(1, Math.round(bytes / 1024)), "kilobyte", 0]
+    : [bytes / 2 ** 20, "megabyte", 1];
+  return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: "short",
+    minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
 }
 
 export function showRun(run, fresh = false) {
@@ -79,11 +96,12 @@ export function showRun(run, fresh = false) {
     item = $("#run-template").content.firstElementChild.cloneNode(true);
     item.dataset.id = run.id;
     const title = state.models.find((m) => m.id === run.model)?.title || run.model;
-    $(".run-name", item).textContent = `${run.name} · ${run.model === "builtin" ? "built-in model" : `LoRA for ${title}`} · on ${run.dataset}`;
+    fillIn($(".run-name", item), run.model === "builtin" ? "runs.title_builtin" : "runs.title_lora",
+      { name: own(run.name), model: title, dataset: own(run.dataset) });
     $(".run-cancel", item).addEventListener("click", () => act(item, run.id, "cancel"));
     $(".run-resume", item).addEventListener("click", () => act(item, run.id, "resume"));
     $(".run-delete", item).addEventListener("click", async () => {
-      if (!confirm("Delete this training run and its files? (A LoRA it made stays in the library.)")) return;
+      if (!confirm(t("runs.confirm_delete"))) return;
       await api(`/api/trainings/${run.id}`, { method: "DELETE" });
       item.remove();
     });

@@ -1,8 +1,15 @@
-// The header's theme switch and the settings dialog (artist name, API key).
+// The header's language and theme switches and the settings dialog (artist name, API key).
 
 import { $, api, loadSession } from "./common.js";
+import { language, languages, setLanguage } from "./i18n.js";
 import { showHeader } from "./session.js";
 import { state } from "./state.js";
+
+// Each language named in itself ("한국어", "Français"), so a reader finds theirs whatever is shown.
+const picker = $("#language");
+for (const { code, name } of languages) picker.append(Object.assign(new Option(name, code), { lang: code }));
+picker.value = language;
+picker.addEventListener("change", () => setLanguage(picker.value));
 
 function applyTheme(theme) {
   if (theme) document.documentElement.dataset.theme = theme;

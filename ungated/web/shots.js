@@ -4,8 +4,9 @@
 
 import { $, secondsRange } from "./common.js";
 import { CHANGED, characters, seenAs } from "./characters.js";
+import { has, number, t } from "./i18n.js";
 
-const SHOT_STATES = { queued: "Queued", completed: "Done", failed: "Failed", cancelled: "Cancelled" };
+const SHOT_STATES = ["queued", "completed", "failed", "cancelled"];  // each with its shots.state_* message
 
 /** The board in the editor, what its model offers, and Regenerate: set by storyboard.js. */
 export const editing = { board: null, caps: () => null, regenerate: () => {} };
@@ -29,18 +30,18 @@ export function drawShots() {
 
 function showLength() {
   const seconds = editing.board.shots.reduce((sum, shot) => sum + (Number(shot.seconds) || 0), 0);
-  $("#board-length").textContent = `· ${editing.board.shots.length} shot${editing.board.shots.length === 1 ? "" : "s"}, ${seconds.toFixed(1)} s in all`;
+  $("#board-length").textContent = t("shots.length", { count: editing.board.shots.length, seconds: number(seconds, 1) });
 }
 
 function shotCard(shot, index) {
   const item = $("#shot-template").content.firstElementChild.cloneNode(true);
   const caps = editing.caps();
-  const place = `shot ${index + 1}`;
+  const place = { number: index + 1 };
   item.dataset.key = shot.key;
-  $(".shot-number", item).textContent = `Shot ${index + 1}`;
-  for (const [selector, label, disabled] of [[".shot-left", `Move ${place} earlier`, index === 0],
-    [".shot-right", `Move ${place} later`, index === editing.board.shots.length - 1],
-    [".shot-remove", `Remove ${place}`, editing.board.shots.length === 1]]) {
+  $(".shot-number", item).textContent = t("shots.number", place);
+  for (const [selector, label, disabled] of [[".shot-left", t("shots.move_earlier", place), index === 0],
+    [".shot-right", t("shots.move_later", place), index === editing.board.shots.length - 1],
+    [".shot-remove", t("shots.remove", place), editing.board.shots.length === 1]]) {
     const button = $(selector, item);
     button.setAttribute("aria-label", label);
     button.title = label;
@@ -56,28 +57,28 @@ function shotCard(shot, index) {
   });
 
   const prompt = $(".shot-prompt", item);
-  Object.assign(prompt, { value: shot.prompt, placeholder: "What happens in this shot" });
-  prompt.setAttribute("aria-label", `Prompt of ${place}`);
+  Object.assign(prompt, { value: shot.prompt, placeholder: t("shots.prompt_placeholder"), translate: false });
+  prompt.setAttribute("aria-label", t("shots.prompt_label", place));
   prompt.addEventListener("input", () => { shot.prompt = prompt.value; changed(); });
 
   const seconds = $(".shot-seconds", item);
   if (caps) Object.assign(seconds, secondsRange(caps));
   seconds.value = shot.seconds ?? "";
-  seconds.setAttribute("aria-label", `Seconds of ${place}`);
+  seconds.setAttribute("aria-label", t("shots.seconds_label", place));
   seconds.addEventListener("input", () => { shot.seconds = Number(seconds.value); changed(); showLength(); });
 
   $(".shot-character-field", item).hidden = !caps?.verbs?.characters;
   const character = $(".shot-character", item);
-  character.setAttribute("aria-label", `Character in ${place}`);
+  character.setAttribute("aria-label", t("shots.character_label", place));
   fillCharacters(character, shot.character);
   character.addEventListener("change", () => { shot.character = character.value || null; changed(); });
 
   $(".shot-image-field", item).hidden = !caps?.image_input;
   const image = $(".shot-image", item);
-  image.setAttribute("aria-label", `Image of ${place}${shot.has_image ? " (it has one: choose another to replace it)" : ""}`);
+  image.setAttribute("aria-label", t(shot.has_image ? "shots.image_replace_label" : "shots.image_label", place));
   image.addEventListener("change", () => readImage(shot, image.files[0]));
 
-  $(".shot-regenerate", item).setAttribute("aria-label", `Regenerate ${place}`);
+  $(".shot-regenerate", item).setAttribute("aria-label", t("shots.regenerate_label", place));
   $(".shot-regenerate", item).addEventListener("click", () => editing.regenerate(shot, item));
   dragging(item, index);
   showShot(item, shot, index);
@@ -85,8 +86,9 @@ function shotCard(shot, index) {
 }
 
 function fillCharacters(select, chosen) {
-  select.replaceChildren(new Option("No character", ""), ...characters().map((c) =>
-    new Option(`@${c.name}${seenAs(c) ? ` (${seenAs(c)})` : ""}`, c.id)));
+  // A character's option holds its name (a person's text): marked so, its words from the built-in model with it.
+  select.replaceChildren(new Option(t("shots.no_character"), ""), ...characters().map((c) => Object.assign(
+    new Option(seenAs(c) ? t("shots.character_option", { name: c.name, seen: seenAs(c) }) : `@${c.name}`, c.id), { translate: false })));
   select.value = characters().some((c) => c.id === chosen) ? chosen : "";
 }
 
@@ -109,17 +111,18 @@ function readImage(shot, file) {
 export function showShot(item, shot, index) {
   const state = shot.status && shot.status !== "pending" ? shot.status : null;  // pending: no take yet
   const badge = $(".shot-state", item);
-  badge.textContent = !state ? (making() ? "Waits for the shot before" : "Not made yet")
-    : state === "in_progress" ? `Making · ${shot.progress ?? 0}%` : SHOT_STATES[state] || state;
+  badge.textContent = !state ? t(making() ? "shots.waiting" : "shots.not_made")
+    : state === "in_progress" ? t("shots.making", { progress: shot.progress ?? 0 })
+      : SHOT_STATES.includes(state) && has(`shots.state_${state}`) ? t(`shots.state_${state}`) : state;
   badge.dataset.state = state || "draft";
   item.dataset.status = state || "draft";
   const bar = $(".shot-bar", item);
   bar.hidden = !state;
   bar.value = state === "completed" ? 100 : shot.progress ?? 0;
-  bar.setAttribute("aria-label", `Shot ${index + 1}: ${badge.textContent}`);
+  bar.setAttribute("aria-label", t("shots.bar_label", { number: index + 1, state: badge.textContent }));
   const thumb = $(".shot-thumb", item);
   const src = shot.video && state === "completed" ? `/v1/videos/${shot.video}/content?variant=thumbnail` : null;
-  if (src && thumb.getAttribute("src") !== src) Object.assign(thumb, { src, alt: `Shot ${index + 1}'s take` });
+  if (src && thumb.getAttribute("src") !== src) Object.assign(thumb, { src, alt: t("shots.take_alt", { number: index + 1 }) });
   thumb.hidden = !src;
   $(".shot-error", item).textContent = shot.error || "";
   $(".shot-regenerate", item).hidden = !(editing.board.id && shot.id && shot.video && !making());
@@ -131,7 +134,7 @@ function move(from, to, focus) {
   editing.board.shots.splice(to, 0, shot);
   changed();
   drawShots();
-  $("#shots-moved").textContent = `Moved the shot to place ${to + 1} of ${editing.board.shots.length}.`;
+  $("#shots-moved").textContent = t("shots.moved", { place: to + 1, count: editing.board.shots.length });
   const card = $(`#shots [data-key="${shot.key}"]`);
   const button = focus && $(focus, card);
   (button && !button.disabled ? button : $(".shot-prompt", card)).focus();

@@ -4,15 +4,29 @@
 // and per shot; the stitched clip with its share link; and Regenerate for one shot, after which the
 // server stitches the board again.
 
-import { $, api, secondsRange, spoken } from "./common.js";
+import { $, api, secondsRange } from "./common.js";
 import { loadCharacters } from "./characters.js";
+import { has, seconds as secondsText, t } from "./i18n.js";
 import { changed, drawShots, editing, keyed, making, newShot, showShot } from "./shots.js";
 
 const POLL_MS = 1000;
 const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
 const SHORT_SIDES = [144, 360, 480, 720, 1080];  // 144: a quick draft, to try a board before making it large
 const RESOLUTION_SIDES = { "360p": 360, "480p": 480, "720p": 720, "1080p": 1080 };
-const BOARD_STATES = { draft: "not made yet", making: "being made", completed: "made", failed: "failed" };
+const BOARD_STATES = ["draft", "making", "completed", "failed"];  // each with its storyboard.state_* message
+const FIELDS = ["prompt", "seconds", "character", "image"];  // a shot's fields a refusal names: storyboard.field_*
+
+// A message into node, its {names} filled with text or with elements (a person's text, kept as it is).
+function fillIn(node, key, values = {}) {
+  const elements = {}, texts = {};
+  for (const [name, value] of Object.entries(values)) (value instanceof Node ? elements : texts)[name] = value;
+  node.replaceChildren(...t(key, texts).split(/(\{\w+\})/).filter(Boolean)
+    .map((part) => elements[part.slice(1, -1)] ?? part));
+  return node;
+}
+
+// A person's text (a title, a model id, a link) in an element marked to be left untranslated.
+const own = (text, tag = "span") => Object.assign(document.createElement(tag), { textContent: text, translate: false });
 
 let context = null;  // {me, models, go} from the studio
 let board = null;  // the board in the editor; `id` once it is saved, `edited` while it has unsaved changes
@@ -25,7 +39,7 @@ export async function showBoards(boardId, studio) {
   $("#board").hidden = !boardId;
   if (!studio.me.client) {
     $(boardId ? "#board-error" : "#boards-error").textContent =
-      "This server is public: sign in (or add an API key in Settings, ⚙) to make storyboards.";
+      t("storyboard.sign_in");
     return;
   }
   loadCharacters();
@@ -54,12 +68,12 @@ async function listBoards() {
       const item = document.createElement("li");
       item.className = "job";
       const link = Object.assign(document.createElement("a"), { href: `/boards/${b.id}`,
-        className: "job-prompt", textContent: b.title || "Untitled storyboard" });
+        className: "job-prompt", textContent: b.title || t("storyboard.untitled"), translate: !b.title });
       link.dataset.nav = "";
       const seconds = b.shots.reduce((sum, shot) => sum + (shot.seconds || 0), 0);
-      const meta = Object.assign(document.createElement("p"), { className: "hint",
-        textContent: `${b.shots.length} shot${b.shots.length === 1 ? "" : "s"} · ${seconds.toFixed(1)} s · ${b.model} · ` +
-          (BOARD_STATES[b.status] || b.status) });
+      const state = BOARD_STATES.includes(b.status) ? t(`storyboard.state_${b.status}`) : b.status;
+      const meta = fillIn(Object.assign(document.createElement("p"), { className: "hint" }), "storyboard.summary",
+        { count: b.shots.length, length: secondsText(seconds), model: own(b.model), state });
       const body = document.createElement("div");
       body.className = "job-body";
       body.append(link, meta);
@@ -91,8 +105,8 @@ function draft() {
 function edit(fresh) {
   board = { ...fresh, edited: !fresh.id, shots: fresh.shots.map(keyed) };
   editing.board = board;
-  $("#board-heading").textContent = fresh.id ? "Storyboard" : "New storyboard";
-  $("#board-title").value = board.title || "";
+  $("#board-heading").textContent = t(fresh.id ? "storyboard.heading" : "storyboard.heading_new");
+  Object.assign($("#board-title"), { value: board.title || "", translate: false });
   $("#board-delete").hidden = !board.id;
   delete $("#board-size").dataset.chosen;  // this board's size, not the one picked on another
   fillModels();
@@ -108,8 +122,8 @@ function edit(fresh) {
 function fillModels() {
   const select = $("#board-model");
   select.replaceChildren(...context.models.map((m) => {
-    const flows = m.capabilities.verbs?.continue ? "shots flow into each other" : "separate shots";
-    const option = new Option(`${m.title} · ${flows}`, m.id);
+    const option = new Option(t(m.capabilities.verbs?.continue ? "storyboard.model_flows" : "storyboard.model_separate",
+      { model: m.title }), m.id);
     option.disabled = !m.served || !m.weights_present;
     return option;
   }));
@@ -123,13 +137,14 @@ function fitModel() {
   if (!m) return;
   const caps = m.capabilities;
   const verbs = caps.verbs || {};
-  const lacks = [!verbs.characters && "use characters", !caps.image_input && "start a shot from an image"].filter(Boolean);
-  $("#board-model-info").textContent = [
-    board.id ? "A storyboard keeps the model, size and seed it was first saved with." : "",
-    verbs.continue ? "Each shot starts where the one before ends."
-      : `${m.id} cannot continue a clip: each shot is made on its own, and the shots are cut together.`,
-    lacks.length ? `${m.id} cannot ${spoken(lacks)}.` : "",
-  ].filter(Boolean).join(" ");
+  const lacks = !verbs.characters && !caps.image_input ? "storyboard.lacks_both"
+    : !verbs.characters ? "storyboard.lacks_characters" : !caps.image_input ? "storyboard.lacks_images" : null;
+  const sentences = [
+    board.id && t("storyboard.settings_kept"),
+    verbs.continue ? t("storyboard.continues") : fillIn(document.createElement("span"), "storyboard.cannot_continue", { model: own(m.id) }),
+    lacks && fillIn(document.createElement("span"), lacks, { model: own(m.id) }),
+  ].filter(Boolean);
+  $("#board-model-info").replaceChildren(...sentences.flatMap((sentence, index) => (index ? [" ", sentence] : [sentence])));
   fillSizes(caps);
   $("#board-steps").placeholder = caps.default_steps;
 }
@@ -147,7 +162,7 @@ function fillSizes(caps) {
   const sizes = anySize
     ? Object.keys(ASPECTS).flatMap((aspect) => SHORT_SIDES.map((side) => {
       const size = sizeOf(aspect, side);
-      return [size, `${aspect} · ${size.replace("x", "×")}${side === 144 ? " (draft: quick)" : ""}`];
+      return [size, t(side === 144 ? "storyboard.size_draft" : "storyboard.size", { aspect, size: size.replace("x", "×") })];
     }))
     : caps.sizes.map((size) => [size, size.replace("x", "×")]);
   select.replaceChildren(...sizes.map(([value, label]) => new Option(label, value)));
@@ -197,20 +212,24 @@ async function save() {
   edit(saved);
 }
 
-// The first thing to fix before making, named by the shot and field.
+// The first thing to fix before making, named by the shot and field: [shot, field, message key, values].
 function problem() {
-  if (!boardModel()) return [0, ".shot-prompt", `model: ${board.model} is not on this server`];
+  if (!boardModel()) return [0, ".shot-prompt", "storyboard.model_missing", { model: own(board.model) }];
   const empty = board.shots.findIndex((shot) => !shot.prompt.trim());
-  if (empty >= 0) return [empty, ".shot-prompt", `shot ${empty + 1}, prompt: write what happens in this shot`];
+  if (empty >= 0) return [empty, ".shot-prompt", "storyboard.prompt_missing", { number: empty + 1 }];
   const range = secondsRange(boardModel().capabilities);
   const wrong = board.shots.findIndex((shot) => !(shot.seconds >= range.min && shot.seconds <= range.max));
-  if (wrong >= 0) return [wrong, ".shot-seconds", `shot ${wrong + 1}, seconds: ${boardModel().id} makes shots of ${range.min}-${range.max} s`];
+  if (wrong >= 0) {
+    return [wrong, ".shot-seconds", "storyboard.seconds_wrong",
+      { number: wrong + 1, model: own(boardModel().id), min: range.min, max: range.max }];
+  }
   return null;
 }
 
 $("#board-make").addEventListener("click", async () => {
   const wrong = problem();
-  $("#board-error").textContent = wrong?.[2] || "";
+  if (wrong) fillIn($("#board-error"), wrong[2], wrong[3]);
+  else $("#board-error").textContent = "";
   if (wrong) {
     $(wrong[1], $("#shots").children[wrong[0]]).focus();
     return;
@@ -235,7 +254,9 @@ function showRefusal(error) {
     $("#board-error").textContent = error.message;
     return;
   }
-  $("#board-error").textContent = `shot ${Number(index) + 1}, ${field}: ${error.message.replace(`${error.param}: `, "")}`;
+  $("#board-error").textContent = t("storyboard.shot_refused", { number: Number(index) + 1,
+    field: FIELDS.includes(field) && has(`storyboard.field_${field}`) ? t(`storyboard.field_${field}`) : field,
+    error: error.message.replace(`${error.param}: `, "") });
   ($(`.shot-${field}`, card) || $(".shot-prompt", card)).focus();
 }
 
@@ -252,7 +273,7 @@ async function regenerate(shot, item) {
 }
 
 $("#board-delete").addEventListener("click", async () => {
-  if (!confirm("Delete this storyboard? Its shots' videos and the stitched clip stay in My videos.")) return;
+  if (!confirm(t("storyboard.confirm_delete"))) return;
   try {
     await api(`/api/boards/${board.id}`, { method: "DELETE" });
     context.go("/boards");
@@ -300,10 +321,10 @@ function drawProgress() {
   $("#shot-add").disabled = making();
   const seconds = board.result?.seconds;
   $("#board-state").textContent = {
-    making: `Making the shots and stitching them · ${board.progress ?? 0}%`,
-    completed: `Done: ${board.shots.length} shots stitched into one clip${seconds ? ` of ${seconds.toFixed(1)} s` : ""}`,
-    failed: `Failed: ${board.error || "a shot could not be made"}`,
-  }[board.status] || board.status;
+    making: () => t("storyboard.making", { progress: board.progress ?? 0 }),
+    completed: () => t(seconds ? "storyboard.done_length" : "storyboard.done", { count: board.shots.length, length: secondsText(seconds) }),
+    failed: () => (board.error ? t("storyboard.failed", { error: board.error }) : t("storyboard.failed_shot")),
+  }[board.status]?.() || board.status;
   $("#board-bar").value = board.status === "completed" ? 100 : board.progress ?? 0;
   const result = board.result?.status === "completed" ? board.result : null;
   $("#board-result").hidden = !result;
@@ -313,6 +334,7 @@ function drawProgress() {
     Object.assign(player, { src: result.links.video, poster: result.links.thumbnail });
   }
   const share = new URL(result.links.share, location.origin).href;
-  Object.assign($("#board-share"), { href: share, textContent: `Share link: ${share}` });
+  $("#board-share").href = share;
+  fillIn($("#board-share"), "storyboard.share_link", { link: own(share) });
   $("#board-open").href = result.links.share;
 }

@@ -2,8 +2,9 @@
 // the model or LoRA to train on it and its settings; the runs themselves are in runs.js.
 
 import { $, api } from "./common.js";
+import { list, seconds, t } from "./i18n.js";
 import { modelOption } from "./models.js";
-import { listRuns, showRun } from "./runs.js";
+import { fillIn, listRuns, own, showRun } from "./runs.js";
 import { MODELS_CHANGED, state } from "./state.js";
 
 const NEW_DATASET = "";
@@ -11,7 +12,7 @@ const DATASET_FILE = /\.(mp4|mov|webm|mkv|m4v|gif|png|jpe?g|webp|txt)$|^metadata
 
 export async function showTrain() {
   if (!state.me.client) {
-    $("#train-error").textContent = "This server is public: sign in (or add an API key in Settings, ⚙) to train.";
+    $("#train-error").textContent = t("train.sign_in");
     return;
   }
   fillTrainModels();
@@ -27,7 +28,7 @@ function fillTrainModels() {
   const select = $("#train-model");
   const previous = select.value;
   select.replaceChildren(...state.models.filter((m) => m.trainable).map((m) => modelOption(m,
-    m.id === "builtin" ? "Built-in model (trains on this computer, no GPU needed)" : `LoRA for ${m.title}`)));
+    m.id === "builtin" ? t("train.builtin_option") : t("train.lora_option", { model: m.title }))));
   if (previous) select.value = previous;
   fitTrainControls();
 }
@@ -38,8 +39,9 @@ function fitTrainControls() {
   for (const el of document.querySelectorAll(".lora-only")) el.hidden = m?.id === "builtin";
   for (const el of document.querySelectorAll(".builtin-only")) el.hidden = m?.id !== "builtin";
   const trainedModels = state.models.filter((x) => x.id.startsWith("builtin/"));
-  $("#train-init").replaceChildren(new Option("Nothing: train from scratch", ""),
-    ...trainedModels.map((x) => new Option(`${x.title}: fine-tune it`, x.id)));
+  // A trained model is titled with the name its artist gave it: its option is marked as a person's text.
+  $("#train-init").replaceChildren(new Option(t("train.from_scratch"), ""),
+    ...trainedModels.map((x) => Object.assign(new Option(t("train.fine_tune", { model: x.title }), x.id), { translate: false })));
   for (const [id, name] of [["#train-steps", "steps"], ["#train-sample-every", "sample_every"], ["#train-lr", "learning_rate"],
     ["#train-batch", "batch"], ["#train-rank", "rank"], ["#train-resolution", "resolution"]]) {
     $(id).placeholder = defaults[name] ?? "";
@@ -49,8 +51,9 @@ function fitTrainControls() {
 async function fillDatasets(chosen) {
   const { data } = await api("/api/datasets");
   const select = $("#train-dataset");
-  select.replaceChildren(...data.map((d) => new Option(`${d.name} (${d.files} files)`, d.name)),
-    new Option("New dataset: upload a folder…", NEW_DATASET));
+  select.replaceChildren(...data.map((d) => Object.assign(  // a dataset's name, marked as a person's text
+    new Option(t("train.dataset_option", { name: d.name, count: d.files }), d.name), { translate: false })),
+  new Option(t("train.new_dataset"), NEW_DATASET));
   select.value = data.some((d) => d.name === chosen) ? chosen : data[0]?.name ?? NEW_DATASET;
   datasetChanged();
 }
@@ -66,20 +69,19 @@ function datasetChanged() {
 }
 
 async function checkDataset(name) {
-  $("#dataset-report").textContent = "Checking the clips…";
+  $("#dataset-report").textContent = t("train.checking");
   try {
     const report = await api(`/api/datasets/${encodeURIComponent(name)}`);
     if ($("#train-dataset").value !== name) return;
     const s = report.summary;
-    $("#dataset-report").textContent = [`${s.clips} clip${s.clips === 1 ? "" : "s"}`,
-      s.seconds_total ? `${s.seconds_total} s in all` : "", Object.keys(s.sizes).join(", "),
-      s.problems ? `${s.problems} problem${s.problems === 1 ? "" : "s"} (those files are skipped)` : "no problems",
+    $("#dataset-report").textContent = [t("train.clips", { count: s.clips }),
+      s.seconds_total ? t("train.seconds_total", { seconds: seconds(s.seconds_total) }) : "",
+      Object.keys(s.sizes).length ? list(Object.keys(s.sizes), "unit") : "",
+      s.problems ? t("train.problems", { count: s.problems }) : t("train.no_problems"),
     ].filter(Boolean).join(" · ");
-    $("#dataset-problems").replaceChildren(...report.problems.map((problem) => {
-      const li = document.createElement("li");
-      li.textContent = `${problem.path}: ${problem.what}`;
-      return li;
-    }));
+    // What is wrong with a file comes from the server, in English only (it has no code to translate it by).
+    $("#dataset-problems").replaceChildren(...report.problems.map((problem) =>
+      fillIn(document.createElement("li"), "train.problem", { path: own(problem.path), what: problem.what })));
     if (!$("#train-name").value) $("#train-name").value = name;
   } catch (error) {
     $("#dataset-report").textContent = error.message;
@@ -93,7 +95,7 @@ async function uploadFolder(files) {
     return parts.length >= 1 && parts.length <= 2 && !parts.some((p) => p.startsWith(".")) && DATASET_FILE.test(parts.at(-1));
   });
   if (!wanted.length) {
-    $("#upload-state").textContent = "That folder has no clips or captions (mp4, mov, webm, gif, images, .txt, metadata.jsonl).";
+    $("#upload-state").textContent = t("train.no_clips");
     return;
   }
   const folder = wanted[0].webkitRelativePath.split("/")[0];
@@ -102,14 +104,14 @@ async function uploadFolder(files) {
   Object.assign(bar, { max: wanted.length, value: 0, hidden: false });
   try {
     for (const [index, file] of wanted.entries()) {
-      $("#upload-state").textContent = `Uploading ${index + 1} of ${wanted.length}: ${file.name}`;
+      fillIn($("#upload-state"), "train.uploading", { index: index + 1, count: wanted.length, file: own(file.name) });
       const inside = file.webkitRelativePath.split("/").slice(1).map(encodeURIComponent).join("/");
       await api(`/api/datasets/${encodeURIComponent(name)}/files/${inside}`, { method: "PUT", file });
       bar.value = index + 1;
     }
     const skipped = files.length - wanted.length;
-    $("#upload-state").textContent = `Uploaded ${wanted.length} files to dataset ${name}` +
-      (skipped ? ` (${skipped} other files left out)` : "") + ".";
+    fillIn($("#upload-state"), skipped ? "train.uploaded_skipped" : "train.uploaded",
+      { count: wanted.length, name: own(name), skipped: t("train.skipped", { count: skipped }) });
     await fillDatasets(name);
   } catch (error) {
     $("#upload-state").textContent = error.message;
@@ -122,7 +124,7 @@ $("#train-model").addEventListener("change", fitTrainControls);
 $("#train-dataset").addEventListener("change", datasetChanged);
 $("#dataset-delete").addEventListener("click", async () => {
   const name = $("#train-dataset").value;
-  if (!confirm(`Delete dataset ${name} and its files from this server? (Runs made from it keep what they made.)`)) return;
+  if (!confirm(t("train.confirm_delete_dataset", { name }))) return;
   try {
     await api(`/api/datasets/${encodeURIComponent(name)}`, { method: "DELETE" });
     await fillDatasets();

@@ -3,7 +3,8 @@
 import { $, api } from "./common.js";
 import { prefill } from "./create.js";
 import { showDirecting } from "./directing.js";
-import { setFavourite } from "./lists.js";
+import { moment, seconds, t } from "./i18n.js";
+import { joined, kept, phrase, setFavourite } from "./lists.js";
 import { moderationNote, offerReport } from "./moderation.js";
 import { go } from "./nav.js";
 import { describe, promptText, watch } from "./queue.js";
@@ -20,7 +21,8 @@ export async function showVideo(id) {
     video = await api(`/api/videos/${encodeURIComponent(id)}`);
   } catch (error) {
     if (call !== shown) return;
-    $("#video-title").textContent = "Video not found";
+    $("#video-title").textContent = t("video.not_found");
+    $("#video-title").translate = true;
     $("#video-state").textContent = error.message;
     $("#video-facts").replaceChildren();
     player.removeAttribute("src");
@@ -28,6 +30,7 @@ export async function showVideo(id) {
   }
   if (call !== shown) return;
   $("#video-title").textContent = promptText(video);
+  $("#video-title").translate = video.prompt == null;  // a prompt is the artist's words
   $("#video-moderation").textContent = moderationNote(video);
   $("#video-moderation").hidden = !video.moderation?.state;
   offerReport(video);
@@ -65,20 +68,26 @@ export function stopVideo() {
   shown += 1;
 }
 
+// Each fact: its name, its value, and whether the value is someone's words or an id (kept as written).
 function showFacts(video, playable, done) {
   const facts = [
-    ["Model", video.model], ["Seed", video.seed], ["Size", video.size], ["Length", `${video.seconds.toFixed(1)} s`],
-    ["Created", new Date(video.created_at * 1000).toLocaleString()], ["Artist", video.artist || "not credited"],
-    ["Provenance", playable ? "checking…" : done ? "not shown: the clip was removed" : "made when the clip is done"],
-    ["Listed in feed", video.public ? "yes" : "no (open by link)"],
+    [t("video.fact_model"), video.model, true], [t("video.fact_seed"), video.seed, true],
+    [t("video.fact_size"), video.size, true], [t("video.fact_length"), seconds(video.seconds)],
+    [t("video.fact_created"), moment(video.created_at)],
+    [t("video.fact_artist"), video.artist || t("video.not_credited"), Boolean(video.artist)],
+    [t("video.fact_provenance"), playable ? t("video.provenance_checking")
+      : done ? t("video.provenance_removed") : t("video.provenance_later"), false, "provenance"],
+    [t("video.fact_listed"), video.public ? t("video.listed_yes") : t("video.listed_no")],
   ];
-  if (video.request.loop) facts.push(["Loop", "yes: the last frame flows into the first"]);
-  if (video.remixed_from) facts.push(["Remix of", video.remixed_from]);
-  $("#video-facts").replaceChildren(...facts.flatMap(([name, value]) => {
+  if (video.request.loop) facts.push([t("video.fact_loop"), t("video.loop_yes")]);
+  if (video.remixed_from) facts.push([t("video.fact_remix_of"), video.remixed_from, true]);
+  $("#video-facts").replaceChildren(...facts.flatMap(([name, value, asWritten = false, fact]) => {
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
     dt.textContent = name;
     dd.textContent = String(value);
+    dd.translate = !asWritten;
+    if (fact) dd.dataset.fact = fact;
     return [dt, dd];
   }));
 }
@@ -86,8 +95,8 @@ function showFacts(video, playable, done) {
 function offerActions(video) {
   $("#copy-link").onclick = async () => {
     const url = new URL(video.links.share, location.origin).href;
-    try { await navigator.clipboard.writeText(url); $("#copy-state").textContent = `Copied ${url}`; }
-    catch { $("#copy-state").textContent = url; }
+    try { await navigator.clipboard.writeText(url); $("#copy-state").replaceChildren(...phrase("video.copied", { url: kept(url) })); }
+    catch { $("#copy-state").replaceChildren(kept(url)); }
   };
   $("#remix").onclick = async () => {
     await modelsKnown;  // a shared link opens the video page before the form has its models
@@ -105,29 +114,28 @@ function offerActions(video) {
   };
   $("#video-delete").hidden = !(video.mine || state.me?.admin);
   $("#video-delete").onclick = async () => {
-    if (!confirm("Delete this video and its files?")) return;
+    if (!confirm(t("lists.delete_confirm"))) return;
     await api(`/api/videos/${video.id}`, { method: "DELETE" });
     go("/me");
   };
 }
 
 async function showProvenance(id) {
-  const badge = [...document.querySelectorAll("#video-facts dt")].find((dt) => dt.textContent === "Provenance")
-    ?.nextElementSibling;
+  const badge = $("#video-facts dd[data-fact=provenance]");
   if (!badge) return;
   try {
     const report = await api(`/api/videos/${id}/provenance`);
     const m = report.manifest;
-    const parts = {
-      signed: `✓ signed (C2PA${m.state === "Trusted" ? ", this server's certificate" : ""})`,
-      tampered: "✗ the file no longer matches its signature",
-      unsigned: "not signed",
-    }[report.verdict];
-    const details = [parts, m.ai_generated && "made with an AI model", m.artist && `by ${m.artist}`,
-      report.watermark_id && `watermark ${report.watermark_id}`].filter(Boolean);
-    badge.textContent = details.join(" · ");
+    const verdict = {
+      signed: () => (m.state === "Trusted" ? t("video.signed_here") : t("video.signed")),
+      tampered: () => t("video.tampered"),
+      unsigned: () => t("video.unsigned"),
+    }[report.verdict]?.();
+    badge.replaceChildren(...joined([verdict, m.ai_generated && t("video.ai_generated"),
+      m.artist && phrase("video.by_artist", { artist: kept(m.artist) }),
+      report.watermark_id && phrase("video.watermark", { id: kept(report.watermark_id) })]));
     badge.dataset.verdict = report.verdict;
   } catch (error) {
-    badge.textContent = `could not check (${error.message})`;
+    badge.textContent = t("video.provenance_failed", { error: error.message });
   }
 }

@@ -2,6 +2,8 @@
 // it has done, unpause one the server paused after refused results, revoke one.
 
 import { $, api } from "./common.js";
+import { language, number, t } from "./i18n.js";
+import { joined, kept, listed, phrase } from "./session.js";
 
 const REFRESH_MS = 5000;
 let refresher = null;
@@ -9,7 +11,7 @@ let refresher = null;
 export async function showWorkers(me, models) {
   stopWorkers();
   if (!me.admin) {
-    $("#workers-error").textContent = "Only an admin of this server manages its GPU workers.";
+    $("#workers-error").textContent = t("workers.admin_only");
     return;
   }
   fillModelChoices(models);
@@ -28,7 +30,7 @@ function fillModelChoices(models) {
   box.replaceChildren(...models.map((model) => {
     const label = Object.assign(document.createElement("label"), { className: "check" });
     const input = Object.assign(document.createElement("input"), { type: "checkbox", value: model.id });
-    label.append(input, ` ${model.title || model.id}`);
+    label.append(input, " ", kept(model.title || model.id));  // a model's name, as it is
     return label;
   }));
 }
@@ -43,12 +45,13 @@ $("#worker-add").addEventListener("submit", async (event) => {
   const models = $("#worker-any-model").checked ? null
     : [...document.querySelectorAll("#worker-models input:checked")].map((input) => input.value);
   $("#worker-error").textContent = "";
-  if (!name) return fail("Give the worker a name, e.g. its owner's.");
-  if (models && !models.length) return fail("Pick at least one model, or tick “Any model”.");
+  if (!name) return fail(t("workers.name_needed"));
+  if (models && !models.length) return fail(t("workers.model_needed"));
   try {
     const made = await api("/api/workers", { method: "POST", json: { name, models, untrusted: $("#worker-untrusted").checked } });
     $("#worker-secret-name").textContent = made.name;
     $("#worker-command").textContent = `ungated worker --server ${location.origin} --token ${made.secret}`;
+    for (const id of ["#worker-secret-name", "#worker-command"]) $(id).translate = false;
     $("#worker-secret").hidden = false;
     $("#worker-name").value = "";
     await listWorkers();
@@ -61,16 +64,17 @@ function fail(message) {
   $("#worker-error").textContent = message;
 }
 
+const COPY_LABEL = $("#worker-copy").textContent;  // as the page says it, in the reader's language
 $("#worker-copy").addEventListener("click", async () => {
   const button = $("#worker-copy");
   try {
     await navigator.clipboard.writeText($("#worker-command").textContent);
-    button.textContent = "Copied";
+    button.textContent = t("common.copied");
   } catch {  // no clipboard (plain http from another machine): select it for Ctrl+C instead
     getSelection().selectAllChildren($("#worker-command"));
-    button.textContent = "Selected: press Ctrl+C";
+    button.textContent = t("common.selected");
   }
-  setTimeout(() => { button.textContent = "Copy the command"; }, 2500);
+  setTimeout(() => { button.textContent = COPY_LABEL; }, 2500);
 });
 
 async function listWorkers() {
@@ -89,21 +93,26 @@ function workerItem(worker) {
   item.dataset.name = worker.name;
   item.dataset.state = worker.state;
   $(".worker-name", item).textContent = worker.name;
+  $(".worker-name", item).translate = false;
   const state = $(".worker-state", item);
-  state.textContent = worker.state === "live" && worker.untrusted ? "live · untrusted" : worker.state;
+  state.textContent = worker.state === "live" && worker.untrusted ? t("workers.state_live_untrusted")
+    : STATES.includes(worker.state) ? t(`workers.state_${worker.state}`) : worker.state;
   state.dataset.state = worker.state;
-  $(".worker-activity", item).textContent = activity(worker);
-  $(".worker-record", item).textContent = record(worker);
+  $(".worker-activity", item).replaceChildren(activity(worker));
+  $(".worker-record", item).replaceChildren(record(worker));
   const reasons = worker.state === "paused" ? (worker.pause_reason || "").split("\n").filter(Boolean) : [];
-  $(".worker-reasons", item).replaceChildren(...reasons.map((reason) =>
-    Object.assign(document.createElement("li"), { textContent: `Refused: ${reason}` })));
+  $(".worker-reasons", item).replaceChildren(...reasons.map((reason) => {
+    const line = document.createElement("li");
+    line.append(phrase("workers.refused", { reason: kept(reason) }));  // the server's check, as it said it
+    return line;
+  }));
   const unpause = $(".worker-unpause", item);
   unpause.hidden = worker.state !== "paused";
   unpause.addEventListener("click", () => change(`/api/workers/${encodeURIComponent(worker.name)}/unpause`, "POST"));
   const revoke = $(".worker-revoke", item);
   revoke.hidden = worker.state === "revoked";
   revoke.addEventListener("click", () => {
-    if (!confirm(`Revoke ${worker.name}? Its next call is refused and the job it runs goes back to the queue.`)) return;
+    if (!confirm(t("workers.revoke_confirm", { name: worker.name }))) return;
     change(`/api/workers/${encodeURIComponent(worker.name)}`, "DELETE");
   });
   return item;
@@ -118,25 +127,35 @@ async function change(path, method) {
   await listWorkers();
 }
 
+const STATES = ["live", "paused", "revoked"];
+
 function activity(worker) {
-  if (worker.state === "revoked") return `Revoked ${ago(worker.revoked_at)}`;
-  const running = worker.running.map((job) => `${job.id.startsWith("train") ? "training" : "making"} ${job.id} (${job.model}, ${job.progress}%)`);
-  const connected = worker.connected === 1 ? "1 process connected" : `${worker.connected} processes connected`;
-  if (running.length) return `${connected} · ${running.join(", ")}`;
-  if (worker.connected) return `${connected} · waiting for work`;
-  return worker.last_seen_at ? `Offline · last seen ${ago(worker.last_seen_at)}` : "Not connected yet";
+  if (worker.state === "revoked") return since(worker.revoked_at, "workers.revoked_ago", "workers.revoked_on");
+  const running = worker.running.map((job) => phrase(job.id.startsWith("train") ? "workers.job_training" : "workers.job_making",
+    { job: kept(job.id), model: kept(job.model), progress: job.progress }));
+  const connected = t("workers.connected", { count: worker.connected });
+  if (running.length) return joined([connected, listed(running)]);
+  if (worker.connected) return joined([connected, t("workers.waiting")]);
+  return worker.last_seen_at ? joined([t("workers.offline"), since(worker.last_seen_at, "workers.seen_ago", "workers.seen_on")])
+    : t("workers.not_connected");
 }
 
 function record(worker) {
-  const models = worker.models ? worker.models.join(", ") : "any model";
-  const speed = worker.seconds_per_step ? ` · ${worker.seconds_per_step.toFixed(2)} s a step` : "";
-  return `${models} · ${worker.jobs_done} done, ${worker.jobs_failed} failed, ${worker.results_refused} refused${speed}`;
+  const models = worker.models ? kept(worker.models.join(", ")) : t("workers.any_model");
+  const counts = t("workers.record", { done: worker.jobs_done, failed: worker.jobs_failed, refused: worker.results_refused });
+  const speed = worker.seconds_per_step && t("workers.per_step", { time: new Intl.NumberFormat(language,
+    { style: "unit", unit: "second", unitDisplay: "short", minimumFractionDigits: 2, maximumFractionDigits: 2 })
+    .format(worker.seconds_per_step) });
+  return joined([models, counts, speed]);
 }
 
-function ago(seconds) {
+// How long ago a moment was ("5 min ago", by ago's message), or its date (by on's) after a day.
+function since(seconds, ago, on) {
   const elapsed = Math.max(0, Date.now() / 1000 - seconds);
-  if (elapsed < 60) return `${Math.round(elapsed)} s ago`;
-  if (elapsed < 3600) return `${Math.round(elapsed / 60)} min ago`;
-  if (elapsed < 86400) return `${Math.round(elapsed / 3600)} h ago`;
-  return new Date(seconds * 1000).toLocaleDateString();
+  if (elapsed >= 86400) {
+    return t(on, { date: new Intl.DateTimeFormat(language, { dateStyle: "medium" }).format(seconds * 1000) });
+  }
+  const [value, unit] = elapsed < 60 ? [Math.round(elapsed), "second"] : elapsed < 3600 ? [Math.round(elapsed / 60), "minute"]
+    : [Math.round(elapsed / 3600), "hour"];
+  return t(ago, { when: new Intl.RelativeTimeFormat(language, { style: "short", numeric: "always" }).format(-value, unit) });
 }
