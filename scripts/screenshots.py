@@ -1,8 +1,9 @@
 """Screenshots of the web studio for the README: the create page, the feed and a video page, on a
 desktop and on a phone, in Debian's Chromium against a fresh `ungated serve` with a few clips; a
 video page with its directing tools open (re-cut) and a storyboard made and stitched; and the
-admins' Workers view (docs/community.md) against a server whose GPU workers are elsewhere; and a
-public server's Admin, Moderation and Account views, with members who joined by invite.
+admins' Workers view (docs/community.md) against a server whose GPU workers are elsewhere; a
+public server's Admin, Moderation and Account views, with members who joined by invite; and the
+create page in Korean and in French with a batch of ten prompts as one group in a paused queue.
 
     python scripts/screenshots.py [--out docs/images]
 """
@@ -87,10 +88,11 @@ def main() -> None:
                 storyboard_view(browser, api, ids[0], args.out / "studio-storyboard.png")
                 workers_view(browser, home / "pool", args.out / "studio-workers.png")
                 community_views(browser, home / "community", args.out)
+                batch_views(browser, api, args.out)
                 browser.close()
         finally:
             server.stop()
-    print(f"wrote {len(SCREENS) * 3 + 7} screenshots to {args.out}")
+    print(f"wrote {len(SCREENS) * 3 + 9} screenshots to {args.out}")
 
 
 def until(page, expression: str) -> None:
@@ -204,6 +206,33 @@ def community_views(browser, home: Path, out: Path) -> None:
             context.close()
     finally:
         server.stop()
+
+
+def batch_views(browser, api: httpx.Client, out: Path) -> None:
+    """The create page of a browser set to Korean: ten prompts pasted as one batch, waiting as one
+    group in a queue paused by its artist, the last moved to the front by keyboard; then the same
+    switched to French with the language menu."""
+    api.post("/api/me/queue/pause")
+    context = browser.new_context(base_url=str(api.base_url), viewport={"width": 1280, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    page.goto("/")
+    page.wait_for_selector("#model option", state="attached")
+    page.click("#batch summary")
+    page.fill("#batch-prompts", "\n".join(f"{p}, take {n}" for n in (1, 2) for p in PROMPTS[:5]))
+    page.click("#batch-submit")
+    until(page, "document.querySelectorAll('.job-group .job').length === 10")
+    page.locator(".job-group .job").last.focus()
+    page.keyboard.press("Alt+Home")
+    time.sleep(2.0)
+    page.evaluate("document.activeElement.blur(); scrollTo(0, 0)")
+    page.screenshot(path=out / "studio-batch-ko.png")
+    page.select_option("#language", "fr")
+    until(page, "document.documentElement.lang === 'fr' && document.querySelectorAll('.job-group .job').length === 10")
+    time.sleep(2.0)
+    page.screenshot(path=out / "studio-batch-fr.png")
+    context.close()
+    api.post("/api/me/queue/cancel")
+    api.post("/api/me/queue/resume")
 
 
 if __name__ == "__main__":

@@ -35,14 +35,18 @@ def axe_source() -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A public server whose admin has something on every view: a clip (in the feed, their videos and
-    favourites), a storyboard, an API key, an invite, a worker token; and a report of another's clip."""
+    favourites), a storyboard, a dataset and a training run (cancelled), an API key, an invite, a worker
+    token; and a report of another's clip."""
+    from ungated.train.demo_data import write_demo_dataset
+
     home = tmp_path_factory.mktemp("axe")
     running = Server(home, f"sqlite:///{home / 'store.db'}", extra=("--public",)).start()
     people = Community(running)
     admin = people.admin = people.join("Ada Admin", "admin")
     rae = people.join("Rae")
-    people.video = people.clip(admin, "a large yellow star bouncing on a purple background")
-    people.other = people.clip(rae, "a small red circle moving left")
+    small = {"size": "128x72", "fps": 8, "seconds": 1}  # quick to make
+    people.video = people.clip(admin, "a large yellow star bouncing on a purple background", **small)
+    people.other = people.clip(rae, "a small red circle moving left", **small)
     assert admin.put(f"/api/videos/{people.video['id']}/favourite").status_code < 300
     board = admin.post("/api/boards", json={"title": "The star's day",
                                             "shots": [{"prompt": "a star rises", "seconds": 2},
@@ -53,6 +57,19 @@ def world(tmp_path_factory):
     assert admin.post("/api/invites", json={"note": "for Nia"}).status_code == 201
     assert admin.post("/api/workers", json={"name": "mina-4090"}).is_success
     assert rae.post(f"/api/videos/{people.video['id']}/reports", json={"reason": "spam", "note": "again"}).status_code == 201
+    clips = write_demo_dataset(home / "clips", width=64, height=64, seconds=1, fps=8, scenes=["ball", "snow"])
+    for path in sorted(clips.iterdir()):
+        assert admin.put(f"/api/datasets/shots/files/{path.name}", content=path.read_bytes()).status_code < 300
+    run = admin.post("/api/trainings", json={"name": "my-style", "dataset": "shots", "steps": 1000, "batch": 1,
+                                             "sample_every": 0}).json()["id"]
+    deadline = time.monotonic() + 60  # a few steps of loss curve, then cancelled: the queue is free again
+    while len(admin.get(f"/api/trainings/{run}").json()["losses"]) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert admin.post(f"/api/trainings/{run}/cancel").status_code < 300
+    while admin.get(f"/api/trainings/{run}").json()["status"] != "cancelled":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
     yield people
     admin.close()
     rae.close()
@@ -117,7 +134,7 @@ def test_every_view_and_dialog_passes_axe(browser, world, axe_source, theme):  #
         "/boards": "#boards li",
         f"/boards/{world.board}": "#shots .shot",
         "/boards/new": "#shots .shot",
-        "/train": "#view-train:not([hidden]) #train-model option",
+        "/train": "#runs li .loss:not([hidden])",
         "/account": "#keys li",
         "/workers": "#workers li",
         "/moderation": "#reports li",
@@ -126,6 +143,17 @@ def test_every_view_and_dialog_passes_axe(browser, world, axe_source, theme):  #
     for path, ready in views.items():
         visit(page, path, ready)
         audit(page, path)
+        if path == "/":  # a clip made in the form, finished in the queue
+            page.fill("#prompt", "a green square growing")
+            page.click("summary")
+            page.fill("#steps", "2")
+            page.press("#prompt", "Control+Enter")
+            page.wait_for_selector(".job .job-open:not([hidden])")
+            audit(page, "/, a finished clip in the queue")
+        if path == f"/v/{video}":  # the first tool of Direct, open
+            page.locator("#direct-tools button:not([hidden])").first.click()
+            page.wait_for_selector("#direct-form:not([hidden])")
+            audit(page, f"{path}, its Direct form open")
     page.click("#member-button")  # the member's menu, open
     audit(page, "/admin, the member's menu open")
     page.click("#settings-open")

@@ -48,7 +48,7 @@ SETTINGS = (
     ("community", "open_signup", "true: anyone may sign up on a public server; false (the default): by invite only"),
     ("community", "clips_per_day", "clips a member may make in a UTC day (default 100)"),
     ("community", "gpu_seconds_per_day", "GPU-seconds a member's jobs may use in a UTC day (default 3600)"),
-    ("community", "concurrent_jobs", "clips a member may have queued or running at once (default 4)"),
+    ("community", "concurrent_jobs", "clips a member may have queued or running at once (default 20)"),
     ("community", "concurrent_trainings", "training runs a member may have queued or running at once (default 1)"),
 )
 PROVENANCE_KEYS = tuple(key for table, key, _ in SETTINGS if table == "provenance")

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
@@ -44,9 +45,46 @@ def languages() -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    app.mount("/static", StudioFiles(directory=WEB), name="static")
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Compressed)
+
+
+class StudioFiles(StaticFiles):
+    """The studio's files, checked with the server each time they are used (a 304 by their ETag when
+    unchanged): a browser never runs modules from before an upgrade with a page from after it."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers.setdefault("cache-control", "no-cache")
+        return response
+
+
+class Compressed:
+    """gzip (Starlette's GZipMiddleware) for the studio's pages and files and the API's JSON, text that
+    shrinks four to ten times; never for clips, images, weights, archives or event streams. Never for an
+    answer that carries a secret (a new key's, a session's CSRF token): a compressed secret beside
+    text an attacker chose leaks through the answer's length (BREACH), so the API's is GET only."""
+
+    SECRETS = ("/api/session",)
+
+    STUDIO = ("/static/", "/v/", "/boards/", "/join/")
+    # The API: JSON only (a file the API serves as octet-stream or text/plain may be weights or a log).
+    NOT_JSON = ("text/*", "image/*", "video/*", "audio/*", "font/*", "model/*", "multipart/*", "application/octet-stream",
+                "application/zip", "application/gzip", "application/x-gzip", "application/x-tar", "application/grpc")
+
+    def __init__(self, app):
+        self.app, self.gzip = app, GZipMiddleware(app, minimum_size=1024)
+        self.json_gzip = GZipMiddleware(app, minimum_size=1024, exclude_content_types=self.NOT_JSON)
+        self.pages = {route.path for route in router.routes if "{" not in route.path}
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(self.STUDIO) or path in self.pages:
+            return await self.gzip(scope, receive, send)
+        api_read = scope.get("method") == "GET" and path.startswith(("/api/", "/v1/")) and path not in self.SECRETS
+        await (self.json_gzip if api_read else self.app)(scope, receive, send)
 
 
 class SecurityHeaders:

@@ -24,7 +24,7 @@ QUEUED, RUNNING, CANCELLED = "queued", "in_progress", "cancelled"
 class Quota:
     clips_per_day: int | None = 100
     gpu_seconds_per_day: int | None = 3600
-    concurrent_jobs: int | None = 4
+    concurrent_jobs: int | None = 20  # a batch of ten, and ten more waiting
     concurrent_trainings: int | None = 1
 
     @classmethod

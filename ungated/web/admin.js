@@ -4,7 +4,8 @@
 
 import { $, api, copyFrom, element, session } from "./common.js";
 import { has, moment, number, t } from "./i18n.js";
-import { joined, kept, listed, phrase, roleName } from "./session.js";
+import { held, joined, keep, listed, nodes } from "./phrases.js";
+import { roleName } from "./session.js";
 
 const REFRESH_MS = 5000;
 const FIGURES = {
@@ -101,8 +102,8 @@ function memberItem(member) {
   $(".member-meta", item).replaceChildren(joined([t("admin.member_joined", { moment: moment(member.created_at) }),
     self && t("admin.member_you"),
     member.suspended && (member.suspended_reason
-      ? phrase("admin.member_suspended", { reason: kept(member.suspended_reason) }) : t("admin.member_suspended_no_reason")),
-    quota && phrase("admin.member_quota", { quota })]));
+      ? nodes(t("admin.member_suspended", { reason: keep(member.suspended_reason) })) : t("admin.member_suspended_no_reason")),
+    quota && nodes(t("admin.member_quota", { quota: held(quota) }))]));
   const fail = (error) => { $(".member-error", item).textContent = error.message; };
   const redraw = (changed) => item.replaceWith(memberItem(changed));
 
@@ -260,16 +261,15 @@ async function listAudit(more = false) {
 // action the server logs has its message (admin.audit_member_suspend); another is shown by its code.
 function auditItem(entry) {
   const item = element("li");
-  item.dataset.action = entry.action;
-  item.title = entry.action;
+  item.dataset.action = entry.action;  // the action's code ("member.suspend"), for scripts and tests
   const at = element("time", moment(entry.at));
   at.dateTime = new Date(entry.at * 1000).toISOString();
   const who = names.get(entry.actor) ? `${names.get(entry.actor)} (${entry.actor})` : entry.actor;
   const target = names.get(entry.target) ? `${entry.target} (${names.get(entry.target)})` : entry.target;
-  const key = `admin.audit_${String(entry.action).replaceAll(".", "_")}`;
+  const action = String(entry.action).replaceAll(".", "_");
   const what = element("span");
-  what.append(has(key) ? phrase(key, { actor: kept(who ?? ""), target: kept(target ?? "") })
-    : phrase("admin.audit_other", { actor: kept(who ?? ""), action: kept(entry.action), target: kept(target ?? "") }));
+  what.append(nodes(has(`admin.audit_${action}`) ? t(`admin.audit_${action}`, { actor: keep(who ?? ""), target: keep(target ?? "") })
+    : t("admin.audit_other", { actor: keep(who ?? ""), action: keep(entry.action), target: keep(target ?? "") })));
   item.append(at, " ", what);
   const detail = entry.detail && Object.keys(entry.detail).length ? JSON.stringify(entry.detail) : "";
   if (detail) {

@@ -7,6 +7,7 @@ import { $, api, loadSession } from "./common.js";
 import { showAccount } from "./account.js";
 import { showAdmin, stopAdmin } from "./admin.js";
 import { formReady, notReady } from "./create.js";
+import { t } from "./i18n.js";
 import { LISTS, showList, stopList } from "./lists.js";
 import { showModeration } from "./moderation.js";
 import { go, setRouter } from "./nav.js";
@@ -21,8 +22,9 @@ import { showWorkers, stopWorkers } from "./workers.js";
 
 const PATHS = { "/feed": "feed", "/me": "mine", "/favourites": "favourites", "/train": "train", "/workers": "workers",
   "/boards": "boards", "/account": "account", "/moderation": "moderation", "/admin": "admin" };
-const TITLES = { train: "Train", workers: "GPU workers", boards: "Storyboard", account: "Account", moderation: "Moderation",
-  admin: "Admin" };
+const TITLES = { create: t("app.title_create"), video: t("app.title_video"), train: t("app.title_train"),
+  workers: t("app.title_workers"), boards: t("app.title_boards"), account: t("app.title_account"),
+  moderation: t("app.title_moderation"), admin: t("app.title_admin") };
 const SECTIONS = ["create", "video", "train", "workers", "boards", "account", "moderation", "admin"];
 
 let routed = 0;  // which route() call is current: a view drawn late (waiting for the models) is drawn only if still shown
@@ -39,7 +41,7 @@ async function route() {
   }
   for (const name of SECTIONS) $(`#view-${name}`).hidden = view !== name;
   $("#view-list").hidden = !LISTS[view];
-  document.title = videoId ? "Video · ungated" : `${LISTS[view]?.title || TITLES[view] || "Create"} · ungated`;
+  document.title = t("app.title", { view: LISTS[view]?.title || TITLES[view] || TITLES.create });
   if (view !== "video") { $("#player").pause(); stopVideo(); }
   if (!LISTS[view]) stopList();
   if (view !== "workers") stopWorkers();

@@ -31,14 +31,16 @@ export async function loadCharacters() {
 // What the built-in model draws for it, in words: "a large red star". A star's words have their own
 // keys, as French says "une grande étoile rouge" of it but "un grand carré rouge" of a square.
 export function seenAs(character) {
-  const object = character.object;
-  if (!object) return "";
-  const star = object.shape === "star";
-  const size = star ? `characters.star_size_${object.size}` : `characters.size_${object.size}`;
-  const color = star ? `characters.star_color_${object.color}` : `characters.color_${object.color}`;
-  const shape = `characters.seen_${object.shape}`;
-  if (![size, color, shape].every(has)) return `${object.size} ${object.color} ${object.shape}`;  // a word from a newer model
-  return t(shape, { size: t(size), color: t(color) });
+  const { size, color, shape } = character.object || {};
+  if (!shape) return "";
+  if (![`characters.size_${size}`, `characters.color_${color}`, `characters.seen_${shape}`].every(has)) {
+    return `${size} ${color} ${shape}`;  // a word from a newer model
+  }
+  const star = shape === "star";
+  return t(`characters.seen_${shape}`, {
+    size: star ? t(`characters.star_size_${size}`) : t(`characters.size_${size}`),
+    color: star ? t(`characters.star_color_${color}`) : t(`characters.color_${color}`),
+  });
 }
 
 async function render() {
@@ -54,7 +56,9 @@ async function render() {
     const name = Object.assign(document.createElement("p"), { className: "job-prompt", textContent: `@${character.name}`, translate: false });
     const seen = Object.assign(document.createElement("p"), { className: "hint character-seen",
       textContent: seenAs(character) ? t("characters.draws", { object: seenAs(character) }) : t("characters.sees_nothing") });
-    const remove = Object.assign(document.createElement("button"), { type: "button", className: "ghost danger", textContent: t("characters.delete") });
+    // Its label names the character (a person's text), so the button is marked as one; its word is translated.
+    const remove = Object.assign(document.createElement("button"), { type: "button", className: "ghost danger", translate: false });
+    remove.append(Object.assign(document.createElement("span"), { textContent: t("characters.delete"), translate: true }));
     remove.setAttribute("aria-label", t("characters.delete_named", { name: character.name }));
     remove.addEventListener("click", () => removeCharacter(character));
     body.append(name, seen, remove);

@@ -3,7 +3,7 @@
 
 import { $, api } from "./common.js";
 import { number, seconds as secondsText, t } from "./i18n.js";
-import { kept, phrase } from "./lists.js";
+import { kept, phrase } from "./phrases.js";
 import { RESOLUTIONS, aspectOf, aspectsOf, modelOption, nativeSizes, summary, usable } from "./models.js";
 import { go } from "./nav.js";
 import { MODELS_CHANGED, modelsLoaded, refreshModels, state } from "./state.js";
@@ -38,7 +38,7 @@ export function fitControls() {
   }));
   fillResolutions();
   const seconds = $("#seconds");
-  const kept = fitted === m.id ? seconds.value : null;
+  const before = fitted === m.id ? seconds.value : null;
   if (caps.seconds_range) {
     const [lo, hi] = caps.seconds_range;
     Object.assign(seconds, { min: lo, max: hi, step: 0.5 });
@@ -48,7 +48,7 @@ export function fitControls() {
     Object.assign(seconds, { min: caps.frames.min / Math.max(...caps.fps), max: caps.max_seconds, step });
     seconds.disabled = caps.frames.min === caps.frames.max;
   }
-  seconds.value = kept ?? caps.default_seconds;
+  seconds.value = before ?? caps.default_seconds;
   fitted = m.id;
   showSeconds();
   $("#loop-field").hidden = !caps.loop;
@@ -57,7 +57,7 @@ export function fitControls() {
   $("#image-field").hidden = !caps.image_input;
   $("#character-hint").hidden = !caps.verbs?.characters;
   fillLoras();
-  $("#model-info").replaceChildren(...summary(m));
+  $("#model-info").replaceChildren(summary(m));
   planSoon();
 }
 
@@ -148,7 +148,7 @@ async function showPlan() {
     if (asked !== planAsked) return;
     const said = { size: kept(plan.size), seconds: number(plan.seconds, 1), frames: plan.frames, fps: plan.fps,
       count: plan.steps, adjustments: plan.adjustments.join("; ") };  // the server's notes, as it words them
-    $("#plan").replaceChildren(...phrase(plan.adjustments.length ? "controls.plan_adjusted" : "controls.plan", said));
+    $("#plan").replaceChildren(plan.adjustments.length ? phrase("controls.plan_adjusted", said) : phrase("controls.plan", said));
     $("#create-error").textContent = "";
   } catch (error) {
     if (asked !== planAsked) return;

@@ -9,6 +9,7 @@ import { chosenLoras, fillLoras, fillModels, fillResolutions, fitControls, planS
 import { clearDraft, loadDraft, saveDraft } from "./draft.js";
 import { t } from "./i18n.js";
 import { watch } from "./queue.js";
+import "./batch.js";  // many at once: prompts one per line, or a CSV or JSONL file
 import { modelsKnown, modelsLoaded, state } from "./state.js";
 
 const form = $("#create");

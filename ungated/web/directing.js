@@ -3,43 +3,44 @@
 // one's clips, and make a character from one of its frames. Only the tools the clip's model offers
 // (its capabilities.verbs) are shown, and a line says which it lacks.
 
-import { $, api, secondsRange, spoken } from "./common.js";
+import { $, api, secondsRange } from "./common.js";
+import { list, number, seconds as secondsText, t } from "./i18n.js";
+import { kept, phrase } from "./phrases.js";
 
 // Each tool: the verb it needs, what the form says, its fields (data-for in index.html) and its call.
 const TOOLS = {
   extend: {
-    verb: "extend", title: "Extend", submit: "Extend it", seconds: "Seconds to add",
-    about: "Continues the clip from its end: the new video is this clip and what follows.",
+    verb: "extend", title: t("directing.extend_title"), submit: t("directing.extend_submit"),
+    seconds: t("directing.extend_seconds"), about: t("directing.extend_about"),
     body: (form) => ({ prompt: form.prompt || undefined, seconds: form.seconds }),  // none: the clip's own
     call: (video) => `/api/videos/${video.id}/extend`,
   },
   recut: {
-    verb: "recut", title: "Re-cut", submit: "Continue from here", seconds: "Seconds to add after that moment",
-    about: "Keeps the clip up to the moment picked on the player, drops what came after, and continues from there.",
+    verb: "recut", title: t("directing.recut_title"), submit: t("directing.recut_submit"),
+    seconds: t("directing.recut_seconds"), about: t("directing.recut_about"),
     body: (form) => ({ prompt: form.prompt || undefined, seconds: form.seconds, at: form.at }),
     call: (video) => `/api/videos/${video.id}/extend`,
   },
   edit: {
-    verb: "edit", title: "Edit", submit: "Make the edit", promptHint: "(same motion, new look: say how it should look now)",
-    about: "A new version of this clip as the prompt says, with the same motion.",
+    verb: "edit", title: t("directing.edit_title"), submit: t("directing.edit_submit"),
+    promptHint: t("directing.edit_prompt_hint"), about: t("directing.edit_about"),
     body: (form) => ({ prompt: form.prompt }),
     call: (video) => `/api/videos/${video.id}/edit`,
   },
   blend: {
-    verb: "blend", title: "Blend", submit: "Blend them", seconds: "Seconds of transition",
-    promptHint: "(optional: what happens in between)",
-    about: "A transition from this clip's last frames into another clip's first: this clip, the transition, then the other.",
+    verb: "blend", title: t("directing.blend_title"), submit: t("directing.blend_submit"),
+    seconds: t("directing.blend_seconds"), promptHint: t("directing.blend_prompt_hint"), about: t("directing.blend_about"),
     body: (form) => ({ into: form.into, seconds: form.seconds, prompt: form.prompt || undefined }),
     call: (video) => `/api/videos/${video.id}/blend`,
   },
   character: {
-    title: "Make a character from this frame", submit: "Save character",
-    about: "Saves the frame at the player's time as a character, kept for your prompts (@name) and storyboard shots.",
+    title: t("directing.character_title"), submit: t("directing.character_submit"), about: t("directing.character_about"),
     body: (form) => ({ name: form.name, video_id: form.video, at: form.at }),
     call: () => "/api/characters",
   },
 };
-const VERB_WORDS = { extend: "extend", recut: "re-cut", edit: "edit", loop: "loop", blend: "blend" };
+const VERB_WORDS = { extend: t("directing.verb_extend"), recut: t("directing.verb_recut"), edit: t("directing.verb_edit"),
+  loop: t("directing.verb_loop"), blend: t("directing.verb_blend") };
 
 let current = null;  // {video, caps, onMade} of the video page shown
 let tool = null;  // the open tool's name
@@ -62,9 +63,8 @@ export function showDirecting(video, model, me, onMade) {
   // A looping version is a remix with loop on: not of a loop, nor of an extension (it would redo only the new part).
   $("#make-loop").hidden = !(verbs.loop && !video.request.loop && !video.inputs.includes("extend"));
   const lacking = Object.keys(VERB_WORDS).filter((verb) => !verbs[verb]).map((verb) => VERB_WORDS[verb]);
-  $("#direct-lacks").textContent = !model
-    ? `${video.model} is not on this server, so its clips cannot be directed here.`
-    : lacking.length ? `${video.model} cannot ${spoken(lacking)} clips.` : "";
+  $("#direct-lacks").replaceChildren(!model ? phrase("directing.model_missing", { model: kept(video.model) })
+    : lacking.length ? phrase("directing.model_lacks", { model: kept(video.model), verbs: list(lacking) }) : "");
 }
 
 function openTool(name) {
@@ -110,28 +110,32 @@ function pickedTime() {
 function showTime() {
   if (!current || !tool) return;
   const duration = current.video.seconds;
-  $("#direct-at").textContent = `${pickedTime().toFixed(2)} s of ${duration.toFixed(1)} s`;
+  $("#direct-at").textContent = t("directing.at", { at: number(pickedTime(), 2), length: number(duration, 1) });
   const added = Number($("#direct-seconds").value) || 0;
-  const kept = { extend: duration, recut: pickedTime() }[tool];
+  const upTo = { extend: duration, recut: pickedTime() }[tool];  // what is kept of this clip
   const into = tool === "blend" && $("#blend-into").selectedOptions[0]?.dataset.seconds;
-  $("#direct-length").textContent = kept != null ? `The new clip: ${kept.toFixed(1)} s kept + ${added.toFixed(1)} s new = ${(kept + added).toFixed(1)} s`
-    : into ? `The new clip: ${duration.toFixed(1)} + ${added.toFixed(1)} + ${Number(into).toFixed(1)} = ${(duration + added + Number(into)).toFixed(1)} s`
+  $("#direct-length").textContent = upTo != null
+    ? t("directing.length_kept", { kept: number(upTo, 1), added: number(added, 1), total: number(upTo + added, 1) })
+    : into ? t("directing.length_blend", { first: number(duration, 1), added: number(added, 1),
+      second: number(Number(into), 1), total: number(duration + added + Number(into), 1) })
       : "";
 }
 
 async function fillBlendChoices(video) {
   const select = $("#blend-into");
-  select.replaceChildren(new Option("Loading your videos…", ""));
+  select.replaceChildren(new Option(t("directing.blend_loading"), ""));
   try {
     const { data } = await api("/api/me/videos?limit=100");
     const others = data.filter((v) => v.status === "completed" && v.id !== video.id);
     select.replaceChildren(...others.map((v) => {
-      const prompt = v.prompt ?? "(private prompt)";
-      const option = new Option(`${prompt.length > 60 ? `${prompt.slice(0, 59)}…` : prompt} · ${v.seconds.toFixed(1)} s`, v.id);
+      const prompt = v.prompt ?? t("directing.private_prompt");
+      const option = new Option(t("directing.blend_option", { prompt: prompt.length > 60 ? `${prompt.slice(0, 59)}…` : prompt,
+        length: secondsText(v.seconds) }), v.id);
       option.dataset.seconds = v.seconds;
+      option.translate = v.prompt == null;  // a prompt is the artist's words
       return option;
     }));
-    if (!others.length) select.add(new Option("No other finished videos of yours yet: make one first", ""));
+    if (!others.length) select.add(new Option(t("directing.blend_none"), ""));
     select.disabled = !others.length;
     showTime();
   } catch (error) {
@@ -147,10 +151,10 @@ function formValues() {
 
 // What a person must fix before the request is worth sending, named by the field.
 function problem(name, form) {
-  if (name === "recut" && form.at <= 0) return "moment: play or scrub the video to the moment to continue from";
-  if (name === "edit" && !form.prompt) return "prompt: say how the clip should look now";
-  if (name === "blend" && !form.into) return "into: pick another of your finished videos to blend into";
-  if (name === "character" && !form.name) return "name: give the character a name, used in prompts as @name";
+  if (name === "recut" && form.at <= 0) return t("directing.needs_moment");
+  if (name === "edit" && !form.prompt) return t("directing.needs_prompt");
+  if (name === "blend" && !form.into) return t("directing.needs_into");
+  if (name === "character" && !form.name) return t("directing.needs_name");
   return "";
 }
 
@@ -168,7 +172,8 @@ async function submit(event) {
     const answer = await api(spec.call(current.video), { method: "POST", json: spec.body(form) });
     closeTool();
     if (name === "character") {
-      $("#direct-state").textContent = `Saved the character @${answer.name}: write @${answer.name} in a prompt, or pick it for a storyboard shot.`;
+      $("#direct-state").replaceChildren(phrase("directing.character_saved",
+        { name: kept(answer.name), mention: kept(`@${answer.name}`) }));
       $("#character-name").value = "";
     } else current.onMade(answer);
   } catch (error) {

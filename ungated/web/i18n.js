@@ -36,11 +36,14 @@ function choose() {
 
 /** The code of the language the studio speaks now, e.g. "ko". */
 export const language = choose();
+// How numbers, moments and lists are written: the studio's English is British ("Favourites"), and
+// so are its dates and lists ("12 Mar 2026", "a, b or c").
+export const locale = language === FALLBACK ? "en-GB" : language;
 
 const [messages, fallback] = await Promise.all([load(`/static/locales/${language}.json`),
   language === FALLBACK ? null : load(`/static/locales/${FALLBACK}.json`)]);
-const plurals = new Intl.PluralRules(language);
-const numbers = new Intl.NumberFormat(language);
+const plurals = new Intl.PluralRules(locale);
+const numbers = new Intl.NumberFormat(locale);
 
 /** Speak another language from now on: remembered in this browser, and the page drawn again in it
  * (a draft of the create form is kept across the reload). */
@@ -69,7 +72,7 @@ export function t(key, values = {}) {
 
 /** A number as the reader writes it, e.g. number(1234.5, 1) -> "1,234.5" in English. */
 export function number(value, digits = 0) {
-  return new Intl.NumberFormat(language, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+  return new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
 }
 
 /** A length of time, e.g. duration(75) -> "1 min, 15 sec" in English, "1분 15초" in Korean. */
@@ -80,25 +83,25 @@ export function duration(seconds) {
     if (left >= size || (unit === "seconds" && !Object.keys(parts).length)) parts[unit] = Math.floor(left / size);
     left %= size;
   }
-  return new Intl.DurationFormat(language, { style: "short" }).format(parts);
+  return new Intl.DurationFormat(locale, { style: "short" }).format(parts);
 }
 
 /** A length in seconds as a clip's length is written, e.g. seconds(5.5) -> "5.5 sec". */
 export function seconds(value) {
-  return new Intl.NumberFormat(language, { style: "unit", unit: "second", unitDisplay: "short",
+  return new Intl.NumberFormat(locale, { style: "unit", unit: "second", unitDisplay: "short",
     maximumFractionDigits: 1 }).format(value);
 }
 
 /** A moment from unix seconds, e.g. "12 Mar 2026, 14:05"; null is "never". */
 export function moment(unixSeconds) {
   if (unixSeconds == null) return t("time.never");
-  return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" }).format(unixSeconds * 1000);
+  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(unixSeconds * 1000);
 }
 
 /** Words in a list as a sentence writes them: ["a", "b", "c"] -> "a, b or c" (type "disjunction")
  * or "a, b and c" ("conjunction"). */
 export function list(words, type = "disjunction") {
-  return new Intl.ListFormat(language === FALLBACK ? "en-GB" : language, { type }).format(words);  // the studio's English is British: no serial comma
+  return new Intl.ListFormat(locale, { type }).format(words);
 }
 
 /** What an error from the API says, in the reader's language: by its stable code where the catalog

@@ -1,41 +1,18 @@
 // Lists of videos as cards: the public feed, my videos, my favourites.
 
 import { $, api } from "./common.js";
+import { has, t } from "./i18n.js";
 import { moderationNote } from "./moderation.js";
 import { promptText } from "./queue.js";
+import { joined, kept, phrase } from "./phrases.js";
 import { isModerator } from "./session.js";
 import { state } from "./state.js";
-import { has, t } from "./i18n.js";
 
 export const LISTS = {
   feed: { title: t("lists.feed"), path: "/api/feed" },
   mine: { title: t("lists.mine"), path: "/api/me/videos" },
   favourites: { title: t("lists.favourites"), path: "/api/me/favourites" },
 };
-
-// ---- a message around names: what people wrote kept apart, never translated --------------------
-
-/** Text someone wrote (a name, a model id, a prompt) in an element marked translate="no". */
-export function kept(text, tag = "span") {
-  const node = document.createElement(tag);
-  node.textContent = text;
-  node.translate = false;
-  return node;
-}
-
-/** A message as nodes to append: its {names} filled from values, a value that is a Node (e.g.
- * kept(artist)) put in as a copy of it, the rest written as t() writes them. */
-export function phrase(key, values = {}) {
-  const text = t(key, Object.fromEntries(Object.entries(values).filter(([, value]) => !(value instanceof Node))));
-  return text.split(/\{(\w+)\}/).map((part, index) => (index % 2 ? values[part].cloneNode(true) : part))
-    .filter((part) => part !== "");
-}
-
-/** Facts in a row, " · " between them; each a string or a list of nodes. */
-export function joined(parts) {
-  return parts.filter((part) => part && part.length !== 0).flatMap((part, index) => [...(index ? [" · "] : []),
-    ...(Array.isArray(part) ? part : [part])]);
-}
 
 // Where a video is, in a word (a card's line).
 function stateWord(status) {
@@ -46,17 +23,21 @@ function stateWord(status) {
 
 let shown = 0;  // which showList call is current: an answer to an older one (another list, the start) is dropped
 
-function card(video) {
+function card(video, index) {
   const item = $("#card-template").content.firstElementChild.cloneNode(true);
+  if (index < 4) $(".thumb", item).loading = "eager";  // the first row, in view at once: not held back as lazy
   const link = $(".card-link", item);
   link.href = `/v/${video.id}`;
-  link.setAttribute("aria-label", t("lists.open_video", { prompt: promptText(video) }));
+  // Its name for a screen reader, in words (the thumbnail says nothing): the prompt kept apart, as everywhere.
+  const name = Object.assign(document.createElement("span"), { className: "visually-hidden" });
+  name.append(phrase("lists.open_video", { prompt: video.prompt == null ? promptText(video) : kept(video.prompt) }));
+  link.append(name);
   const removed = video.moderation?.state === "removed" && !isModerator(state.me);  // its files are gone for its artist too
   $(".thumb", item).src = (!removed && video.links.thumbnail) || "/static/icon.svg";
   $(".card-prompt", item).textContent = promptText(video);
   $(".card-prompt", item).translate = video.prompt == null;  // a prompt is the artist's words
   const moderated = { hidden: () => t("lists.moderated_hidden"), removed: () => t("lists.moderated_removed") };
-  $(".card-meta", item).replaceChildren(...joined([video.model && kept(video.model),
+  $(".card-meta", item).replaceChildren(joined([video.model && kept(video.model),
     video.artist && phrase("lists.by_artist", { artist: kept(video.artist) }),
     video.status !== "completed" && stateWord(video.status), moderated[video.moderation?.state]?.()]));
   if (moderationNote(video)) item.title = moderationNote(video);

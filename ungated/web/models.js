@@ -2,7 +2,7 @@
 // sums up what it makes.
 
 import { list, number, t } from "./i18n.js";
-import { joined, kept, phrase } from "./lists.js";
+import { joined, kept, phrase } from "./phrases.js";
 
 export const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
 export const RESOLUTIONS = [360, 480, 720, 1080];

@@ -5,7 +5,7 @@
 
 import { $, api } from "./common.js";
 import { has, moment, t } from "./i18n.js";
-import { joined, kept, phrase } from "./session.js";
+import { joined, keep, nodes } from "./phrases.js";
 
 const REASONS = ["spam", "harassment", "hate", "sexual", "violence", "illegal", "copyright", "other"];
 let reported = null;  // the video the report dialog is open for
@@ -15,27 +15,24 @@ function reasonName(reason) {
   return REASONS.includes(reason) ? t(`moderation.reason_${reason}`) : reason;
 }
 
-// The messages for what a moderator did: without the reason, and with it as {reason}.
-function noteKeys(video) {
-  return video.moderation.state === "removed"
-    ? ["moderation.note_removed", "moderation.note_removed_reason"]
-    : ["moderation.note_hidden", "moderation.note_hidden_reason"];
+// What a moderator did, with their reason as given (a text, or a mark for nodes()).
+function note(done, reason) {
+  if (done.state === "removed") {
+    return done.reason ? t("moderation.note_removed_reason", { reason }) : t("moderation.note_removed");
+  }
+  return done.reason ? t("moderation.note_hidden_reason", { reason }) : t("moderation.note_hidden");
 }
 
 /** What a moderator did to a clip, in words for its artist (or a moderator); "" when nothing. */
 export function moderationNote(video) {
   const done = video.moderation;
-  if (!done?.state) return "";
-  const [plain, reasoned] = noteKeys(video);
-  return done.reason ? t(reasoned, { reason: done.reason }) : t(plain);
+  return done?.state ? note(done, done.reason) : "";
 }
 
 /** The same note in node, the moderator's reason in an element of its own (kept as written). */
 export function showModerationNote(node, video) {
   const done = video.moderation;
-  if (!done?.state) return node.replaceChildren();
-  const [plain, reasoned] = noteKeys(video);
-  node.replaceChildren(done.reason ? phrase(reasoned, { reason: kept(done.reason) }) : t(plain));
+  node.replaceChildren(done?.state ? nodes(note(done, done.reason && keep(done.reason))) : "");
 }
 
 /** The video page's Report button, for anyone but the clip's artist. */
@@ -80,14 +77,14 @@ function resolution(report) {
   const said = report.resolution || "";
   const acted = report.status === "actioned" && /^(hidden|removed): ([\s\S]*)$/.exec(said);
   if (acted) {
-    return acted[2] ? phrase(`moderation.resolution_${acted[1]}_reason`, { reason: kept(acted[2]) })
+    return acted[2] ? nodes(t(`moderation.resolution_${acted[1]}_reason`, { reason: keep(acted[2]) }))
       : t(`moderation.resolution_${acted[1]}`);
   }
   if (report.status === "dismissed") {
-    return said && said !== "dismissed" ? phrase("moderation.resolution_dismissed_reason", { reason: kept(said) })
+    return said && said !== "dismissed" ? nodes(t("moderation.resolution_dismissed_reason", { reason: keep(said) }))
       : t("moderation.resolution_dismissed");
   }
-  return said && kept(said);
+  return said && nodes(keep(said));
 }
 
 export async function showModeration(admin) {
@@ -128,7 +125,7 @@ function reportItem(report) {
   prompt.translate = video.prompt == null;  // what the artist wrote stays as written
   const clip = video.moderation?.state;
   $(".report-meta", item).replaceChildren(joined([
-    video.artist && phrase("moderation.by_artist", { artist: kept(video.artist) }),
+    video.artist && nodes(t("moderation.by_artist", { artist: keep(video.artist) })),
     t("moderation.reported_at", { moment: moment(report.created_at) }),
     has(`moderation.clip_${clip}`) ? t(`moderation.clip_${clip}`) : clip,
     report.status !== "open" && (has(`moderation.status_${report.status}`) ? t(`moderation.status_${report.status}`) : report.status),

@@ -20,6 +20,9 @@ export function setRouter(router) {
 export function go(path) {
   history.pushState(null, "", path);
   route();
-  $("#main").focus({ preventScroll: true });
+  // The focus goes to the view's heading (a screen reader says where one is now), else to main.
+  const heading = [...document.querySelectorAll("main h1")].find((h1) => h1.getClientRects().length);
+  if (heading) heading.tabIndex = -1;
+  (heading || $("#main")).focus({ preventScroll: true });
   scrollTo(0, 0);
 }

@@ -3,22 +3,11 @@
 
 import { $, api } from "./common.js";
 import { useLora, useModel } from "./controls.js";
-import { duration, language, number, t } from "./i18n.js";
+import { duration, locale, number, t } from "./i18n.js";
+import { fill, kept } from "./phrases.js";
 import { refreshModels, state } from "./state.js";
 
 const following = new Map();  // run id -> its EventSource (or poller)
-
-/** A message into node, its {names} filled with text or with elements (a person's text, kept as it is). */
-export function fillIn(node, key, values = {}) {
-  const elements = {}, texts = {};
-  for (const [name, value] of Object.entries(values)) (value instanceof Node ? elements : texts)[name] = value;
-  node.replaceChildren(...t(key, texts).split(/(\{\w+\})/).filter(Boolean)
-    .map((part) => elements[part.slice(1, -1)] ?? part));
-  return node;
-}
-
-/** A person's text (a name, a file name, a command) in an element marked to be left untranslated. */
-export const own = (text, tag = "span") => Object.assign(document.createElement(tag), { textContent: text, translate: false });
 
 export async function listRuns() {
   const { data } = await api("/api/trainings");
@@ -42,7 +31,7 @@ function describeRun(run) {
   }
   if (run.status === "completed") return facts(t("runs.done"), t("runs.steps", { count: run.steps }));
   if (run.status === "cancelled") return t("runs.cancelled", { step: run.step });
-  return { failed: () => t("status.failed"), deleted: () => t("status.deleted") }[run.status]?.() || run.status;
+  return { failed: () => t("runs.failed"), deleted: () => t("runs.deleted") }[run.status]?.() || run.status;
 }
 
 function drawLoss(svg, losses) {
@@ -75,18 +64,18 @@ function renderRun(item, run) {
   use.onclick = () => (run.lora ? useLora(run) : useModel(run.model_id));
   $(".outputs", item).replaceChildren(...(run.outputs || []).map((output) => {
     const li = document.createElement("li");
-    const link = own(output.name, "a");
+    const link = kept(output.name, "a");
     link.href = output.url;
     link.download = output.name.split("/").at(-1);
-    return fillIn(li, "runs.output", { file: link, size: fileSize(output.size_bytes) });
-  }), ...(run.model_path ? [fillIn(Object.assign(document.createElement("li"), { className: "hint" }), "runs.command_line",
-    { command: own(`ungated generate --model-path ${run.model_path} "${t("runs.your_prompt")}"`, "code") })] : []));
+    return fill(li, t("runs.output", { size: fileSize(output.size_bytes) }), { file: link });
+  }), ...(run.model_path ? [fill(Object.assign(document.createElement("li"), { className: "hint" }), t("runs.command_line"),
+    { command: kept(`ungated generate --model-path ${run.model_path} "${t("runs.your_prompt")}"`, "code") })] : []));
 }
 
 function fileSize(bytes) {
   const [value, unit, digits] = bytes < 2 ** 20 ? [Math.max(1, Math.round(bytes / 1024)), "kilobyte", 0]
     : [bytes / 2 ** 20, "megabyte", 1];
-  return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: "short",
+  return new Intl.NumberFormat(locale, { style: "unit", unit, unitDisplay: "short",
     minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
 }
 
@@ -96,8 +85,8 @@ export function showRun(run, fresh = false) {
     item = $("#run-template").content.firstElementChild.cloneNode(true);
     item.dataset.id = run.id;
     const title = state.models.find((m) => m.id === run.model)?.title || run.model;
-    fillIn($(".run-name", item), run.model === "builtin" ? "runs.title_builtin" : "runs.title_lora",
-      { name: own(run.name), model: title, dataset: own(run.dataset) });
+    fill($(".run-name", item), run.model === "builtin" ? t("runs.title_builtin") : t("runs.title_lora", { model: title }),
+      { name: kept(run.name), dataset: kept(run.dataset) });
     $(".run-cancel", item).addEventListener("click", () => act(item, run.id, "cancel"));
     $(".run-resume", item).addEventListener("click", () => act(item, run.id, "resume"));
     $(".run-delete", item).addEventListener("click", async () => {

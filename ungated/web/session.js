@@ -3,60 +3,9 @@
 
 import { $, api, session } from "./common.js";
 import { clearDraft } from "./draft.js";
-import { language, moment, t } from "./i18n.js";
+import { moment, t } from "./i18n.js";
 
 let mode = "signin";  // or "signup"
-
-// ---- sentences with people's words in them ----------------------------------------------------
-// Text people wrote (a name, a note, a reason) goes in an element of its own marked translate="no",
-// inside a translated sentence: phrase() fills a message's {placeholders} with such elements.
-
-/** People's words (or an id, a command) in a <span translate="no"> of their own. */
-export function kept(text) {
-  const span = document.createElement("span");
-  span.textContent = text;
-  span.translate = false;
-  return span;
-}
-
-const MARK = "\u0001";
-
-/** The message for key as nodes: values that are nodes (kept(name), another phrase) go in where
- * their {placeholder} is; the others are filled as t() fills them. */
-export function phrase(key, values = {}) {
-  const nodes = [], plain = {};
-  for (const [name, value] of Object.entries(values)) {
-    if (value instanceof Node) {
-      plain[name] = `${MARK}${nodes.length}${MARK}`;
-      nodes.push(value);
-    } else plain[name] = value;
-  }
-  return pieces(t(key, plain), nodes);
-}
-
-function pieces(text, nodes) {
-  const made = document.createDocumentFragment();
-  text.split(new RegExp(`${MARK}(\\d+)${MARK}`)).forEach((part, i) => {
-    if (i % 2) made.append(nodes[Number(part)]);
-    else if (part) made.append(part);
-  });
-  return made;
-}
-
-/** Facts on one line, each a text or nodes, between separators: "joined 12 Mar · you". */
-export function joined(facts, separator = " · ") {
-  const made = document.createDocumentFragment();
-  facts.filter(Boolean).forEach((fact, i) => made.append(...(i ? [separator] : []), fact));
-  return made;
-}
-
-/** Nodes (or texts) in a list as the reader's language writes one: "a, b and c" ("conjunction"),
- * "a, b or c" ("disjunction"), "a, b, c" ("unit"). */
-export function listed(items, type = "unit") {
-  const nodes = items.map((item) => (item instanceof Node ? item : document.createTextNode(String(item))));
-  const parts = new Intl.ListFormat(language, { type }).formatToParts(nodes.map((_, i) => `${MARK}${i}${MARK}`));
-  return pieces(parts.map((part) => part.value).join(""), nodes);
-}
 
 // ---- who is signed in ---------------------------------------------------------------------------
 
@@ -111,12 +60,12 @@ async function greet(code) {
   try {
     const invite = await api(`/api/invites/${encodeURIComponent(code)}`);
     // The role the invite gives, where it is more than a member's: "as a moderator".
-    const as = ["moderator", "admin"].includes(invite.role);
-    const key = as ? (invite.expires_at ? "session.invited_as_until" : "session.invited_as")
-      : invite.expires_at ? "session.invited_until" : "session.invited";
-    $("#signin-greeting").textContent = invite.valid
-      ? t(key, { role: as ? t(`session.invite_role_${invite.role}`) : "", moment: moment(invite.expires_at) })
-      : t("session.invite_invalid");
+    const role = ["moderator", "admin"].includes(invite.role) && t(`session.invite_role_${invite.role}`);
+    const until = invite.expires_at && moment(invite.expires_at);
+    $("#signin-greeting").textContent = !invite.valid ? t("session.invite_invalid")
+      : role && until ? t("session.invited_as_until", { role, moment: until })
+      : role ? t("session.invited_as", { role })
+      : until ? t("session.invited_until", { moment: until }) : t("session.invited");
   } catch (error) {
     $("#signin-greeting").textContent = error.message;
   }

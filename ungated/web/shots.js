@@ -75,7 +75,7 @@ function shotCard(shot, index) {
 
   $(".shot-image-field", item).hidden = !caps?.image_input;
   const image = $(".shot-image", item);
-  image.setAttribute("aria-label", t(shot.has_image ? "shots.image_replace_label" : "shots.image_label", place));
+  image.setAttribute("aria-label", shot.has_image ? t("shots.image_replace_label", place) : t("shots.image_label", place));
   image.addEventListener("change", () => readImage(shot, image.files[0]));
 
   $(".shot-regenerate", item).setAttribute("aria-label", t("shots.regenerate_label", place));
@@ -111,7 +111,7 @@ function readImage(shot, file) {
 export function showShot(item, shot, index) {
   const state = shot.status && shot.status !== "pending" ? shot.status : null;  // pending: no take yet
   const badge = $(".shot-state", item);
-  badge.textContent = !state ? t(making() ? "shots.waiting" : "shots.not_made")
+  badge.textContent = !state ? (making() ? t("shots.waiting") : t("shots.not_made"))
     : state === "in_progress" ? t("shots.making", { progress: shot.progress ?? 0 })
       : SHOT_STATES.includes(state) && has(`shots.state_${state}`) ? t(`shots.state_${state}`) : state;
   badge.dataset.state = state || "draft";

@@ -7,26 +7,13 @@
 import { $, api, secondsRange } from "./common.js";
 import { loadCharacters } from "./characters.js";
 import { has, seconds as secondsText, t } from "./i18n.js";
+import { fill, kept } from "./phrases.js";
+import { fillSizes } from "./sizes.js";
 import { changed, drawShots, editing, keyed, making, newShot, showShot } from "./shots.js";
 
 const POLL_MS = 1000;
-const ASPECTS = { "16:9": [16, 9], "9:16": [9, 16], "1:1": [1, 1] };
-const SHORT_SIDES = [144, 360, 480, 720, 1080];  // 144: a quick draft, to try a board before making it large
-const RESOLUTION_SIDES = { "360p": 360, "480p": 480, "720p": 720, "1080p": 1080 };
 const BOARD_STATES = ["draft", "making", "completed", "failed"];  // each with its storyboard.state_* message
 const FIELDS = ["prompt", "seconds", "character", "image"];  // a shot's fields a refusal names: storyboard.field_*
-
-// A message into node, its {names} filled with text or with elements (a person's text, kept as it is).
-function fillIn(node, key, values = {}) {
-  const elements = {}, texts = {};
-  for (const [name, value] of Object.entries(values)) (value instanceof Node ? elements : texts)[name] = value;
-  node.replaceChildren(...t(key, texts).split(/(\{\w+\})/).filter(Boolean)
-    .map((part) => elements[part.slice(1, -1)] ?? part));
-  return node;
-}
-
-// A person's text (a title, a model id, a link) in an element marked to be left untranslated.
-const own = (text, tag = "span") => Object.assign(document.createElement(tag), { textContent: text, translate: false });
 
 let context = null;  // {me, models, go} from the studio
 let board = null;  // the board in the editor; `id` once it is saved, `edited` while it has unsaved changes
@@ -72,8 +59,8 @@ async function listBoards() {
       link.dataset.nav = "";
       const seconds = b.shots.reduce((sum, shot) => sum + (shot.seconds || 0), 0);
       const state = BOARD_STATES.includes(b.status) ? t(`storyboard.state_${b.status}`) : b.status;
-      const meta = fillIn(Object.assign(document.createElement("p"), { className: "hint" }), "storyboard.summary",
-        { count: b.shots.length, length: secondsText(seconds), model: own(b.model), state });
+      const meta = fill(Object.assign(document.createElement("p"), { className: "hint" }),
+        t("storyboard.summary", { count: b.shots.length, length: secondsText(seconds), state }), { model: kept(b.model) });
       const body = document.createElement("div");
       body.className = "job-body";
       body.append(link, meta);
@@ -105,7 +92,7 @@ function draft() {
 function edit(fresh) {
   board = { ...fresh, edited: !fresh.id, shots: fresh.shots.map(keyed) };
   editing.board = board;
-  $("#board-heading").textContent = t(fresh.id ? "storyboard.heading" : "storyboard.heading_new");
+  $("#board-heading").textContent = fresh.id ? t("storyboard.heading") : t("storyboard.heading_new");
   Object.assign($("#board-title"), { value: board.title || "", translate: false });
   $("#board-delete").hidden = !board.id;
   delete $("#board-size").dataset.chosen;  // this board's size, not the one picked on another
@@ -122,9 +109,10 @@ function edit(fresh) {
 function fillModels() {
   const select = $("#board-model");
   select.replaceChildren(...context.models.map((m) => {
-    const option = new Option(t(m.capabilities.verbs?.continue ? "storyboard.model_flows" : "storyboard.model_separate",
-      { model: m.title }), m.id);
+    const option = new Option(m.capabilities.verbs?.continue ? t("storyboard.model_flows", { model: m.title })
+      : t("storyboard.model_separate", { model: m.title }), m.id);
     option.disabled = !m.served || !m.weights_present;
+    option.translate = false;  // a model's title is kept as it is
     return option;
   }));
   if (board.model) select.value = board.model;
@@ -137,41 +125,16 @@ function fitModel() {
   if (!m) return;
   const caps = m.capabilities;
   const verbs = caps.verbs || {};
-  const lacks = !verbs.characters && !caps.image_input ? "storyboard.lacks_both"
-    : !verbs.characters ? "storyboard.lacks_characters" : !caps.image_input ? "storyboard.lacks_images" : null;
+  const lacks = !verbs.characters && !caps.image_input ? t("storyboard.lacks_both")
+    : !verbs.characters ? t("storyboard.lacks_characters") : !caps.image_input ? t("storyboard.lacks_images") : null;
   const sentences = [
     board.id && t("storyboard.settings_kept"),
-    verbs.continue ? t("storyboard.continues") : fillIn(document.createElement("span"), "storyboard.cannot_continue", { model: own(m.id) }),
-    lacks && fillIn(document.createElement("span"), lacks, { model: own(m.id) }),
+    verbs.continue ? t("storyboard.continues") : fill(document.createElement("span"), t("storyboard.cannot_continue"), { model: kept(m.id) }),
+    lacks && fill(document.createElement("span"), lacks, { model: kept(m.id) }),
   ].filter(Boolean);
   $("#board-model-info").replaceChildren(...sentences.flatMap((sentence, index) => (index ? [" ", sentence] : [sentence])));
-  fillSizes(caps);
+  fillSizes($("#board-size"), caps, board.settings);
   $("#board-steps").placeholder = caps.default_steps;
-}
-
-// WIDTHxHEIGHT of an aspect at a short side, as the server computes it (request.output_size).
-function sizeOf(aspect, side) {
-  const [w, h] = ASPECTS[aspect];
-  const long = 2 * Math.round(side * Math.max(w, h) / Math.min(w, h) / 2);
-  return w > h ? `${long}x${side}` : h > w ? `${side}x${long}` : `${side}x${side}`;
-}
-
-function fillSizes(caps) {
-  const select = $("#board-size");
-  const anySize = caps.any_aspect || caps.any_output_size;
-  const sizes = anySize
-    ? Object.keys(ASPECTS).flatMap((aspect) => SHORT_SIDES.map((side) => {
-      const size = sizeOf(aspect, side);
-      return [size, t(side === 144 ? "storyboard.size_draft" : "storyboard.size", { aspect, size: size.replace("x", "×") })];
-    }))
-    : caps.sizes.map((size) => [size, size.replace("x", "×")]);
-  select.replaceChildren(...sizes.map(([value, label]) => new Option(label, value)));
-  const { size, aspect, resolution } = board.settings;
-  const saved = size || (anySize && (aspect || resolution)
-    ? sizeOf(aspect || caps.default_aspect, RESOLUTION_SIDES[resolution || caps.default_resolution]) : null);
-  const fallback = anySize ? sizeOf(caps.default_aspect, RESOLUTION_SIDES[caps.default_resolution]) : sizes[0][0];
-  const chosen = select.dataset.chosen || saved;  // a size picked before the model changed stays, if offered
-  select.value = sizes.some(([value]) => value === chosen) ? chosen : fallback;
 }
 
 function settings() {
@@ -212,23 +175,23 @@ async function save() {
   edit(saved);
 }
 
-// The first thing to fix before making, named by the shot and field: [shot, field, message key, values].
+// The first thing to fix before making, named by the shot and field: [shot, field, message, its elements].
 function problem() {
-  if (!boardModel()) return [0, ".shot-prompt", "storyboard.model_missing", { model: own(board.model) }];
+  if (!boardModel()) return [0, ".shot-prompt", t("storyboard.model_missing"), { model: kept(board.model) }];
   const empty = board.shots.findIndex((shot) => !shot.prompt.trim());
-  if (empty >= 0) return [empty, ".shot-prompt", "storyboard.prompt_missing", { number: empty + 1 }];
+  if (empty >= 0) return [empty, ".shot-prompt", t("storyboard.prompt_missing", { number: empty + 1 }), {}];
   const range = secondsRange(boardModel().capabilities);
   const wrong = board.shots.findIndex((shot) => !(shot.seconds >= range.min && shot.seconds <= range.max));
   if (wrong >= 0) {
-    return [wrong, ".shot-seconds", "storyboard.seconds_wrong",
-      { number: wrong + 1, model: own(boardModel().id), min: range.min, max: range.max }];
+    return [wrong, ".shot-seconds", t("storyboard.seconds_wrong", { number: wrong + 1, min: range.min, max: range.max }),
+      { model: kept(boardModel().id) }];
   }
   return null;
 }
 
 $("#board-make").addEventListener("click", async () => {
   const wrong = problem();
-  if (wrong) fillIn($("#board-error"), wrong[2], wrong[3]);
+  if (wrong) fill($("#board-error"), wrong[2], wrong[3]);
   else $("#board-error").textContent = "";
   if (wrong) {
     $(wrong[1], $("#shots").children[wrong[0]]).focus();
@@ -322,7 +285,8 @@ function drawProgress() {
   const seconds = board.result?.seconds;
   $("#board-state").textContent = {
     making: () => t("storyboard.making", { progress: board.progress ?? 0 }),
-    completed: () => t(seconds ? "storyboard.done_length" : "storyboard.done", { count: board.shots.length, length: secondsText(seconds) }),
+    completed: () => (seconds ? t("storyboard.done_length", { count: board.shots.length, length: secondsText(seconds) })
+      : t("storyboard.done", { count: board.shots.length })),
     failed: () => (board.error ? t("storyboard.failed", { error: board.error }) : t("storyboard.failed_shot")),
   }[board.status]?.() || board.status;
   $("#board-bar").value = board.status === "completed" ? 100 : board.progress ?? 0;
@@ -335,6 +299,6 @@ function drawProgress() {
   }
   const share = new URL(result.links.share, location.origin).href;
   $("#board-share").href = share;
-  fillIn($("#board-share"), "storyboard.share_link", { link: own(share) });
+  fill($("#board-share"), t("storyboard.share_link"), { link: kept(share) });
   $("#board-open").href = result.links.share;
 }

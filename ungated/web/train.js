@@ -4,10 +4,13 @@
 import { $, api } from "./common.js";
 import { list, seconds, t } from "./i18n.js";
 import { modelOption } from "./models.js";
-import { fillIn, listRuns, own, showRun } from "./runs.js";
+import { fill, kept } from "./phrases.js";
+import { listRuns, showRun } from "./runs.js";
 import { MODELS_CHANGED, state } from "./state.js";
 
 const NEW_DATASET = "";
+const PROBLEMS = { "a caption for no clip": () => t("train.problem_orphan_caption"),
+  "not a JSON object": () => t("train.problem_not_json"), "empty caption": () => t("train.problem_empty_caption") };
 const DATASET_FILE = /\.(mp4|mov|webm|mkv|m4v|gif|png|jpe?g|webp|txt)$|^metadata\.(jsonl|csv)$/i;
 
 export async function showTrain() {
@@ -28,7 +31,8 @@ function fillTrainModels() {
   const select = $("#train-model");
   const previous = select.value;
   select.replaceChildren(...state.models.filter((m) => m.trainable).map((m) => modelOption(m,
-    m.id === "builtin" ? t("train.builtin_option") : t("train.lora_option", { model: m.title }))));
+    m.id === "builtin" ? t("train.builtin_option") : t("train.lora_option", { model: m.title })))
+    .map((option) => Object.assign(option, { translate: option.value === "builtin" })));  // a model's title is kept as it is
   if (previous) select.value = previous;
   fitTrainControls();
 }
@@ -79,9 +83,11 @@ async function checkDataset(name) {
       Object.keys(s.sizes).length ? list(Object.keys(s.sizes), "unit") : "",
       s.problems ? t("train.problems", { count: s.problems }) : t("train.no_problems"),
     ].filter(Boolean).join(" · ");
-    // What is wrong with a file comes from the server, in English only (it has no code to translate it by).
+    // What is wrong with a file comes from the server in English (it has no code): the fixed sentences
+    // are said in the reader's language, those with numbers or names in them as the server wrote them.
     $("#dataset-problems").replaceChildren(...report.problems.map((problem) =>
-      fillIn(document.createElement("li"), "train.problem", { path: own(problem.path), what: problem.what })));
+      fill(document.createElement("li"), t("train.problem", { what: PROBLEMS[problem.what]?.() ?? problem.what }),
+        { path: kept(problem.path) })));
     if (!$("#train-name").value) $("#train-name").value = name;
   } catch (error) {
     $("#dataset-report").textContent = error.message;
@@ -95,7 +101,7 @@ async function uploadFolder(files) {
     return parts.length >= 1 && parts.length <= 2 && !parts.some((p) => p.startsWith(".")) && DATASET_FILE.test(parts.at(-1));
   });
   if (!wanted.length) {
-    $("#upload-state").textContent = t("train.no_clips");
+    fill($("#upload-state"), t("train.no_clips"), { videos: kept("mp4, mov, webm, gif"), captions: kept(".txt, metadata.jsonl") });
     return;
   }
   const folder = wanted[0].webkitRelativePath.split("/")[0];
@@ -104,14 +110,15 @@ async function uploadFolder(files) {
   Object.assign(bar, { max: wanted.length, value: 0, hidden: false });
   try {
     for (const [index, file] of wanted.entries()) {
-      fillIn($("#upload-state"), "train.uploading", { index: index + 1, count: wanted.length, file: own(file.name) });
+      fill($("#upload-state"), t("train.uploading", { index: index + 1, count: wanted.length }), { file: kept(file.name) });
       const inside = file.webkitRelativePath.split("/").slice(1).map(encodeURIComponent).join("/");
       await api(`/api/datasets/${encodeURIComponent(name)}/files/${inside}`, { method: "PUT", file });
       bar.value = index + 1;
     }
     const skipped = files.length - wanted.length;
-    fillIn($("#upload-state"), skipped ? "train.uploaded_skipped" : "train.uploaded",
-      { count: wanted.length, name: own(name), skipped: t("train.skipped", { count: skipped }) });
+    fill($("#upload-state"), skipped
+      ? t("train.uploaded_skipped", { count: wanted.length, skipped: t("train.skipped", { count: skipped }) })
+      : t("train.uploaded", { count: wanted.length }), { name: kept(name) });
     await fillDatasets(name);
   } catch (error) {
     $("#upload-state").textContent = error.message;

@@ -4,10 +4,11 @@ import { $, api } from "./common.js";
 import { prefill } from "./create.js";
 import { showDirecting } from "./directing.js";
 import { moment, seconds, t } from "./i18n.js";
-import { joined, kept, phrase, setFavourite } from "./lists.js";
-import { moderationNote, offerReport } from "./moderation.js";
+import { setFavourite } from "./lists.js";
+import { offerReport, showModerationNote } from "./moderation.js";
 import { go } from "./nav.js";
 import { describe, promptText, watch } from "./queue.js";
+import { joined, kept, phrase } from "./phrases.js";
 import { isModerator } from "./session.js";
 import { modelsKnown, state } from "./state.js";
 
@@ -31,7 +32,7 @@ export async function showVideo(id) {
   if (call !== shown) return;
   $("#video-title").textContent = promptText(video);
   $("#video-title").translate = video.prompt == null;  // a prompt is the artist's words
-  $("#video-moderation").textContent = moderationNote(video);
+  showModerationNote($("#video-moderation"), video);
   $("#video-moderation").hidden = !video.moderation?.state;
   offerReport(video);
   const done = video.status === "completed";
@@ -95,7 +96,7 @@ function showFacts(video, playable, done) {
 function offerActions(video) {
   $("#copy-link").onclick = async () => {
     const url = new URL(video.links.share, location.origin).href;
-    try { await navigator.clipboard.writeText(url); $("#copy-state").replaceChildren(...phrase("video.copied", { url: kept(url) })); }
+    try { await navigator.clipboard.writeText(url); $("#copy-state").replaceChildren(phrase("video.copied", { url: kept(url) })); }
     catch { $("#copy-state").replaceChildren(kept(url)); }
   };
   $("#remix").onclick = async () => {
@@ -131,7 +132,7 @@ async function showProvenance(id) {
       tampered: () => t("video.tampered"),
       unsigned: () => t("video.unsigned"),
     }[report.verdict]?.();
-    badge.replaceChildren(...joined([verdict, m.ai_generated && t("video.ai_generated"),
+    badge.replaceChildren(joined([verdict, m.ai_generated && t("video.ai_generated"),
       m.artist && phrase("video.by_artist", { artist: kept(m.artist) }),
       report.watermark_id && phrase("video.watermark", { id: kept(report.watermark_id) })]));
     badge.dataset.verdict = report.verdict;

@@ -2,8 +2,8 @@
 // it has done, unpause one the server paused after refused results, revoke one.
 
 import { $, api } from "./common.js";
-import { language, number, t } from "./i18n.js";
-import { joined, kept, listed, phrase } from "./session.js";
+import { language, t } from "./i18n.js";
+import { joined, keep, kept, listed, nodes } from "./phrases.js";
 
 const REFRESH_MS = 5000;
 let refresher = null;
@@ -103,7 +103,7 @@ function workerItem(worker) {
   const reasons = worker.state === "paused" ? (worker.pause_reason || "").split("\n").filter(Boolean) : [];
   $(".worker-reasons", item).replaceChildren(...reasons.map((reason) => {
     const line = document.createElement("li");
-    line.append(phrase("workers.refused", { reason: kept(reason) }));  // the server's check, as it said it
+    line.append(nodes(t("workers.refused", { reason: keep(reason) })));  // the server's check, as it said it
     return line;
   }));
   const unpause = $(".worker-unpause", item);
@@ -130,14 +130,20 @@ async function change(path, method) {
 const STATES = ["live", "paused", "revoked"];
 
 function activity(worker) {
-  if (worker.state === "revoked") return since(worker.revoked_at, "workers.revoked_ago", "workers.revoked_on");
-  const running = worker.running.map((job) => phrase(job.id.startsWith("train") ? "workers.job_training" : "workers.job_making",
-    { job: kept(job.id), model: kept(job.model), progress: job.progress }));
+  if (worker.state === "revoked") {
+    const { ago, date } = since(worker.revoked_at);
+    return ago ? t("workers.revoked_ago", { when: ago }) : t("workers.revoked_on", { date });
+  }
+  const running = worker.running.map((job) => {
+    const said = { job: keep(job.id), model: keep(job.model), progress: job.progress };
+    return nodes(job.id.startsWith("train") ? t("workers.job_training", said) : t("workers.job_making", said));
+  });
   const connected = t("workers.connected", { count: worker.connected });
   if (running.length) return joined([connected, listed(running)]);
   if (worker.connected) return joined([connected, t("workers.waiting")]);
-  return worker.last_seen_at ? joined([t("workers.offline"), since(worker.last_seen_at, "workers.seen_ago", "workers.seen_on")])
-    : t("workers.not_connected");
+  if (!worker.last_seen_at) return t("workers.not_connected");
+  const { ago, date } = since(worker.last_seen_at);
+  return joined([t("workers.offline"), ago ? t("workers.seen_ago", { when: ago }) : t("workers.seen_on", { date })]);
 }
 
 function record(worker) {
@@ -149,13 +155,11 @@ function record(worker) {
   return joined([models, counts, speed]);
 }
 
-// How long ago a moment was ("5 min ago", by ago's message), or its date (by on's) after a day.
-function since(seconds, ago, on) {
+// When a moment was: how long ago ({ago: "5 min ago"}) within a day, else its date ({date}).
+function since(seconds) {
   const elapsed = Math.max(0, Date.now() / 1000 - seconds);
-  if (elapsed >= 86400) {
-    return t(on, { date: new Intl.DateTimeFormat(language, { dateStyle: "medium" }).format(seconds * 1000) });
-  }
+  if (elapsed >= 86400) return { date: new Intl.DateTimeFormat(language, { dateStyle: "medium" }).format(seconds * 1000) };
   const [value, unit] = elapsed < 60 ? [Math.round(elapsed), "second"] : elapsed < 3600 ? [Math.round(elapsed / 60), "minute"]
     : [Math.round(elapsed / 3600), "hour"];
-  return t(ago, { when: new Intl.RelativeTimeFormat(language, { style: "short", numeric: "always" }).format(-value, unit) });
+  return { ago: new Intl.RelativeTimeFormat(language, { style: "short", numeric: "always" }).format(-value, unit) };
 }

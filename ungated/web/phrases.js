@@ -1,0 +1,72 @@
+// Translated sentences with people's words in them, as nodes. Text people wrote (a name, a note, a
+// reason) goes in an element of its own marked translate="no" (so neither the tests that look for
+// English left on a view nor a browser's translator touch it), inside the sentence in the reader's
+// language.
+
+import { locale, t } from "./i18n.js";
+
+// keep(text) (or held(node)) is a mark to pass to t() as a value, and nodes() turns t()'s text back
+// into nodes, each mark replaced by its element:
+//   $("#who").replaceChildren(nodes(t("account.signed_in_as", { name: keep(member.name), role })))
+
+/** People's words (or an id, a command) in an element of their own (a <span>, or tag) marked translate="no". */
+export function kept(text, tag = "span") {
+  return Object.assign(document.createElement(tag), { textContent: text, translate: false });
+}
+
+/** node holding message (from t(), with the {names} it was not given left open), each open name
+ * filled with its element: e.g. fill(li, t("runs.output", { size }), { file: kept(name, "a") }). */
+export function fill(node, message, elements) {
+  node.replaceChildren(...message.split(/(\{\w+\})/).filter(Boolean).map((part) => elements[part.slice(1, -1)] ?? part));
+  return node;
+}
+
+const MARK = "\u0001";
+const waiting = new Map();  // mark -> the node it stands for, until nodes() places it
+let marks = 0;
+
+/** A mark standing for node, to pass to t() as a value; nodes() puts the node where it lands. */
+export function held(node) {
+  const mark = `${MARK}${++marks}${MARK}`;
+  waiting.set(mark, node);
+  return mark;
+}
+
+/** A mark standing for people's words in a <span translate="no">: held(kept(text)). */
+export function keep(text) {
+  return held(kept(text));
+}
+
+/** A translated text as nodes: each mark in it (held, keep) replaced by its node. */
+export function nodes(text) {
+  const made = document.createDocumentFragment();
+  text.split(new RegExp(`(${MARK}\\d+${MARK})`)).forEach((part, i) => {
+    if (i % 2) {
+      made.append(waiting.get(part) ?? "");
+      waiting.delete(part);
+    } else if (part) made.append(part);
+  });
+  return made;
+}
+
+/** The message for key as nodes: values that are nodes (kept(name), another phrase) go in where
+ * their {placeholder} is; the others are filled as t() fills them. The same as
+ * nodes(t(key, {name: held(node)})); that form names its key where tests/test_i18n.py finds it. */
+export function phrase(key, values = {}) {
+  return nodes(t(key, Object.fromEntries(Object.entries(values).map(([name, value]) =>
+    [name, value instanceof Node ? held(value) : value]))));
+}
+
+/** Facts on one line, each a text or nodes, between separators: "joined 12 Mar · you". */
+export function joined(facts, separator = " · ") {
+  const made = document.createDocumentFragment();
+  facts.filter(Boolean).forEach((fact, i) => made.append(...(i ? [separator] : []), fact));
+  return made;
+}
+
+/** Nodes (or texts) in a list as the reader's language writes one: "a, b and c" ("conjunction"),
+ * "a, b or c" ("disjunction"), "a, b, c" ("unit"). */
+export function listed(items, type = "unit") {
+  return nodes(new Intl.ListFormat(locale, { type }).format(
+    items.map((item) => (item instanceof Node ? held(item) : String(item)))));
+}
