@@ -6,6 +6,8 @@ public server's Admin, Moderation and Account views, with members who joined by 
 create page in Korean and in French with a batch of ten prompts as one group in a paused queue.
 
     python scripts/screenshots.py [--out docs/images]
+
+The Korean screenshot needs a font with Hangul (Debian: `apt-get install fonts-nanum`).
 """
 
 from __future__ import annotations
@@ -210,7 +212,7 @@ def community_views(browser, home: Path, out: Path) -> None:
 
 def batch_views(browser, api: httpx.Client, out: Path) -> None:
     """The create page of a browser set to Korean: ten prompts pasted as one batch, waiting as one
-    group in a queue paused by its artist, the last moved to the front by keyboard; then the same
+    group in a queue paused by its artist, the last moved to the front; then the same
     switched to French with the language menu."""
     api.post("/api/me/queue/pause")
     context = browser.new_context(base_url=str(api.base_url), viewport={"width": 1280, "height": 1000}, locale="ko-KR")
@@ -221,12 +223,13 @@ def batch_views(browser, api: httpx.Client, out: Path) -> None:
     page.fill("#batch-prompts", "\n".join(f"{p}, take {n}" for n in (1, 2) for p in PROMPTS[:5]))
     page.click("#batch-submit")
     until(page, "document.querySelectorAll('.job-group .job').length === 10")
-    page.locator(".job-group .job").last.focus()
-    page.keyboard.press("Alt+Home")
-    time.sleep(2.0)
+    page.locator(".job-group .job").last.locator(".job-front").click()
+    until(page, "document.querySelector('.job-group .job .job-prompt').textContent.endsWith('take 2')")
+    time.sleep(1.0)
     page.evaluate("document.activeElement.blur(); scrollTo(0, 0)")
     page.screenshot(path=out / "studio-batch-ko.png")
-    page.select_option("#language", "fr")
+    with page.expect_navigation():
+        page.select_option("#language", "fr")
     until(page, "document.documentElement.lang === 'fr' && document.querySelectorAll('.job-group .job').length === 10")
     time.sleep(2.0)
     page.screenshot(path=out / "studio-batch-fr.png")

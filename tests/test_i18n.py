@@ -279,7 +279,8 @@ def test_a_korean_browser_gets_korean_and_a_switch_to_french_is_remembered(brows
     page.reload()
     until(page, "document.querySelector('#model option')")
     assert page.evaluate("document.documentElement.lang") == "fr" and page.input_value("#language") == "fr"
-    plural = page.evaluate("import('/static/i18n.js').then((m) => [m.number(1234.5, 1), m.t('queue.ahead', {count: 2})])")
+    written = "import('/static/i18n.js').then((m) => [m.number(1234.5, 1), m.t('queue.ahead', {count: 2})])"
+    plural = page.evaluate(written)
     assert plural == ["1\u202f234,5", french["queue.ahead"]["other"].replace("{count}", "2")]
     context.close()
 

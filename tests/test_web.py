@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 
@@ -36,9 +37,9 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def checked_page(context):
+    """A page of context that fails the test if it throws or logs an error; the context is closed after."""
     page = context.new_page()
     problems = []
     page.on("pageerror", lambda error: problems.append(str(error)))
@@ -46,6 +47,12 @@ def page(browser, server):
     yield page
     context.close()
     assert not problems, problems
+
+
+@pytest.fixture
+def page(browser, server):
+    with checked_page(browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})) as page:
+        yield page
 
 
 def until(page, expression: str, timeout: float = 30.0):
@@ -279,7 +286,8 @@ def test_an_admin_makes_watches_unpauses_and_revokes_gpu_workers(page, server):
     claimed = httpx.post(f"{server.base}/api/worker/claim", headers={"Authorization": f"Bearer {secret}"},
                          json={"models": [BUILTIN], "instance": "ab12", "wait": 0}, timeout=10)
     assert claimed.status_code == 204, claimed.text
-    until(page, "document.querySelector(\"#workers li[data-name='mina-4090']\").textContent.includes('1 process connected')", 15)
+    mina = "document.querySelector(\"#workers li[data-name='mina-4090']\")"
+    until(page, f"{mina}.textContent.includes('1 process connected')", 15)
 
     # Three refused results in a row pause it; the admin sees why and unpauses it.
     store = Store(server.db_url)

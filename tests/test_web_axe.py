@@ -56,7 +56,8 @@ def world(tmp_path_factory):
     assert admin.post("/api/me/keys", json={"name": "laptop script"}).status_code == 201
     assert admin.post("/api/invites", json={"note": "for Nia"}).status_code == 201
     assert admin.post("/api/workers", json={"name": "mina-4090"}).is_success
-    assert rae.post(f"/api/videos/{people.video['id']}/reports", json={"reason": "spam", "note": "again"}).status_code == 201
+    reported = rae.post(f"/api/videos/{people.video['id']}/reports", json={"reason": "spam", "note": "again"})
+    assert reported.status_code == 201
     clips = write_demo_dataset(home / "clips", width=64, height=64, seconds=1, fps=8, scenes=["ball", "snow"])
     for path in sorted(clips.iterdir()):
         assert admin.put(f"/api/datasets/shots/files/{path.name}", content=path.read_bytes()).status_code < 300

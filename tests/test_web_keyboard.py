@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_web import browser, server, until  # noqa: F401 (fixtures)
+from .test_web import browser, checked_page, server, until  # noqa: F401 (fixtures)
 
 ACTIVE = "document.activeElement"
 # The focused element draws a ring: an outline of the studio's, or, on a control inside a video's
@@ -20,13 +20,8 @@ RING = (f"getComputedStyle({ACTIVE}).outlineStyle !== 'none' && parseFloat(getCo
 def keyboard_page(browser, server):  # noqa: F811
     context = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base)
-    page = context.new_page()
-    problems = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    yield page
-    context.close()
-    assert not problems, problems
+    with checked_page(context) as page:
+        yield page
 
 
 def tab_to(page, test: str, most: int = 60, back: bool = False) -> int:

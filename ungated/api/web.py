@@ -71,8 +71,9 @@ class Compressed:
 
     STUDIO = ("/static/", "/v/", "/boards/", "/join/")
     # The API: JSON only (a file the API serves as octet-stream or text/plain may be weights or a log).
-    NOT_JSON = ("text/*", "image/*", "video/*", "audio/*", "font/*", "model/*", "multipart/*", "application/octet-stream",
-                "application/zip", "application/gzip", "application/x-gzip", "application/x-tar", "application/grpc")
+    NOT_JSON = ("text/*", "image/*", "video/*", "audio/*", "font/*", "model/*", "multipart/*",
+                "application/octet-stream", "application/zip", "application/gzip", "application/x-gzip",
+                "application/x-tar", "application/grpc")
 
     def __init__(self, app):
         self.app, self.gzip = app, GZipMiddleware(app, minimum_size=1024)

@@ -75,7 +75,7 @@ export function number(value, digits = 0) {
   return new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
 }
 
-/** A length of time, e.g. duration(75) -> "1 min, 15 sec" in English, "1분 15초" in Korean. */
+/** A length of time, e.g. duration(75) -> "1m 15s" in English, "1 min 15 s" in French, "1분 15초" in Korean. */
 export function duration(seconds) {
   let left = Math.max(0, Math.round(seconds));
   const parts = {};
@@ -83,12 +83,12 @@ export function duration(seconds) {
     if (left >= size || (unit === "seconds" && !Object.keys(parts).length)) parts[unit] = Math.floor(left / size);
     left %= size;
   }
-  return new Intl.DurationFormat(locale, { style: "short" }).format(parts);
+  return new Intl.DurationFormat(locale, { style: "narrow" }).format(parts);
 }
 
-/** A length in seconds as a clip's length is written, e.g. seconds(5.5) -> "5.5 sec". */
+/** A length in seconds as a clip's length is written, e.g. seconds(5.5) -> "5.5s" ("5,5 s" in French). */
 export function seconds(value) {
-  return new Intl.NumberFormat(locale, { style: "unit", unit: "second", unitDisplay: "short",
+  return new Intl.NumberFormat(locale, { style: "unit", unit: "second", unitDisplay: "narrow",
     maximumFractionDigits: 1 }).format(value);
 }
 
