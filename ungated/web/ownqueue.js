@@ -64,7 +64,10 @@ function apply(answer) {
     item.dataset.leaving = "";  // it stays where it is until it says how it ended
     api(`/api/videos/${id}`).then((video) => show(item, video)).catch(() => {});
   }
-  $("#queue-controls").hidden = !(answer.paused || count + answer.counts.in_progress > 0);
+  const idle = !(answer.paused || count + answer.counts.in_progress > 0);
+  // A keyboard user on a control that goes away keeps their place in the panel (not the page's start).
+  if (idle && $("#queue-controls").contains(document.activeElement)) $("#queue-title").focus();
+  $("#queue-controls").hidden = idle;
   $("#queue-paused").hidden = !answer.paused;
   $("#queue-pause").hidden = answer.paused;
   $("#queue-resume").hidden = !answer.paused;
