@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -284,6 +285,24 @@ def test_postgresql_restarted_three_times_mid_run_loses_nothing_and_never_answer
     assert [problem for client in clients for problem in client.problems] == []
     assert "exited with" not in log  # no worker died on the way
     assert len(accepted) >= 10
+
+
+def test_a_worker_started_while_postgresql_is_down_waits_for_it_then_serves(tmp_path, own_postgres):
+    db_url = own_postgres.create_database("faults")
+    own_postgres.stop_server()
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "ungated", "worker", "--db", db_url, "--storage",
+                                   str(tmp_path / "files"), "--models", "builtin"], stdout=out, stderr=out)
+    try:
+        wait_until(lambda: "waiting for the database" in log.read_text(), "the worker to wait", timeout=60)
+        assert worker.poll() is None, log.read_text()
+        own_postgres.start_server()
+        wait_until(lambda: "serving builtin" in log.read_text(), "the worker to serve", timeout=60)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert "Traceback" not in log.read_text()
 
 
 # -- full disks ----------------------------------------------------------------------------------

@@ -235,6 +235,12 @@ def test_no_english_is_left_on_any_view(browser, world, language):  # noqa: F811
     for path, drawn in VIEWS.items():
         visit(page, path, drawn)
         left[path] = shown_in(page, language)
+    visit(page, "/", "#model option")  # a length the model does not make: the plan says what it changed
+    page.evaluate("""() => { const length = document.querySelector('#seconds');
+      Object.assign(length, { min: 0, step: 'any', value: 1 });
+      length.dispatchEvent(new Event('input', { bubbles: true })); }""")
+    until(page, "/(->|→).*2/.test(document.querySelector('#plan').textContent)")
+    left["/ with its plan adjusted"] = shown_in(page, language)
     visit(page, f"/v/{world.video['id']}", "#video-facts dt")
     left["video"] = shown_in(page, language)
     for tool in ("#extend", "#recut", "#blend", "#make-character"):

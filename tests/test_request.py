@@ -62,10 +62,10 @@ def test_every_change_is_reported():
     p = plan(request, CAPS, "builtin")
     assert (p.out_width, p.out_height) == (720, 720)
     assert p.seeds == (10, 11, 12)
-    text = "\n".join(p.adjustments)
+    text = "\n".join(map(str, p.adjustments))
     assert "size 1280x720 -> 720x720" in text
     assert "fps 24 -> 8" in text
-    assert "seconds 5 -> 2.00" in text
+    assert "seconds 5 -> 2 (" in text
 
 
 def test_explicit_square_size_is_kept():
@@ -156,14 +156,14 @@ def test_a_seconds_range_makes_whole_frames_at_any_of_its_rates():
 
 
 @pytest.mark.parametrize(("fields", "note", "frames", "fps"), [
-    ({"seconds": 1}, "seconds 1 -> 2.00 (any makes clips of 2-20 s)", 48, 24),
-    ({"seconds": 0.5, "fps": 30}, "seconds 0.5 -> 2.00 (any makes clips of 2-20 s)", 60, 30),
+    ({"seconds": 1}, "seconds 1 -> 2 (any makes clips of 2-20 s)", 48, 24),
+    ({"seconds": 0.5, "fps": 30}, "seconds 0.5 -> 2 (any makes clips of 2-20 s)", 60, 30),
     ({"fps": 5}, "fps 5 -> 8 (any makes 8-30 fps)", 40, 8),
     ({"fps": 60}, "fps 60 -> 30 (any makes 8-30 fps)", 150, 30),
 ])
 def test_a_seconds_range_reports_only_what_it_changes(fields, note, frames, fps):
     the_plan = plan(Request.build(prompt="x", **fields), ANY_ASPECT, "any")
-    assert the_plan.adjustments == (note,)
+    assert tuple(map(str, the_plan.adjustments)) == (note,)
     assert (the_plan.frames, the_plan.fps) == (frames, fps)
 
 

@@ -38,12 +38,15 @@ def browser():
 
 
 @contextlib.contextmanager
-def checked_page(context):
-    """A page of context that fails the test if it throws or logs an error; the context is closed after."""
+def checked_page(context, refused: tuple[int, ...] = ()):
+    """A page of context that fails the test if it throws or logs an error (but the refusals with a
+    status in refused, which the page shows); the context is closed after."""
     page = context.new_page()
     problems = []
+    expected = [f"status of {status} " for status in refused]
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("console", lambda message: message.type == "error" and not any(said in message.text for said in expected)
+            and problems.append(message.text))
     yield page
     context.close()
     assert not problems, problems

@@ -5,13 +5,15 @@ A paused queue keeps videos waiting (no worker takes them) long enough to reorde
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
 from .service import Server
-from .test_web import browser, until  # noqa: F401 (browser is a fixture)
+from .test_web import browser, checked_page, until  # noqa: F401 (browser is a fixture)
 
 PROMPTS = [f"a red circle drifting, take {i}" for i in range(1, 11)]
 
@@ -36,14 +38,8 @@ def api(server):
 @pytest.fixture
 def page(browser, server):  # noqa: F811
     context = browser.new_context(base_url=server.base, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    problems = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and "status of 400" not in message.text
-            and problems.append(message.text))  # a refused batch is a 400 the page shows
-    yield page
-    context.close()
-    assert not problems, problems
+    with checked_page(context, refused=(400,)) as page:  # a refused batch is a 400 the page shows
+        yield page
 
 
 def open_studio(page) -> None:
@@ -101,6 +97,23 @@ def test_a_refused_row_is_named_next_to_the_batch(page, api):
     assert page.get_attribute("#batch-prompts", "aria-invalid") == "true"
     assert page.evaluate("document.activeElement.id") == "batch-prompts"  # the row's line, selected
     assert page.locator("#queue .job-group").count() == 0 and server_order(api) == []
+
+
+def test_a_refused_row_is_named_once_in_the_readers_language(browser, server, api):  # noqa: F811
+    pasted = "une étoile bleue\n" + "x" * 2001
+    refused = api.post("/api/batches", json={"prompts": pasted}).json()["error"]
+    french = json.loads((Path(__file__).parents[1] / "ungated/web/locales/fr.json").read_text(encoding="utf-8"))
+    context = browser.new_context(base_url=server.base, locale="fr-FR")
+    with checked_page(context, refused=(400,)) as page:
+        open_studio(page)
+        page.click("#batch summary")
+        page.fill("#batch-prompts", pasted)
+        page.click("#batch-submit")
+        until(page, "document.querySelector('#batch-error').textContent !== ''")
+        said = page.text_content("#batch-error")
+    assert refused["param"] == "rows.1.prompt"
+    message = french[f"errors.{refused['code']}"].replace("{param}", "prompt")  # the field, named once
+    assert said == french["batch.row_error"].replace("{row}", "2").replace("{message}", message)
 
 
 def test_cancel_all_of_a_group(page, api):

@@ -183,6 +183,21 @@ class Request(BaseModel):
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """A value changed to fit the model: what was asked, what it will make, and why (in English; the
+    studio says the field and values in its reader's language)."""
+
+    field: str  # "size", "fps" or "seconds"
+    asked: str | float
+    made: str | float
+    why: str
+
+    def __str__(self) -> str:
+        shown = [f"{value:g}" if isinstance(value, float) else str(value) for value in (self.asked, self.made)]
+        return f"{self.field} {shown[0]} -> {shown[1]} ({self.why})"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The settings an engine will use for a request, and what was changed to get there."""
 
@@ -196,7 +211,7 @@ class Plan:
     steps: int
     guidance: float
     seeds: tuple[int, ...]  # one per variant
-    adjustments: tuple[str, ...]
+    adjustments: tuple[Adjustment, ...]
     kept_frames: int = 0  # extend: frames of the clip being continued, written before the new ones
     trailing_frames: int = 0  # blend_into: frames of the clip led into, written after the new ones
 
@@ -221,7 +236,7 @@ def nearest_size(caps: Capabilities, w: int, h: int) -> tuple[int, int]:
 
 
 def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
-    notes: list[str] = []
+    notes: list[Adjustment] = []
 
     # 1. Inputs that do not go together, or that the model cannot take, are an error, not an adjustment.
     if request.follows and (request.extend or request.image or request.video):
@@ -287,13 +302,13 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
         why = f"{model_id} makes {_aspect_name(width, height)} clips at {width}x{height}"
         if caps.any_output_size:
             why += ", drawn at the size asked for"
-        notes.append(f"size {target[0]}x{target[1]} -> {out_w}x{out_h} ({why})")
+        notes.append(Adjustment("size", f"{target[0]}x{target[1]}", f"{out_w}x{out_h}", why))
 
     # 3. Time: fps, then the frame count the model's length rule allows.
     wanted_fps = fps = request.fps or (source[2] if source else caps.default_fps)
     if fps not in caps.fps:
         fps = min(caps.fps, key=lambda f: abs(f - fps))
-        notes.append(f"fps {wanted_fps} -> {fps} ({model_id} makes {caps.describe_fps()} fps)")
+        notes.append(Adjustment("fps", wanted_fps, fps, f"{model_id} makes {caps.describe_fps()} fps"))
     seconds = request.seconds or caps.default_seconds
     if request.video and request.seconds is None:  # an edit is as long as its clip, as far as the model goes
         seconds = count_frames(request.video, fps, "video") / fps
@@ -316,7 +331,7 @@ def plan(request: Request, caps: Capabilities, model_id: str) -> Plan:
     if request.seconds is not None and abs(frames / fps - request.seconds) > 0.5 / fps:
         rule = f"clips of {caps.describe_seconds()}" if caps.seconds_range else (
             f"{caps.describe_frames()} frames, at most {caps.max_seconds:g} s")
-        notes.append(f"seconds {request.seconds:g} -> {frames / fps:.2f} ({model_id} makes {rule})")
+        notes.append(Adjustment("seconds", request.seconds, round(frames / fps, 2), f"{model_id} makes {rule}"))
 
     # 4. Sampling settings and one seed per variant.
     base_seed = request.seed if request.seed is not None else random.randrange(MAX_SEED - 4)

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -143,12 +144,17 @@ def _check_signing() -> None:
     credentials.load()
 
 
-def _store(db: str | None):
-    """The store at db (the default one if None), its schema brought up to date."""
+def _store(db: str | None, wait_while: Callable[[], bool] | None = None):
+    """The store at db (the default one if None), its schema brought up to date. With wait_while,
+    an unavailable database is waited for (as a worker does between jobs) for as long as it says."""
+    from .jobs import outages
     from .jobs.store import Store
 
     store = Store(db)
-    store.migrate()
+    if wait_while is None:
+        store.migrate()
+    else:
+        outages.retry(store.migrate, "waiting for the database", give_up=lambda: not wait_while())
     return store
 
 
@@ -222,9 +228,10 @@ def worker(
         os._exit(0)
 
     from .jobs.storage import Storage
-    from .jobs.worker import Worker
+    from .jobs.worker import Worker, parent_gone
 
-    store = _store(db)
+    # Started while the database restarts (serve starts workers again after a crash), it waits for it
+    store = _store(db, wait_while=lambda: not parent_gone(parent_pid))
     runner = Worker(store, Storage(storage), runnable, options, parent_pid=parent_pid)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: runner.stopping.set())

@@ -260,7 +260,9 @@ async def plan_request(request: Request, studio: Studio = Depends(studio)) -> di
     the_plan = studio.plan(fields, model)
     return {"size": f"{the_plan.out_width}x{the_plan.out_height}", "native_size": f"{the_plan.width}x{the_plan.height}",
             "seconds": round(the_plan.seconds, 3), "frames": the_plan.total_frames, "fps": the_plan.fps,
-            "steps": the_plan.steps, "guidance": the_plan.guidance, "adjustments": list(the_plan.adjustments)}
+            "steps": the_plan.steps, "guidance": the_plan.guidance,
+            "adjustments": [str(note) for note in the_plan.adjustments],
+            "changes": [{"field": note.field, "asked": note.asked, "made": note.made} for note in the_plan.adjustments]}
 
 
 @router.get("/feed")

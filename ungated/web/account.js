@@ -3,7 +3,7 @@
 
 import { $, api, copyFrom, element, session } from "./common.js";
 import { duration, moment, number, t } from "./i18n.js";
-import { keep, nodes } from "./phrases.js";
+import { kept, phrase } from "./phrases.js";
 import { roleName } from "./session.js";
 
 const LIMITS = {
@@ -18,7 +18,7 @@ export async function showAccount(me, models) {
   for (const id of ["#key-secret-name", "#key-secret-value", "#key-snippet"]) $(id).translate = false;
   snippetModel = models.find((m) => m.served && m.weights_present)?.id || snippetModel;
   $("#account-who").replaceChildren(session.member
-    ? nodes(t("account.signed_in_as", { name: keep(session.member.name), role: roleName(session.member.role) }))
+    ? phrase("account.signed_in_as", { name: kept(session.member.name), role: roleName(session.member.role) })
     : me?.client === "local" ? t("account.local")
     : me?.client ? t("account.server_key") : t("account.signed_out"));
   await Promise.all([showQuota(), listKeys()]);

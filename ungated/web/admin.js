@@ -4,7 +4,7 @@
 
 import { $, api, copyFrom, element, session } from "./common.js";
 import { has, moment, number, t } from "./i18n.js";
-import { held, joined, keep, listed, nodes } from "./phrases.js";
+import { joined, kept, listed, phrase } from "./phrases.js";
 import { roleName } from "./session.js";
 
 const REFRESH_MS = 5000;
@@ -102,8 +102,8 @@ function memberItem(member) {
   $(".member-meta", item).replaceChildren(joined([t("admin.member_joined", { moment: moment(member.created_at) }),
     self && t("admin.member_you"),
     member.suspended && (member.suspended_reason
-      ? nodes(t("admin.member_suspended", { reason: keep(member.suspended_reason) })) : t("admin.member_suspended_no_reason")),
-    quota && nodes(t("admin.member_quota", { quota: held(quota) }))]));
+      ? phrase("admin.member_suspended", { reason: kept(member.suspended_reason) }) : t("admin.member_suspended_no_reason")),
+    quota && phrase("admin.member_quota", { quota })]));
   const fail = (error) => { $(".member-error", item).textContent = error.message; };
   const redraw = (changed) => item.replaceWith(memberItem(changed));
 
@@ -268,8 +268,9 @@ function auditItem(entry) {
   const target = names.get(entry.target) ? `${entry.target} (${names.get(entry.target)})` : entry.target;
   const action = String(entry.action).replaceAll(".", "_");
   const what = element("span");
-  what.append(nodes(has(`admin.audit_${action}`) ? t(`admin.audit_${action}`, { actor: keep(who ?? ""), target: keep(target ?? "") })
-    : t("admin.audit_other", { actor: keep(who ?? ""), action: keep(entry.action), target: keep(target ?? "") })));
+  const people = () => ({ actor: kept(who ?? ""), target: kept(target ?? "") });
+  what.append(has(`admin.audit_${action}`) ? phrase(`admin.audit_${action}`, people())
+    : phrase("admin.audit_other", { ...people(), action: kept(entry.action) }));
   item.append(at, " ", what);
   const detail = entry.detail && Object.keys(entry.detail).length ? JSON.stringify(entry.detail) : "";
   if (detail) {

@@ -8,7 +8,7 @@
 import { $, api, element } from "./common.js";
 import { requestFields } from "./controls.js";
 import { groupFor } from "./groups.js";
-import { language, t } from "./i18n.js";
+import { errorText, has, language, t } from "./i18n.js";
 import "./ownqueue.js";
 import { changed, watch } from "./queue.js";
 import { modelsKnown } from "./state.js";
@@ -119,16 +119,17 @@ send.addEventListener("click", () => submit());
 
 // ---- sending -----------------------------------------------------------------------------------
 
-/** A refusal as the reader should see it: naming the row (counted from 1) and the field. The
- * server's English message does; another language's says the row and field itself. */
+/** A refusal as the reader should see it, naming the row (counted from 1) and the field once. The
+ * server's English message does; in another language the row is said around the code's message,
+ * which names the field. */
 function refusal(problem) {
   const row = /^rows\.(\d+)(?:\.(.+))?$/.exec(problem.param || "");
   const shared = /^defaults\.(.+)$/.exec(problem.param || "");
-  if (language === "en" || (!row && !shared)) return problem.message;
-  if (shared) return t("batch.default_error", { field: shared[1], message: problem.message });
-  const number = String(Number(row[1]) + 1);
-  return row[2] ? t("batch.row_field_error", { row: number, field: row[2], message: problem.message })
-    : t("batch.row_error", { row: number, message: problem.message });
+  if (language === "en" || (!row && !shared) || !has(`errors.${problem.code}`)) return problem.message;
+  const field = shared ? shared[1] : row[2];
+  const message = field ? errorText({ code: problem.code, message: problem.serverMessage, param: field })
+    : t("batch.row_unreadable");
+  return shared ? t("batch.default_error", { message }) : t("batch.row_error", { row: String(Number(row[1]) + 1), message });
 }
 
 /** Select the pasted line a refusal names, so it is found at once. */

@@ -2,8 +2,8 @@
 // the request they make, and the plan of what the server will make of it.
 
 import { $, api } from "./common.js";
-import { number, seconds as secondsText, t } from "./i18n.js";
-import { kept, phrase } from "./phrases.js";
+import { language, number, seconds as secondsText, t } from "./i18n.js";
+import { kept, listed, phrase } from "./phrases.js";
 import { RESOLUTIONS, aspectOf, aspectsOf, modelOption, nativeSizes, summary, usable } from "./models.js";
 import { go } from "./nav.js";
 import { MODELS_CHANGED, modelsLoaded, refreshModels, state } from "./state.js";
@@ -139,6 +139,21 @@ export function planSoon() {
   if (modelsLoaded) planTimer = setTimeout(showPlan, 250);
 }
 
+/** What the plan changed to fit the model: the server's notes in English (they say why), else each
+ * change in the reader's words. */
+function changes(plan) {
+  if (language === "en") return plan.adjustments.join("; ");
+  return listed(plan.changes.map((change, index) => {
+    const { asked, made } = change;
+    if (change.field === "size") return phrase("controls.change_size", { asked: kept(asked), made: kept(made) });
+    if (change.field === "fps") return phrase("controls.change_fps", { asked: number(asked), made: number(made) });
+    if (change.field === "seconds") {
+      return phrase("controls.change_seconds", { asked: secondsText(asked), made: secondsText(made) });
+    }
+    return kept(plan.adjustments[index]);  // a change this studio does not know yet, as the server says it
+  }));
+}
+
 async function showPlan() {
   const asked = ++planAsked;
   try {
@@ -147,7 +162,7 @@ async function showPlan() {
     const plan = await api("/api/plan", { method: "POST", json: fields });
     if (asked !== planAsked) return;
     const said = { size: kept(plan.size), seconds: number(plan.seconds, 1), frames: plan.frames, fps: plan.fps,
-      count: plan.steps, adjustments: plan.adjustments.join("; ") };  // the server's notes, as it words them
+      count: plan.steps, adjustments: changes(plan) };
     $("#plan").replaceChildren(plan.adjustments.length ? phrase("controls.plan_adjusted", said) : phrase("controls.plan", said));
     $("#create-error").textContent = "";
   } catch (error) {

@@ -5,7 +5,7 @@
 
 import { $, api } from "./common.js";
 import { has, moment, t } from "./i18n.js";
-import { joined, keep, nodes } from "./phrases.js";
+import { joined, keep, kept, nodes, phrase } from "./phrases.js";
 
 const REASONS = ["spam", "harassment", "hate", "sexual", "violence", "illegal", "copyright", "other"];
 let reported = null;  // the video the report dialog is open for
@@ -77,14 +77,14 @@ function resolution(report) {
   const said = report.resolution || "";
   const acted = report.status === "actioned" && /^(hidden|removed): ([\s\S]*)$/.exec(said);
   if (acted) {
-    return acted[2] ? nodes(t(`moderation.resolution_${acted[1]}_reason`, { reason: keep(acted[2]) }))
+    return acted[2] ? phrase(`moderation.resolution_${acted[1]}_reason`, { reason: kept(acted[2]) })
       : t(`moderation.resolution_${acted[1]}`);
   }
   if (report.status === "dismissed") {
-    return said && said !== "dismissed" ? nodes(t("moderation.resolution_dismissed_reason", { reason: keep(said) }))
+    return said && said !== "dismissed" ? phrase("moderation.resolution_dismissed_reason", { reason: kept(said) })
       : t("moderation.resolution_dismissed");
   }
-  return said && nodes(keep(said));
+  return said && kept(said);
 }
 
 export async function showModeration(admin) {
@@ -125,7 +125,7 @@ function reportItem(report) {
   prompt.translate = video.prompt == null;  // what the artist wrote stays as written
   const clip = video.moderation?.state;
   $(".report-meta", item).replaceChildren(joined([
-    video.artist && nodes(t("moderation.by_artist", { artist: keep(video.artist) })),
+    video.artist && phrase("moderation.by_artist", { artist: kept(video.artist) }),
     t("moderation.reported_at", { moment: moment(report.created_at) }),
     has(`moderation.clip_${clip}`) ? t(`moderation.clip_${clip}`) : clip,
     report.status !== "open" && (has(`moderation.status_${report.status}`) ? t(`moderation.status_${report.status}`) : report.status),

@@ -5,20 +5,14 @@
 
 import { locale, t } from "./i18n.js";
 
-// keep(text) (or held(node)) is a mark to pass to t() as a value, and nodes() turns t()'s text back
-// into nodes, each mark replaced by its element:
-//   $("#who").replaceChildren(nodes(t("account.signed_in_as", { name: keep(member.name), role })))
+// One way in: phrase(key, values), each value a text or a node, gives the message as nodes:
+//   $("#who").replaceChildren(phrase("account.signed_in_as", { name: kept(member.name), role }))
+// Underneath, a node passes through t() as a mark (held, keep) that nodes() replaces by the node; a
+// function that words a sentence once, for a text and for nodes, uses those marks itself.
 
 /** People's words (or an id, a command) in an element of their own (a <span>, or tag) marked translate="no". */
 export function kept(text, tag = "span") {
   return Object.assign(document.createElement(tag), { textContent: text, translate: false });
-}
-
-/** node holding message (from t(), with the {names} it was not given left open), each open name
- * filled with its element: e.g. fill(li, t("runs.output", { size }), { file: kept(name, "a") }). */
-export function fill(node, message, elements) {
-  node.replaceChildren(...message.split(/(\{\w+\})/).filter(Boolean).map((part) => elements[part.slice(1, -1)] ?? part));
-  return node;
 }
 
 const MARK = "\u0001";
@@ -26,7 +20,7 @@ const waiting = new Map();  // mark -> the node it stands for, until nodes() pla
 let marks = 0;
 
 /** A mark standing for node, to pass to t() as a value; nodes() puts the node where it lands. */
-export function held(node) {
+function held(node) {
   const mark = `${MARK}${++marks}${MARK}`;
   waiting.set(mark, node);
   return mark;
@@ -50,8 +44,7 @@ export function nodes(text) {
 }
 
 /** The message for key as nodes: values that are nodes (kept(name), another phrase) go in where
- * their {placeholder} is; the others are filled as t() fills them. The same as
- * nodes(t(key, {name: held(node)})); that form names its key where tests/test_i18n.py finds it. */
+ * their {placeholder} is; the others are filled as t() fills them (plurals by a number included). */
 export function phrase(key, values = {}) {
   return nodes(t(key, Object.fromEntries(Object.entries(values).map(([name, value]) =>
     [name, value instanceof Node ? held(value) : value]))));

@@ -4,7 +4,7 @@
 import { $, api } from "./common.js";
 import { useLora, useModel } from "./controls.js";
 import { duration, locale, number, t } from "./i18n.js";
-import { fill, kept } from "./phrases.js";
+import { kept, phrase } from "./phrases.js";
 import { refreshModels, state } from "./state.js";
 
 const following = new Map();  // run id -> its EventSource (or poller)
@@ -63,13 +63,18 @@ function renderRun(item, run) {
   use.hidden = !(run.lora || run.model_id);
   use.onclick = () => (run.lora ? useLora(run) : useModel(run.model_id));
   $(".outputs", item).replaceChildren(...(run.outputs || []).map((output) => {
+    const link = Object.assign(kept(output.name, "a"), { href: output.url, download: output.name.split("/").at(-1) });
     const li = document.createElement("li");
-    const link = kept(output.name, "a");
-    link.href = output.url;
-    link.download = output.name.split("/").at(-1);
-    return fill(li, t("runs.output", { size: fileSize(output.size_bytes) }), { file: link });
-  }), ...(run.model_path ? [fill(Object.assign(document.createElement("li"), { className: "hint" }), t("runs.command_line"),
-    { command: kept(`ungated generate --model-path ${run.model_path} "${t("runs.your_prompt")}"`, "code") })] : []));
+    li.append(phrase("runs.output", { size: fileSize(output.size_bytes), file: link }));
+    return li;
+  }), ...(run.model_path ? [commandLine(run.model_path)] : []));
+}
+
+function commandLine(modelPath) {
+  const li = Object.assign(document.createElement("li"), { className: "hint" });
+  const command = `ungated generate --model-path ${modelPath} "${t("runs.your_prompt")}"`;
+  li.append(phrase("runs.command_line", { command: kept(command, "code") }));
+  return li;
 }
 
 function fileSize(bytes) {
@@ -85,8 +90,9 @@ export function showRun(run, fresh = false) {
     item = $("#run-template").content.firstElementChild.cloneNode(true);
     item.dataset.id = run.id;
     const title = state.models.find((m) => m.id === run.model)?.title || run.model;
-    fill($(".run-name", item), run.model === "builtin" ? t("runs.title_builtin") : t("runs.title_lora", { model: title }),
-      { name: kept(run.name), dataset: kept(run.dataset) });
+    const names = { name: kept(run.name), dataset: kept(run.dataset) };
+    $(".run-name", item).replaceChildren(run.model === "builtin" ? phrase("runs.title_builtin", names)
+      : phrase("runs.title_lora", { ...names, model: title }));
     $(".run-cancel", item).addEventListener("click", () => act(item, run.id, "cancel"));
     $(".run-resume", item).addEventListener("click", () => act(item, run.id, "resume"));
     $(".run-delete", item).addEventListener("click", async () => {

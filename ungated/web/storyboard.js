@@ -7,7 +7,7 @@
 import { $, api, secondsRange } from "./common.js";
 import { loadCharacters } from "./characters.js";
 import { has, seconds as secondsText, t } from "./i18n.js";
-import { fill, kept } from "./phrases.js";
+import { kept, phrase } from "./phrases.js";
 import { fillSizes } from "./sizes.js";
 import { changed, drawShots, editing, keyed, making, newShot, showShot } from "./shots.js";
 
@@ -59,8 +59,9 @@ async function listBoards() {
       link.dataset.nav = "";
       const seconds = b.shots.reduce((sum, shot) => sum + (shot.seconds || 0), 0);
       const state = BOARD_STATES.includes(b.status) ? t(`storyboard.state_${b.status}`) : b.status;
-      const meta = fill(Object.assign(document.createElement("p"), { className: "hint" }),
-        t("storyboard.summary", { count: b.shots.length, length: secondsText(seconds), state }), { model: kept(b.model) });
+      const meta = Object.assign(document.createElement("p"), { className: "hint" });
+      meta.append(phrase("storyboard.summary",
+        { count: b.shots.length, length: secondsText(seconds), state, model: kept(b.model) }));
       const body = document.createElement("div");
       body.className = "job-body";
       body.append(link, meta);
@@ -125,12 +126,14 @@ function fitModel() {
   if (!m) return;
   const caps = m.capabilities;
   const verbs = caps.verbs || {};
-  const lacks = !verbs.characters && !caps.image_input ? t("storyboard.lacks_both")
-    : !verbs.characters ? t("storyboard.lacks_characters") : !caps.image_input ? t("storyboard.lacks_images") : null;
+  const named = () => ({ model: kept(m.id) });
+  const lacks = !verbs.characters && !caps.image_input ? phrase("storyboard.lacks_both", named())
+    : !verbs.characters ? phrase("storyboard.lacks_characters", named())
+      : !caps.image_input ? phrase("storyboard.lacks_images", named()) : null;
   const sentences = [
     board.id && t("storyboard.settings_kept"),
-    verbs.continue ? t("storyboard.continues") : fill(document.createElement("span"), t("storyboard.cannot_continue"), { model: kept(m.id) }),
-    lacks && fill(document.createElement("span"), lacks, { model: kept(m.id) }),
+    verbs.continue ? t("storyboard.continues") : phrase("storyboard.cannot_continue", named()),
+    lacks,
   ].filter(Boolean);
   $("#board-model-info").replaceChildren(...sentences.flatMap((sentence, index) => (index ? [" ", sentence] : [sentence])));
   fillSizes($("#board-size"), caps, board.settings);
@@ -175,24 +178,23 @@ async function save() {
   edit(saved);
 }
 
-// The first thing to fix before making, named by the shot and field: [shot, field, message, its elements].
+// The first thing to fix before making, named by the shot and field: [shot, field, message (nodes)].
 function problem() {
-  if (!boardModel()) return [0, ".shot-prompt", t("storyboard.model_missing"), { model: kept(board.model) }];
+  if (!boardModel()) return [0, ".shot-prompt", phrase("storyboard.model_missing", { model: kept(board.model) })];
   const empty = board.shots.findIndex((shot) => !shot.prompt.trim());
-  if (empty >= 0) return [empty, ".shot-prompt", t("storyboard.prompt_missing", { number: empty + 1 }), {}];
+  if (empty >= 0) return [empty, ".shot-prompt", phrase("storyboard.prompt_missing", { number: empty + 1 })];
   const range = secondsRange(boardModel().capabilities);
   const wrong = board.shots.findIndex((shot) => !(shot.seconds >= range.min && shot.seconds <= range.max));
   if (wrong >= 0) {
-    return [wrong, ".shot-seconds", t("storyboard.seconds_wrong", { number: wrong + 1, min: range.min, max: range.max }),
-      { model: kept(boardModel().id) }];
+    return [wrong, ".shot-seconds", phrase("storyboard.seconds_wrong",
+      { number: wrong + 1, min: range.min, max: range.max, model: kept(boardModel().id) })];
   }
   return null;
 }
 
 $("#board-make").addEventListener("click", async () => {
   const wrong = problem();
-  if (wrong) fill($("#board-error"), wrong[2], wrong[3]);
-  else $("#board-error").textContent = "";
+  $("#board-error").replaceChildren(wrong ? wrong[2] : "");
   if (wrong) {
     $(wrong[1], $("#shots").children[wrong[0]]).focus();
     return;
@@ -299,6 +301,6 @@ function drawProgress() {
   }
   const share = new URL(result.links.share, location.origin).href;
   $("#board-share").href = share;
-  fill($("#board-share"), t("storyboard.share_link"), { link: kept(share) });
+  $("#board-share").replaceChildren(phrase("storyboard.share_link", { link: kept(share) }));
   $("#board-open").href = result.links.share;
 }

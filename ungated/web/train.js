@@ -4,7 +4,7 @@
 import { $, api } from "./common.js";
 import { list, seconds, t } from "./i18n.js";
 import { modelOption } from "./models.js";
-import { fill, kept } from "./phrases.js";
+import { kept, phrase } from "./phrases.js";
 import { listRuns, showRun } from "./runs.js";
 import { MODELS_CHANGED, state } from "./state.js";
 
@@ -85,9 +85,11 @@ async function checkDataset(name) {
     ].filter(Boolean).join(" · ");
     // What is wrong with a file comes from the server in English (it has no code): the fixed sentences
     // are said in the reader's language, those with numbers or names in them as the server wrote them.
-    $("#dataset-problems").replaceChildren(...report.problems.map((problem) =>
-      fill(document.createElement("li"), t("train.problem", { what: PROBLEMS[problem.what]?.() ?? problem.what }),
-        { path: kept(problem.path) })));
+    $("#dataset-problems").replaceChildren(...report.problems.map((problem) => {
+      const li = document.createElement("li");
+      li.append(phrase("train.problem", { what: PROBLEMS[problem.what]?.() ?? problem.what, path: kept(problem.path) }));
+      return li;
+    }));
     if (!$("#train-name").value) $("#train-name").value = name;
   } catch (error) {
     $("#dataset-report").textContent = error.message;
@@ -101,7 +103,8 @@ async function uploadFolder(files) {
     return parts.length >= 1 && parts.length <= 2 && !parts.some((p) => p.startsWith(".")) && DATASET_FILE.test(parts.at(-1));
   });
   if (!wanted.length) {
-    fill($("#upload-state"), t("train.no_clips"), { videos: kept("mp4, mov, webm, gif"), captions: kept(".txt, metadata.jsonl") });
+    $("#upload-state").replaceChildren(phrase("train.no_clips",
+      { videos: kept("mp4, mov, webm, gif"), captions: kept(".txt, metadata.jsonl") }));
     return;
   }
   const folder = wanted[0].webkitRelativePath.split("/")[0];
@@ -110,15 +113,17 @@ async function uploadFolder(files) {
   Object.assign(bar, { max: wanted.length, value: 0, hidden: false });
   try {
     for (const [index, file] of wanted.entries()) {
-      fill($("#upload-state"), t("train.uploading", { index: index + 1, count: wanted.length }), { file: kept(file.name) });
+      $("#upload-state").replaceChildren(phrase("train.uploading",
+        { index: index + 1, count: wanted.length, file: kept(file.name) }));
       const inside = file.webkitRelativePath.split("/").slice(1).map(encodeURIComponent).join("/");
       await api(`/api/datasets/${encodeURIComponent(name)}/files/${inside}`, { method: "PUT", file });
       bar.value = index + 1;
     }
     const skipped = files.length - wanted.length;
-    fill($("#upload-state"), skipped
-      ? t("train.uploaded_skipped", { count: wanted.length, skipped: t("train.skipped", { count: skipped }) })
-      : t("train.uploaded", { count: wanted.length }), { name: kept(name) });
+    $("#upload-state").replaceChildren(skipped
+      ? phrase("train.uploaded_skipped",
+        { count: wanted.length, skipped: t("train.skipped", { count: skipped }), name: kept(name) })
+      : phrase("train.uploaded", { count: wanted.length, name: kept(name) }));
     await fillDatasets(name);
   } catch (error) {
     $("#upload-state").textContent = error.message;

@@ -3,7 +3,7 @@
 
 import { $, api } from "./common.js";
 import { language, t } from "./i18n.js";
-import { joined, keep, kept, listed, nodes } from "./phrases.js";
+import { joined, kept, listed, phrase } from "./phrases.js";
 
 const REFRESH_MS = 5000;
 let refresher = null;
@@ -103,7 +103,7 @@ function workerItem(worker) {
   const reasons = worker.state === "paused" ? (worker.pause_reason || "").split("\n").filter(Boolean) : [];
   $(".worker-reasons", item).replaceChildren(...reasons.map((reason) => {
     const line = document.createElement("li");
-    line.append(nodes(t("workers.refused", { reason: keep(reason) })));  // the server's check, as it said it
+    line.append(phrase("workers.refused", { reason: kept(reason) }));  // the server's check, as it said it
     return line;
   }));
   const unpause = $(".worker-unpause", item);
@@ -135,8 +135,8 @@ function activity(worker) {
     return ago ? t("workers.revoked_ago", { when: ago }) : t("workers.revoked_on", { date });
   }
   const running = worker.running.map((job) => {
-    const said = { job: keep(job.id), model: keep(job.model), progress: job.progress };
-    return nodes(job.id.startsWith("train") ? t("workers.job_training", said) : t("workers.job_making", said));
+    const said = () => ({ job: kept(job.id), model: kept(job.model), progress: job.progress });
+    return job.id.startsWith("train") ? phrase("workers.job_training", said()) : phrase("workers.job_making", said());
   });
   const connected = t("workers.connected", { count: worker.connected });
   if (running.length) return joined([connected, listed(running)]);

@@ -143,7 +143,7 @@ def generate(engine: BuiltinEngine, prompt: str, seed: int, clips: ClipSet = SQU
     if (p.width, p.height, p.frames, p.fps) != (clips.width, clips.height, clips.frames, clips.fps):
         # The judge reads what it is given; scores of other clips would be labelled wrongly.
         raise UngatedError(f"{engine.id} does not draw the {clips.name} set's clips ({clips.describe()}): "
-                           f"{'; '.join(p.adjustments) or 'the plan differs'}")
+                           f"{'; '.join(map(str, p.adjustments)) or 'the plan differs'}")
     return engine.generate(p, seed, lambda *a: None, lambda: False)
 
 
