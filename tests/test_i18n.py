@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+from ungated.jobs.schema import Training
 
 from .test_hostile_uploads import data_url, png
 from .test_web import browser  # noqa: F401 (a fixture)
@@ -200,6 +203,20 @@ def world(tmp_path_factory):
     run = admin.post("/api/trainings", json={"name": "style", "dataset": "balls", "steps": 1})
     assert run.status_code == 200, run.text
     admin.post(f"/api/trainings/{run.json()['id']}/cancel")
+    failed = admin.post("/api/trainings", json={"name": "style-two", "dataset": "balls", "steps": 1})
+    assert failed.status_code == 200, failed.text
+    admin.post(f"/api/trainings/{failed.json()['id']}/cancel")
+    ended = ("cancelled", "failed", "completed")
+    for _ in range(300):  # until no worker holds it, so what is written below stays
+        if admin.get(f"/api/trainings/{failed.json()['id']}").json()["status"] in ended:
+            break
+        time.sleep(0.1)
+    with people.store.write() as session:  # as a worker that ran out of memory records it
+        run_row = session.get(Training, failed.json()["id"])
+        run_row.status, run_row.error_code, run_row.error_message = "failed", "training_failed", "RuntimeError: oom"
+    for name, size in (("tiny", (32, 32)), ("odd", (66, 65))):  # problems with sizes in them
+        assert admin.put(f"/api/datasets/balls/files/{name}.png", content=png(size)).status_code == 200
+        assert admin.put(f"/api/datasets/balls/files/{name}.txt", content=b"a ball").status_code == 200
     assert admin.post("/api/me/keys", json={"name": "laptop"}).status_code == 201
     assert admin.post("/api/invites", json={"uses": 1, "note": "for Nia"}).status_code in (200, 201)
     assert admin.post("/api/workers", json={"name": "mina-4090"}).status_code == 200
@@ -213,7 +230,7 @@ def world(tmp_path_factory):
 
 # Each view, with what shows it is drawn.
 VIEWS = {"/": "#model option", "/feed": "#grid li", "/me": "#grid li", "/favourites": "#list-title",
-         "/boards": "#boards li", "/train": "#runs li", "/account": "#keys li", "/workers": "#workers li",
+         "/boards": "#boards li", "/train": "body:has(#runs li):has(#dataset-problems li + li)", "/account": "#keys li", "/workers": "#workers li",
          "/moderation": "#reports li", "/admin": "#audit li"}
 
 

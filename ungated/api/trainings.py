@@ -60,6 +60,8 @@ async def check_dataset(name: str, studio: Studio = Depends(studio), who: Caller
     report = (await asyncio.to_thread(scan, folder)).to_json()
     for problem in report["problems"]:
         problem["what"] = paths.in_member_terms(problem["what"], studio.storage.root)
+        problem["values"] = {name: paths.in_member_terms(value, studio.storage.root) if isinstance(value, str) else value
+                             for name, value in problem["values"].items()}
     return {**datasets.entry(studio.storage, who.client, name), **report, "folder": name}
 
 

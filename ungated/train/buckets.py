@@ -50,7 +50,7 @@ def plan_buckets(clips: list[Clip], caps: Capabilities) -> tuple[dict[Bucket, li
     for clip in clips:
         bucket = bucket_for(clip, caps)
         if isinstance(bucket, str):
-            problems.append(Problem(clip.path, bucket))
+            problems.append(Problem(clip.path, "unfit", {"reason": bucket}))
         else:
             groups[bucket].append(clip)
     return dict(sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))), problems

@@ -49,10 +49,36 @@ class Clip:
         return self.frames / self.fps if self.kind != "image" else 0.0
 
 
+# What each kind of problem is, in words, its values filled in. The studio words the same codes in
+# its reader's language (train.problem_<code> in ungated/web/locales).
+PROBLEM_WORDS = {
+    "not_json": "not a JSON object",
+    "no_name": "no file name (one of: {fields})",
+    "no_caption_field": "no caption field (one of: {fields})",
+    "missing_file": "names {name}, which is not in the folder",
+    "unreadable": "unreadable: {error}",
+    "no_caption": "no caption: add {sidecar} or a metadata entry",
+    "empty_caption": "empty caption",
+    "too_short": "too short: {seconds:.2f} s ({frames} frames); at least {least:g} s",
+    "too_small": "too small: {size}; at least {least} px a side",
+    "odd_size": "odd size: {size}; width and height must be even",
+    "orphan_caption": "a caption for no clip",
+    "unfit": "{reason}",  # no bucket of the model fits the clip (buckets.py)
+}
+
+
 @dataclass(frozen=True)
 class Problem:
     path: str  # the file (or metadata line) the problem is about
-    what: str
+    code: str  # a key of PROBLEM_WORDS
+    values: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def what(self) -> str:
+        return PROBLEM_WORDS[self.code].format(**self.values)
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "what": self.what, "code": self.code, "values": self.values}
 
 
 @dataclass
@@ -78,7 +104,7 @@ class Report:
 
     def to_json(self) -> dict[str, object]:
         return {"folder": str(self.folder), "summary": self.summary(),
-                "problems": [asdict(p) for p in self.problems], "clips": [asdict(c) for c in self.clips]}
+                "problems": [p.to_json() for p in self.problems], "clips": [asdict(c) for c in self.clips]}
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -96,10 +122,10 @@ def _read_metadata(folder: Path, report: Report) -> dict[str, dict[str, str]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                report.problems.append(Problem(f"{jsonl.name} line {number}", "not a JSON object"))
+                report.problems.append(Problem(f"{jsonl.name} line {number}", "not_json"))
                 continue
             if not isinstance(row, dict):
-                report.problems.append(Problem(f"{jsonl.name} line {number}", "not a JSON object"))
+                report.problems.append(Problem(f"{jsonl.name} line {number}", "not_json"))
                 continue
             rows.append((f"{jsonl.name} line {number}", row))
     if table.is_file():
@@ -111,14 +137,14 @@ def _read_metadata(folder: Path, report: Report) -> dict[str, dict[str, str]]:
         name = next((str(row[k]) for k in NAME_FIELDS if row.get(k)), None)
         caption = next((row[k] for k in CAPTION_FIELDS if k in row), None)
         if name is None:
-            report.problems.append(Problem(where, f"no file name (one of: {', '.join(NAME_FIELDS)})"))
+            report.problems.append(Problem(where, "no_name", {"fields": ", ".join(NAME_FIELDS)}))
             continue
         if caption is None:
-            report.problems.append(Problem(where, f"no caption field (one of: {', '.join(CAPTION_FIELDS)})"))
+            report.problems.append(Problem(where, "no_caption_field", {"fields": ", ".join(CAPTION_FIELDS)}))
             continue
         name = Path(name).as_posix().removeprefix("./")
         if not (folder / name).exists():
-            report.problems.append(Problem(where, f"names {name}, which is not in the folder"))
+            report.problems.append(Problem(where, "missing_file", {"name": name}))
             continue
         entries[name] = {"caption": str(caption), "fps": str(row.get("fps") or "")}
     return entries
@@ -205,26 +231,26 @@ def scan(folder: Path, min_seconds: float = 1.0,
                 frames, fps = 1, 0.0
                 width, height = _probe_image(path)
         except ValueError as err:
-            report.problems.append(Problem(name, f"unreadable: {err}"))
+            report.problems.append(Problem(name, "unreadable", {"error": str(err)}))
             continue
         caption = entry["caption"] if entry else (sidecar.read_text(encoding="utf-8", errors="replace")
                                                    if sidecar.is_file() else None)
         problems_before = len(report.problems)
         if caption is None:
-            report.problems.append(Problem(name, f"no caption: add {_relative(sidecar, folder)} or a metadata entry"))
+            report.problems.append(Problem(name, "no_caption", {"sidecar": _relative(sidecar, folder)}))
         elif not caption.strip():
-            report.problems.append(Problem(name, "empty caption"))
+            report.problems.append(Problem(name, "empty_caption"))
         if kind != "image" and fps and frames / fps < min_seconds:
-            report.problems.append(Problem(name, f"too short: {frames / fps:.2f} s ({frames} frames); "
-                                                 f"at least {min_seconds:g} s"))
+            report.problems.append(Problem(name, "too_short", {"seconds": round(frames / fps, 2), "frames": frames,
+                                                               "least": min_seconds}))
         if min(width, height) < MIN_SIDE:
-            report.problems.append(Problem(name, f"too small: {width}x{height}; at least {MIN_SIDE} px a side"))
+            report.problems.append(Problem(name, "too_small", {"size": f"{width}x{height}", "least": MIN_SIDE}))
         elif width % 2 or height % 2:
-            report.problems.append(Problem(name, f"odd size: {width}x{height}; width and height must be even"))
+            report.problems.append(Problem(name, "odd_size", {"size": f"{width}x{height}"}))
         if len(report.problems) == problems_before:
             report.clips.append(Clip(name, kind, caption.strip(), frames, fps, width, height))
     captioned = clip_names | {name.rsplit(".", 1)[0] for name in clip_names}  # what NAME.txt can be beside
     for text in sorted(folder.rglob("*.txt")):
         if _relative(text.with_suffix(""), folder) not in captioned:
-            report.problems.append(Problem(_relative(text, folder), "a caption for no clip"))
+            report.problems.append(Problem(_relative(text, folder), "orphan_caption"))
     return report

@@ -3,7 +3,7 @@
 // English left on a view nor a browser's translator touch it), inside the sentence in the reader's
 // language.
 
-import { locale, t } from "./i18n.js";
+import { has, language, locale, t } from "./i18n.js";
 
 // One way in: phrase(key, values), each value a text or a node, gives the message as nodes:
 //   $("#who").replaceChildren(phrase("account.signed_in_as", { name: kept(member.name), role }))
@@ -49,6 +49,17 @@ export function phrase(key, values = {}) {
   return nodes(t(key, Object.fromEntries(Object.entries(values).map(([name, value]) =>
     [name, value instanceof Node ? held(value) : value]))));
 }
+
+/** Why a job failed ({code, message} from the server), as nodes: in English the server's sentence; in
+ * another language what its code means, with the server's words (often an error's own text) after it. */
+export function failure(error) {
+  if (!error?.message) return "";
+  const key = `errors.${error.code}`;
+  if (language === "en" || !JOB_CODES.has(error.code) || !has(key)) return kept(error.message);
+  return phrase("queue.failure", { reason: t(key), detail: kept(error.message) });
+}
+const JOB_CODES = new Set(["cancelled", "generation_failed", "model_removed", "result_refused", "storage_full",
+  "training_failed", "upload_failed", "worker_lost"]);  // the codes a job ends with that need no {param}
 
 /** Facts on one line, each a text or nodes, between separators: "joined 12 Mar · you". */
 export function joined(facts, separator = " · ") {

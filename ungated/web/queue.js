@@ -6,6 +6,7 @@
 
 import { $, api } from "./common.js";
 import { duration, t } from "./i18n.js";
+import { failure } from "./phrases.js";
 
 const MAX_STREAMS = 3;  // open EventSources: the rest of the six connections stay free for the studio
 export const FINISHED = ["completed", "failed", "cancelled", "deleted"];
@@ -59,8 +60,7 @@ export function show(item, data) {
   const finished = FINISHED.includes(status);
   $(".job-cancel", item).hidden = finished;
   $(".job-retry", item).hidden = !(status === "failed" || status === "cancelled");
-  const error = typeof data.error === "object" ? data.error?.message : data.error;
-  $(".job-error", item).textContent = error || "";
+  $(".job-error", item).replaceChildren(failure(typeof data.error === "object" ? data.error : { message: data.error }));
   if (status === "completed") {
     Object.assign($(".preview", item), { src: `/v1/videos/${item.dataset.id}/content?variant=thumbnail`, hidden: false });
     Object.assign($(".job-open", item), { href: `/v/${item.dataset.id}`, hidden: false });

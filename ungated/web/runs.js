@@ -4,7 +4,7 @@
 import { $, api } from "./common.js";
 import { useLora, useModel } from "./controls.js";
 import { duration, locale, number, t } from "./i18n.js";
-import { kept, phrase } from "./phrases.js";
+import { failure, kept, phrase } from "./phrases.js";
 import { refreshModels, state } from "./state.js";
 
 const following = new Map();  // run id -> its EventSource (or poller)
@@ -55,7 +55,7 @@ function renderRun(item, run) {
   const video = $(".sample", item);
   if (sample && video.getAttribute("src") !== sample) Object.assign(video, { src: sample, hidden: false });
   const finished = ["completed", "failed", "cancelled", "deleted"].includes(run.status);
-  $(".run-error", item).textContent = run.status === "failed" ? run.error?.message || "" : "";
+  $(".run-error", item).replaceChildren(run.status === "failed" ? failure(run.error) : "");
   $(".run-cancel", item).hidden = finished;
   $(".run-resume", item).hidden = !["failed", "cancelled"].includes(run.status);
   $(".run-delete", item).hidden = !finished || run.status === "deleted";

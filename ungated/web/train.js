@@ -2,15 +2,13 @@
 // the model or LoRA to train on it and its settings; the runs themselves are in runs.js.
 
 import { $, api } from "./common.js";
-import { list, seconds, t } from "./i18n.js";
+import { has, list, number, seconds, t } from "./i18n.js";
 import { modelOption } from "./models.js";
 import { kept, phrase } from "./phrases.js";
 import { listRuns, showRun } from "./runs.js";
 import { MODELS_CHANGED, state } from "./state.js";
 
 const NEW_DATASET = "";
-const PROBLEMS = { "a caption for no clip": () => t("train.problem_orphan_caption"),
-  "not a JSON object": () => t("train.problem_not_json"), "empty caption": () => t("train.problem_empty_caption") };
 const DATASET_FILE = /\.(mp4|mov|webm|mkv|m4v|gif|png|jpe?g|webp|txt)$|^metadata\.(jsonl|csv)$/i;
 
 export async function showTrain() {
@@ -83,17 +81,25 @@ async function checkDataset(name) {
       Object.keys(s.sizes).length ? list(Object.keys(s.sizes), "unit") : "",
       s.problems ? t("train.problems", { count: s.problems }) : t("train.no_problems"),
     ].filter(Boolean).join(" · ");
-    // What is wrong with a file comes from the server in English (it has no code): the fixed sentences
-    // are said in the reader's language, those with numbers or names in them as the server wrote them.
     $("#dataset-problems").replaceChildren(...report.problems.map((problem) => {
       const li = document.createElement("li");
-      li.append(phrase("train.problem", { what: PROBLEMS[problem.what]?.() ?? problem.what, path: kept(problem.path) }));
+      li.append(phrase("train.problem", { what: problemText(problem), path: kept(problem.path) }));
       return li;
     }));
     if (!$("#train-name").value) $("#train-name").value = name;
   } catch (error) {
     $("#dataset-report").textContent = error.message;
   }
+}
+
+/** What is wrong with a dataset's file, by its code in the reader's language (names, sizes and the
+ * error a file gave kept as they are); as the server says it where the catalog lacks the code. */
+function problemText(problem) {
+  if (!has(`train.problem_${problem.code}`)) return kept(problem.what);
+  const values = Object.entries(problem.values || {}).map(([name, value]) => [name,
+    name === "seconds" || (name === "least" && problem.code === "too_short") ? seconds(value)
+      : typeof value === "number" ? number(value) : kept(String(value))]);
+  return phrase(`train.problem_${problem.code}`, Object.fromEntries(values));
 }
 
 // A chosen folder goes up file by file (no archive to build in the browser), into a dataset named after it.
