@@ -4,7 +4,7 @@
 import { $, api } from "./common.js";
 import { language, number, seconds as secondsText, t } from "./i18n.js";
 import { kept, listed, phrase } from "./phrases.js";
-import { RESOLUTIONS, aspectOf, aspectsOf, modelOption, nativeSizes, summary, usable } from "./models.js";
+import { RESOLUTIONS, aspectOf, aspectsOf, modelOption, modelTitle, nativeSizes, summary, usable } from "./models.js";
 import { go } from "./nav.js";
 import { MODELS_CHANGED, modelsLoaded, refreshModels, state } from "./state.js";
 
@@ -15,7 +15,7 @@ let fitted = null;  // the model the controls were last fitted to: a refresh of 
 export function fillModels() {
   const select = $("#model");
   const chosen = select.value;  // kept when the list is refreshed (a model trained meanwhile)
-  select.replaceChildren(...state.models.map((m) => Object.assign(modelOption(m, m.title), { translate: false })));
+  select.replaceChildren(...state.models.map((m) => Object.assign(modelOption(m, modelTitle(m)), { translate: false })));
   const first = state.models.find((m) => m.id === chosen && usable(m)) || state.models.find(usable);
   if (first) select.value = first.id;
   fitControls();

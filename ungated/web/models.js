@@ -36,6 +36,13 @@ function runs(numbers) {
 }
 
 /** A model as a choice, with why it cannot be picked here (no weights, no worker serving it). */
+/** A model's name for the reader: the built-in ones in their language, the open ones as they are called. */
+export function modelTitle(m) {
+  if (m.id === "builtin") return t("models.title_builtin");
+  if (m.id.startsWith("builtin/")) return t("models.title_trained", { name: m.id.slice("builtin/".length) });
+  return m.title || m.id;
+}
+
 export function modelOption(m, label) {
   const text = m.served && m.weights_present ? label
     : !m.weights_present && !m.served ? t("models.option_unavailable", { model: label })

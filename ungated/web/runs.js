@@ -5,6 +5,7 @@ import { $, api } from "./common.js";
 import { useLora, useModel } from "./controls.js";
 import { duration, locale, number, t } from "./i18n.js";
 import { failure, kept, phrase } from "./phrases.js";
+import { modelTitle } from "./models.js";
 import { refreshModels, state } from "./state.js";
 
 const following = new Map();  // run id -> its EventSource (or poller)
@@ -89,7 +90,8 @@ export function showRun(run, fresh = false) {
   if (!item) {
     item = $("#run-template").content.firstElementChild.cloneNode(true);
     item.dataset.id = run.id;
-    const title = state.models.find((m) => m.id === run.model)?.title || run.model;
+    const model = state.models.find((m) => m.id === run.model);
+    const title = model ? modelTitle(model) : run.model;
     const names = { name: kept(run.name), dataset: kept(run.dataset) };
     $(".run-name", item).replaceChildren(run.model === "builtin" ? phrase("runs.title_builtin", names)
       : phrase("runs.title_lora", { ...names, model: title }));

@@ -8,6 +8,7 @@ import { $, api, secondsRange } from "./common.js";
 import { loadCharacters } from "./characters.js";
 import { has, seconds as secondsText, t } from "./i18n.js";
 import { kept, phrase } from "./phrases.js";
+import { modelTitle } from "./models.js";
 import { fillSizes } from "./sizes.js";
 import { changed, drawShots, editing, keyed, making, newShot, showShot } from "./shots.js";
 
@@ -110,8 +111,8 @@ function edit(fresh) {
 function fillModels() {
   const select = $("#board-model");
   select.replaceChildren(...context.models.map((m) => {
-    const option = new Option(m.capabilities.verbs?.continue ? t("storyboard.model_flows", { model: m.title })
-      : t("storyboard.model_separate", { model: m.title }), m.id);
+    const option = new Option(m.capabilities.verbs?.continue ? t("storyboard.model_flows", { model: modelTitle(m) })
+      : t("storyboard.model_separate", { model: modelTitle(m) }), m.id);
     option.disabled = !m.served || !m.weights_present;
     option.translate = false;  // a model's title is kept as it is
     return option;

@@ -3,7 +3,7 @@
 
 import { $, api } from "./common.js";
 import { has, list, number, seconds, t } from "./i18n.js";
-import { modelOption } from "./models.js";
+import { modelOption, modelTitle } from "./models.js";
 import { kept, phrase } from "./phrases.js";
 import { listRuns, showRun } from "./runs.js";
 import { MODELS_CHANGED, state } from "./state.js";
@@ -29,7 +29,7 @@ function fillTrainModels() {
   const select = $("#train-model");
   const previous = select.value;
   select.replaceChildren(...state.models.filter((m) => m.trainable).map((m) => modelOption(m,
-    m.id === "builtin" ? t("train.builtin_option") : t("train.lora_option", { model: m.title })))
+    m.id === "builtin" ? t("train.builtin_option") : t("train.lora_option", { model: modelTitle(m) })))
     .map((option) => Object.assign(option, { translate: option.value === "builtin" })));  // a model's title is kept as it is
   if (previous) select.value = previous;
   fitTrainControls();

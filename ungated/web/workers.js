@@ -3,6 +3,7 @@
 
 import { $, api } from "./common.js";
 import { language, t } from "./i18n.js";
+import { modelTitle } from "./models.js";
 import { joined, kept, listed, phrase } from "./phrases.js";
 
 const REFRESH_MS = 5000;
@@ -30,7 +31,7 @@ function fillModelChoices(models) {
   box.replaceChildren(...models.map((model) => {
     const label = Object.assign(document.createElement("label"), { className: "check" });
     const input = Object.assign(document.createElement("input"), { type: "checkbox", value: model.id });
-    label.append(input, " ", kept(model.title || model.id));  // a model's name, as it is
+    label.append(input, " ", kept(modelTitle(model)));  // a model's name, as it is
     return label;
   }));
 }
