@@ -230,8 +230,8 @@ def world(tmp_path_factory):
 
 # Each view, with what shows it is drawn.
 VIEWS = {"/": "#model option", "/feed": "#grid li", "/me": "#grid li", "/favourites": "#list-title",
-         "/boards": "#boards li", "/train": "body:has(#runs li):has(#dataset-problems li + li)", "/account": "#keys li", "/workers": "#workers li",
-         "/moderation": "#reports li", "/admin": "#audit li"}
+         "/boards": "#boards li", "/train": "body:has(#runs li):has(#dataset-problems li + li)",
+         "/account": "#keys li", "/workers": "#workers li", "/moderation": "#reports li", "/admin": "#audit li"}
 
 
 def shown_in(page, language: str) -> list[str]:

@@ -58,10 +58,12 @@ async def check_dataset(name: str, studio: Studio = Depends(studio), who: Caller
 
     folder = _existing_dataset(studio, who, name)
     report = (await asyncio.to_thread(scan, folder)).to_json()
+    def in_member_terms(value):  # an error a file gave may name the server's folders
+        return paths.in_member_terms(value, studio.storage.root) if isinstance(value, str) else value
+
     for problem in report["problems"]:
-        problem["what"] = paths.in_member_terms(problem["what"], studio.storage.root)
-        problem["values"] = {name: paths.in_member_terms(value, studio.storage.root) if isinstance(value, str) else value
-                             for name, value in problem["values"].items()}
+        problem["what"] = in_member_terms(problem["what"])
+        problem["values"] = {name: in_member_terms(value) for name, value in problem["values"].items()}
     return {**datasets.entry(studio.storage, who.client, name), **report, "folder": name}
 
 
