@@ -56,6 +56,14 @@ class Held(list):
     def hold(self, route) -> None:
         self.append(route)
 
+    def asked(self, page, timeout_s: float = 30) -> None:
+        """Wait until the page has asked (its request is being held)."""
+        for _ in range(int(timeout_s * 10)):
+            if self:
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError(f"nothing asked for {self.pattern}")
+
     def release(self) -> None:
         for route in self:
             route.continue_()
@@ -145,6 +153,39 @@ def test_a_draft_survives_a_reload_until_it_is_sent(context, cold):
     page.reload()
     page.wait_for_selector("#model option", state="attached")
     assert page.input_value("#prompt") == ""
+
+
+def test_a_video_page_and_a_storyboard_offer_their_buttons_once_drawn(context, cold):
+    """A click that comes before the page has its video (or board) is not taken by a button acting
+    on nothing, or on the one shown before."""
+    made = [httpx.post(f"{cold.base}/api/videos", json={"prompt": f"clip {n}", "steps": 2}).json()["data"][0]
+            for n in (1, 2)]
+    page = open_page(context)
+    page.goto(f"/v/{made[0]['id']}")
+    page.wait_for_selector("#copy-link")
+    assert page.inner_text("#video-title") == "clip 1"
+
+    held = Held(context, f"**/api/videos/{made[1]['id']}")
+    page.evaluate(f"document.querySelector('#video-facts').insertAdjacentHTML('beforeend', "
+                  f"'<a id=next href=/v/{made[1]['id']} data-nav>next</a>')")
+    page.click("#next")  # in the page, as the studio's own links go
+    held.asked(page)
+    assert page.is_hidden("#copy-link") and page.is_hidden("#remix") and page.inner_text("#video-title") == ""
+    held.release()
+    page.wait_for_selector("#copy-link")
+    assert page.inner_text("#video-title") == "clip 2"
+
+    boards = [httpx.post(f"{cold.base}/api/boards", json={"title": title, "model": "builtin", "shots": [
+        {"prompt": "a red circle", "seconds": 2}]}).json() for title in ("First", "Second")]
+    page.goto(f"/boards/{boards[0]['id']}")
+    page.wait_for_selector("#board-make")
+    held = Held(context, f"**/api/boards/{boards[1]['id']}")
+    page.goto(f"/boards/{boards[1]['id']}")
+    held.asked(page)
+    assert page.is_hidden("#board-make") and page.is_hidden("#shot-add")
+    held.release()
+    page.wait_for_selector("#board-make")
+    assert page.input_value("#board-title") == "Second"
 
 
 def modules() -> dict[str, str]:

@@ -19,15 +19,19 @@ const FIELDS = ["prompt", "seconds", "character", "image"];  // a shot's fields 
 let context = null;  // {me, models, go} from the studio
 let board = null;  // the board in the editor; `id` once it is saved, `edited` while it has unsaved changes
 let poller = null;
+let opened = 0;  // which showBoards call is current: a board that answers after another was opened is not drawn
 
 export async function showBoards(boardId, studio) {
-  context = studio;
   stopBoards();
+  const call = opened;
+  context = studio;
+  // The editor is shown once its board is in it: until then its buttons would act on another board.
+  $("#board").hidden = true;
   $("#boards-home").hidden = Boolean(boardId);
-  $("#board").hidden = !boardId;
+  $("#boards-error").textContent = "";
   if (!studio.me.client) {
-    $(boardId ? "#board-error" : "#boards-error").textContent =
-      t("storyboard.sign_in");
+    $("#boards-home").hidden = false;
+    $("#boards-error").textContent = t("storyboard.sign_in");
     return;
   }
   loadCharacters();
@@ -35,14 +39,20 @@ export async function showBoards(boardId, studio) {
   $("#board-error").textContent = "";
   if (boardId === "new") return edit(draft());
   try {
-    edit(await api(`/api/boards/${encodeURIComponent(boardId)}`));
+    const fresh = await api(`/api/boards/${encodeURIComponent(boardId)}`);
+    if (call === opened) edit(fresh);
   } catch (error) {
+    if (call !== opened) return;
     board = editing.board = null;
-    $("#board-error").textContent = error.message;
+    $("#boards-home").hidden = false;
+    await listBoards();
+    $("#boards-error").textContent = error.message;
   }
 }
 
+/** Leaving the view (or opening another board): what is on its way is not drawn, nor followed. */
 export function stopBoards() {
+  opened += 1;
   clearTimeout(poller);
   poller = null;
 }
@@ -94,6 +104,7 @@ function draft() {
 function edit(fresh) {
   board = { ...fresh, edited: !fresh.id, shots: fresh.shots.map(keyed) };
   editing.board = board;
+  $("#board").hidden = false;
   $("#board-heading").textContent = fresh.id ? t("storyboard.heading") : t("storyboard.heading_new");
   Object.assign($("#board-title"), { value: board.title || "", translate: false });
   $("#board-delete").hidden = !board.id;
@@ -249,7 +260,7 @@ $("#board-delete").addEventListener("click", async () => {
 });
 
 function follow() {
-  stopBoards();
+  clearTimeout(poller);
   const id = board.id;
   poller = setTimeout(async () => {
     try {

@@ -13,10 +13,12 @@ import { isModerator } from "./session.js";
 import { modelsKnown, state } from "./state.js";
 
 let shown = 0;  // which showVideo call is current: an older one (another video, a left page) draws nothing
+let drawn = null;  // the video the page shows, whose actions are offered
 
 export async function showVideo(id) {
   const call = ++shown;
   const player = $("#player");
+  if (drawn !== id) forget();
   let video;
   try {
     video = await api(`/api/videos/${encodeURIComponent(id)}`);
@@ -54,6 +56,8 @@ export async function showVideo(id) {
     if (url) link.href = url;
   }
   offerActions(video);
+  $("#video-actions").hidden = false;
+  drawn = video.id;
   modelsKnown.then(() => call === shown && showDirecting(video, state.models.find((m) => m.id === video.model),
     state.me, (made) => {
       go("/");
@@ -67,6 +71,17 @@ export async function showVideo(id) {
 /** Leaving the page: a video still on its way is not drawn, and it is no longer polled. */
 export function stopVideo() {
   shown += 1;
+  forget();
+}
+
+// Until a video is drawn its page shows nothing of another: no title, and no buttons, which would
+// act on the other video (or on none, before the page's first answer).
+function forget() {
+  drawn = null;
+  $("#video-actions").hidden = true;
+  for (const id of ["#direct", "#player", "#video-moderation"]) $(id).hidden = true;
+  for (const id of ["#video-title", "#video-state", "#copy-state", "#report-state"]) $(id).textContent = "";
+  $("#video-facts").replaceChildren();
 }
 
 // Each fact: its name, its value, and whether the value is someone's words or an id (kept as written).
