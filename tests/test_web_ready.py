@@ -188,6 +188,31 @@ def test_a_video_page_and_a_storyboard_offer_their_buttons_once_drawn(context, c
     assert page.input_value("#board-title") == "Second"
 
 
+def test_settings_opened_while_the_page_loads_keep_the_artist_name(context, cold):
+    page = open_page(context)
+    page.goto("/")
+    page.click("#settings-open")
+    page.fill("#artist", "Ada Lovelace")
+    page.click("#settings-save")
+    until(page, "!document.querySelector('#settings').open")
+
+    held = Held(context, "**/api/me")
+    page.reload()
+    held.asked(page)
+    page.click("#settings-open")  # who this is is not known yet: the dialog waits for it
+    page.wait_for_timeout(300)
+    assert not page.evaluate("document.querySelector('#settings').open")
+    held.release()
+    until(page, "document.querySelector('#settings').open")
+    assert page.input_value("#artist") == "Ada Lovelace"
+    page.click("#settings-save")
+    until(page, "!document.querySelector('#settings').open")
+    page.reload()
+    page.click("#settings-open")
+    until(page, "document.querySelector('#settings').open")
+    assert page.input_value("#artist") == "Ada Lovelace"
+
+
 def modules() -> dict[str, str]:
     return {path.name: path.read_text() for path in WEB.glob("*.js")}
 

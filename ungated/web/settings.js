@@ -3,7 +3,7 @@
 import { $, api, loadSession } from "./common.js";
 import { language, languages, setLanguage } from "./i18n.js";
 import { showHeader } from "./session.js";
-import { state } from "./state.js";
+import { state, whoKnown } from "./state.js";
 
 // Each language named in itself ("한국어", "Français"), so a reader finds theirs whatever is shown.
 const picker = $("#language");
@@ -25,7 +25,8 @@ $("#theme").addEventListener("click", () => {
   applyTheme(theme);
 });
 
-$("#settings-open").addEventListener("click", () => {
+$("#settings-open").addEventListener("click", async () => {
+  await whoKnown;  // opened while the page loads: the artist name is not yet known, and saving would clear it
   $("#artist").value = state.me?.artist || "";
   $("#api-key").value = localStorage.getItem("ungated.key") || "";
   $("#settings-error").textContent = "";
