@@ -1,9 +1,10 @@
-// The storyboard view: one's boards, and a board's editor: a timeline of shot cards (prompt, seconds,
-// an optional image or character) to add, remove, reorder (drag a card by its grip, or use its ← and
-// → buttons) and set lengths; the board's model and size; Make, with progress across the whole board
-// and per shot; the stitched clip with its share link; and Regenerate for one shot, after which the
-// server stitches the board again.
+// The storyboard view: a board's editor (boards.js lists them). A timeline of shot cards (prompt,
+// seconds, an optional image or character) to add, remove, reorder (drag a card by its grip, or use
+// its ← and → buttons) and set lengths; the board's model and size; Make, with progress across the
+// whole board and per shot; the stitched clip with its share link; and Regenerate for one shot,
+// after which the server stitches the board again.
 
+import { listBoards } from "./boards.js";
 import { $, api, secondsRange } from "./common.js";
 import { loadCharacters } from "./characters.js";
 import { has, seconds as secondsText, t } from "./i18n.js";
@@ -13,7 +14,6 @@ import { fillSizes } from "./sizes.js";
 import { changed, drawShots, editing, keyed, making, newShot, showShot } from "./shots.js";
 
 const POLL_MS = 1000;
-const BOARD_STATES = ["draft", "making", "completed", "failed"];  // each with its storyboard.state_* message
 const FIELDS = ["prompt", "seconds", "character", "image"];  // a shot's fields a refusal names: storyboard.field_*
 
 let context = null;  // {me, models, go} from the studio
@@ -55,38 +55,6 @@ export function stopBoards() {
   opened += 1;
   clearTimeout(poller);
   poller = null;
-}
-
-// ---- the list of boards ------------------------------------------------------------------------
-
-async function listBoards() {
-  try {
-    const { data } = await api("/api/boards");
-    $("#boards").replaceChildren(...data.map((b) => {
-      const item = document.createElement("li");
-      item.className = "job";
-      const link = Object.assign(document.createElement("a"), { href: `/boards/${b.id}`,
-        className: "job-prompt", textContent: b.title || t("storyboard.untitled"), translate: !b.title });
-      link.dataset.nav = "";
-      const seconds = b.shots.reduce((sum, shot) => sum + (shot.seconds || 0), 0);
-      const state = BOARD_STATES.includes(b.status) ? t(`storyboard.state_${b.status}`) : b.status;
-      const meta = Object.assign(document.createElement("p"), { className: "hint" });
-      meta.append(phrase("storyboard.summary",
-        { count: b.shots.length, length: secondsText(seconds), state, model: kept(b.model) }));
-      const body = document.createElement("div");
-      body.className = "job-body";
-      body.append(link, meta);
-      if (b.result?.links.thumbnail) {
-        item.append(Object.assign(document.createElement("img"), { className: "preview", alt: "", src: b.result.links.thumbnail }));
-      }
-      item.append(body);
-      return item;
-    }));
-    $("#boards-empty").hidden = data.length > 0;
-    $("#boards-error").textContent = "";
-  } catch (error) {
-    $("#boards-error").textContent = error.message;
-  }
 }
 
 // ---- the editor --------------------------------------------------------------------------------
