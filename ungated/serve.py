@@ -144,17 +144,15 @@ def _check_signing() -> None:
     credentials.load()
 
 
-def _store(db: str | None, wait_while: Callable[[], bool] | None = None):
-    """The store at db (the default one if None), its schema brought up to date. With wait_while,
-    an unavailable database is waited for (as a worker does between jobs) for as long as it says."""
+def _store(db: str | None, give_up: Callable[[], bool] = lambda: True):
+    """The store at db (the default one if None), its schema brought up to date. An unavailable
+    database is waited for (as a worker does between jobs) until give_up() says to stop: by
+    default at once."""
     from .jobs import outages
     from .jobs.store import Store
 
     store = Store(db)
-    if wait_while is None:
-        store.migrate()
-    else:
-        outages.retry(store.migrate, "waiting for the database", give_up=lambda: not wait_while())
+    outages.retry(store.migrate, "waiting for the database", give_up=give_up)
     return store
 
 
@@ -231,7 +229,7 @@ def worker(
     from .jobs.worker import Worker, parent_gone
 
     # Started while the database restarts (serve starts workers again after a crash), it waits for it
-    store = _store(db, wait_while=lambda: not parent_gone(parent_pid))
+    store = _store(db, give_up=lambda: parent_gone(parent_pid))
     runner = Worker(store, Storage(storage), runnable, options, parent_pid=parent_pid)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: runner.stopping.set())

@@ -268,9 +268,9 @@ function auditItem(entry) {
   const target = names.get(entry.target) ? `${entry.target} (${names.get(entry.target)})` : entry.target;
   const action = String(entry.action).replaceAll(".", "_");
   const what = element("span");
-  const people = () => ({ actor: kept(who ?? ""), target: kept(target ?? "") });
-  what.append(has(`admin.audit_${action}`) ? phrase(`admin.audit_${action}`, people())
-    : phrase("admin.audit_other", { ...people(), action: kept(entry.action) }));
+  const people = { actor: kept(who ?? ""), target: kept(target ?? "") };
+  what.append(has(`admin.audit_${action}`) ? phrase(`admin.audit_${action}`, people)
+    : phrase("admin.audit_other", { ...people, action: kept(entry.action) }));
   item.append(at, " ", what);
   const detail = entry.detail && Object.keys(entry.detail).length ? JSON.stringify(entry.detail) : "";
   if (detail) {

@@ -35,7 +35,6 @@ function runs(numbers) {
   return list(parts.flatMap((run) => (run.length > 2 ? [`${number(run[0])}-${number(run.at(-1))}`] : run.map((n) => number(n)))));
 }
 
-/** A model as a choice, with why it cannot be picked here (no weights, no worker serving it). */
 /** A model's name for the reader: the built-in ones in their language, the open ones as they are called. */
 export function modelTitle(m) {
   if (m.id === "builtin") return t("models.title_builtin");
@@ -43,6 +42,7 @@ export function modelTitle(m) {
   return m.title || m.id;
 }
 
+/** A model as a choice, with why it cannot be picked here (no weights, no worker serving it). */
 export function modelOption(m, label) {
   const text = m.served && m.weights_present ? label
     : !m.weights_present && !m.served ? t("models.option_unavailable", { model: label })

@@ -136,8 +136,8 @@ function activity(worker) {
     return ago ? t("workers.revoked_ago", { when: ago }) : t("workers.revoked_on", { date });
   }
   const running = worker.running.map((job) => {
-    const said = () => ({ job: kept(job.id), model: kept(job.model), progress: job.progress });
-    return job.id.startsWith("train") ? phrase("workers.job_training", said()) : phrase("workers.job_making", said());
+    const said = { job: kept(job.id), model: kept(job.model), progress: job.progress };
+    return job.id.startsWith("train") ? phrase("workers.job_training", said) : phrase("workers.job_making", said);
   });
   const connected = t("workers.connected", { count: worker.connected });
   if (running.length) return joined([connected, listed(running)]);
